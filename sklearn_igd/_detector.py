@@ -1,0 +1,378 @@
+"""The scikit-learn estimator :class:`IGDDetector`."""
+
+from __future__ import annotations
+
+from numbers import Integral, Real
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator, OutlierMixin, _fit_context
+from sklearn.preprocessing import StandardScaler
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import InvalidParameterError, Interval, StrOptions
+from sklearn.utils.validation import check_is_fitted
+
+from ._losses import GLOBAL_SSIM
+from ._net import EpochProgressBar, EStep, IGDNet
+from ._networks import BACKBONE_WIDTHS, IGDModule
+from ._validation import MIN_IMAGE_SIDE, check_input
+
+#: The paper's fixed threshold on s(x) used by ``contamination="auto"``.
+AUTO_THRESHOLD = 0.5
+
+
+def _resolve_device(device):
+    """``"auto"`` -> ``"cuda"`` when available else ``"cpu"``; others are checked."""
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    try:
+        resolved = torch.device(device)
+    except (RuntimeError, TypeError) as exc:
+        raise ValueError(
+            f"device must be 'auto', 'cpu', 'cuda' or 'cuda:<index>'; received {device!r}."
+        ) from exc
+    if resolved.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(
+            f"device={device!r} was requested but CUDA is not available on this machine; "
+            "use device='auto' or 'cpu'."
+        )
+    return str(resolved)
+
+
+def _check_image_size(image_size):
+    """Tuples/lists given to ``image_size`` must be two ints >= MIN_IMAGE_SIDE."""
+    if isinstance(image_size, (tuple, list)) and not (
+        len(image_size) == 2
+        and all(isinstance(v, Integral) and not isinstance(v, bool) and v >= MIN_IMAGE_SIDE
+                for v in image_size)
+    ):
+        raise InvalidParameterError(
+            f"The 'image_size' parameter of IGDDetector must be None, an int >= "
+            f"{MIN_IMAGE_SIDE} or a pair (H, W) of ints >= {MIN_IMAGE_SIDE}. Got "
+            f"{image_size!r} instead."
+        )
+
+
+class IGDDetector(OutlierMixin, BaseEstimator):
+    """Interpolated Gaussian Descriptor: a deep one-class anomaly detector.
+
+    IGD (Chen et al., AAAI 2022) trains, on normal samples only, an autoencoder whose
+    code ``z = f(x)`` is pulled towards a Gaussian descriptor ``(mu, sigma)`` estimated
+    by an E-step over the training set, while an adversarial critic (ACAI) makes decoded
+    interpolations of codes look like reconstructions. The anomaly score of a sample is
+    ``s(x) = l_r(x) + l_h(x)`` (eq. 14): its reconstruction error (MAE and MS-SSIM) plus
+    its Gaussian anomaly classifier loss ``1 - exp(-||z - mu||^2 / sigma^2)``.
+
+    It follows scikit-learn's outlier-detector contract (as
+    :class:`~sklearn.ensemble.IsolationForest`): ``score_samples = -s(x)``,
+    ``decision_function = score_samples - offset_`` and ``predict`` gives -1 exactly
+    where the decision function is negative.
+
+    Parameters
+    ----------
+    backbone : {"resnet18", "resnet18-lite"}, default="resnet18"
+        Image encoder; the decoder is its reverse. ``"resnet18"`` is the paper's
+        (11.2M encoder parameters, 64-512 channels; about 0.5 GFLOP per forward pass of a
+        28x28 image with the small stem: GPU territory). ``"resnet18-lite"`` has the same
+        depth with a quarter of the channels (16-128; 0.7M encoder parameters, about
+        1/16 of the compute): the CPU choice, training at a few hundred 28x28 images per
+        second on two cores. Inputs up to 64 px use a small-image stem (3x3 conv, no
+        max-pool), larger ones the ImageNet stem. 2-D input uses an MLP instead.
+    latent_dim : int, default=128
+        Size Z of the code.
+    lambda1 : float, default=1.0
+        Weight of the critic loss ``l_d`` (eq. 7, 10).
+    lambda2 : float, default=1.0
+        Weight of the reconstruction constraint ``l_fg`` (eq. 7, 11).
+    lambda3 : float, default=0.1
+        Weight of the adversarial interpolation term inside ``l_fg`` (eq. 11).
+    rho : float, default=0.15
+        Weight of MAE against ``1 - MS-SSIM`` in the reconstruction loss (eq. 12).
+    lr : float, default=1e-4
+        Adam learning rate of both optimisers.
+    weight_decay : float, default=1e-6
+        Adam weight decay of both optimisers.
+    batch_size : int, default=64
+        Training batch size; capped at the number of training samples. Batches that
+        would be incomplete are dropped (the data are reshuffled every epoch).
+    max_epochs : int, default=256
+        Training epochs (the paper's 256; fewer suit a CPU, see the README).
+    estep_every : int, default=1
+        Run the E-step every this many epochs (plus before training and at its end).
+    contamination : "auto" or float in (0, 0.5], default=0.1
+        Expected share of anomalies, which sets ``offset_`` at that percentile of the
+        training scores. ``"auto"`` uses the paper's fixed threshold ``s(x) = 0.5``
+        (``offset_ = -0.5``).
+    image_size : None, int or (int, int), default=None
+        Resize images to this size (bilinear, antialiased) at fit and at prediction.
+        By default images are used as they are and must all have the fitted size.
+    device : str, default="auto"
+        ``"auto"`` picks CUDA when present (with bfloat16 autocast) else the CPU; or
+        ``"cpu"``, ``"cuda"``, ``"cuda:1"``...
+    random_state : int, RandomState instance or None, default=None
+        Seeds weight initialisation, batch order and interpolation draws. Fits with the
+        same seed on the CPU give identical scores. Global RNGs are left untouched.
+    verbose : int, default=0
+        0 silent, 1 a progress bar over epochs, 2 a table of the loss terms per epoch.
+
+    Attributes
+    ----------
+    net_ : IGDNet
+        The fitted skorch net; ``net_.module_`` is the PyTorch model.
+    history_ : skorch.History
+        Per-epoch (and per-batch) loss terms: ``train_loss``, ``l_h``, ``l_r``, ``l_fg``,
+        ``l_d``, ``sigma2`` and ``dur``.
+    mu_ : ndarray of shape (latent_dim,)
+        Centre of the Gaussian descriptor after the final E-step.
+    sigma2_ : float
+        Mean squared distance of the training codes to ``mu_``.
+    offset_ : float
+        ``decision_function = score_samples - offset_``.
+    device_ : str
+        The device the model was trained on.
+    is_image_ : bool
+        Whether the detector was fitted on images (else 2-D vectors).
+    input_shape_ : tuple
+        ``(C, H, W)`` of the fitted images (after ``image_size``), or ``(n_features,)``.
+    n_features_in_ : int
+        Number of input values per sample (``C * H * W`` for images).
+    scaler_ : StandardScaler or None
+        Feature standardisation of 2-D input (None for images).
+
+    See Also
+    --------
+    sklearn.ensemble.IsolationForest, sklearn.svm.OneClassSVM
+
+    References
+    ----------
+    Y. Chen, Y. Tian, G. Pang and G. Carneiro. Deep One-Class Classification via
+    Interpolated Gaussian Descriptor. AAAI 2022.
+
+    Examples
+    --------
+    >>> from sklearn_igd import IGDDetector
+    >>> from sklearn_igd.datasets import load_digits_images
+    >>> X, y = load_digits_images(return_X_y=True)
+    >>> det = IGDDetector(backbone="resnet18-lite", max_epochs=2, random_state=0)
+    >>> det.fit(X[y == 0][:100])
+    IGDDetector(backbone='resnet18-lite', max_epochs=2, random_state=0)
+    >>> det.decision_function(X[:3]).shape
+    (3,)
+    >>> sorted(set(det.predict(X[:20])) - {-1, 1})
+    []
+    """
+
+    _parameter_constraints: dict = {
+        "backbone": [StrOptions(set(BACKBONE_WIDTHS))],
+        "latent_dim": [Interval(Integral, 1, None, closed="left")],
+        "lambda1": [Interval(Real, 0, None, closed="left")],
+        "lambda2": [Interval(Real, 0, None, closed="left")],
+        "lambda3": [Interval(Real, 0, None, closed="left")],
+        "rho": [Interval(Real, 0, 1, closed="both")],
+        "lr": [Interval(Real, 0, None, closed="neither")],
+        "weight_decay": [Interval(Real, 0, None, closed="left")],
+        "batch_size": [Interval(Integral, 2, None, closed="left")],
+        "max_epochs": [Interval(Integral, 1, None, closed="left")],
+        "estep_every": [Interval(Integral, 1, None, closed="left")],
+        "contamination": [StrOptions({"auto"}), Interval(Real, 0, 0.5, closed="right")],
+        "image_size": [None, Interval(Integral, MIN_IMAGE_SIDE, None, closed="left"), tuple,
+                       list],
+        "device": [str, torch.device],
+        "random_state": ["random_state"],
+        "verbose": ["verbose"],
+    }
+
+    def __init__(
+        self,
+        *,
+        backbone="resnet18",
+        latent_dim=128,
+        lambda1=1.0,
+        lambda2=1.0,
+        lambda3=0.1,
+        rho=0.15,
+        lr=1e-4,
+        weight_decay=1e-6,
+        batch_size=64,
+        max_epochs=256,
+        estep_every=1,
+        contamination=0.1,
+        image_size=None,
+        device="auto",
+        random_state=None,
+        verbose=0,
+    ):
+        self.backbone = backbone
+        self.latent_dim = latent_dim
+        self.lambda1 = lambda1
+        self.lambda2 = lambda2
+        self.lambda3 = lambda3
+        self.rho = rho
+        self.lr = lr
+        self.weight_decay = weight_decay
+        self.batch_size = batch_size
+        self.max_epochs = max_epochs
+        self.estep_every = estep_every
+        self.contamination = contamination
+        self.image_size = image_size
+        self.device = device
+        self.random_state = random_state
+        self.verbose = verbose
+
+    # ------------------------------------------------------------------ fitting
+    def _build_net(self, input_shape, n_samples, device):
+        callbacks = [("estep", EStep(every=self.estep_every))]
+        if self.verbose == 1:
+            callbacks.append(("progress", EpochProgressBar()))
+        return IGDNet(
+            IGDModule,
+            criterion=torch.nn.L1Loss,  # unused: IGDNet.train_step computes eq. 7 itself
+            module__input_shape=input_shape,
+            module__backbone=self.backbone,
+            module__latent_dim=self.latent_dim,
+            optimizer=torch.optim.Adam,
+            lr=self.lr,
+            optimizer__weight_decay=self.weight_decay,
+            max_epochs=self.max_epochs,
+            batch_size=min(self.batch_size, n_samples),
+            iterator_train__shuffle=True,
+            iterator_train__drop_last=True,
+            train_split=None,
+            callbacks=callbacks,
+            verbose=int(self.verbose >= 2),
+            device=device,
+            amp_dtype=torch.bfloat16 if device.startswith("cuda") else None,
+            lambda1=self.lambda1,
+            lambda2=self.lambda2,
+            lambda3=self.lambda3,
+            rho=self.rho,
+            ssim=GLOBAL_SSIM,
+        )
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y=None):
+        """Fit the detector on normal samples.
+
+        Parameters
+        ----------
+        X : array-like of shape (n, H, W), (n, H, W, C), (n, C, H, W) or (n, n_features)
+            Training images (uint8 0..255 or float 0..1, C in {1, 3}) or vectors; at
+            least two samples.
+        y : Ignored
+            Not used, present for API consistency.
+
+        Returns
+        -------
+        self : IGDDetector
+        """
+        _check_image_size(self.image_size)
+        device = _resolve_device(self.device)
+        X = check_input(self, X, reset=True)
+        self.scaler_ = None
+        if not self.is_image_:
+            self.scaler_ = StandardScaler().fit(X)
+            X = self.scaler_.transform(X).astype(np.float32)
+        seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
+        net = self._build_net(self.input_shape_, X.shape[0], device)
+        devices = [torch.device(device)] if device.startswith("cuda") else []
+        with torch.random.fork_rng(devices=devices, device_type="cuda"):
+            torch.manual_seed(seed)
+            net.fit(torch.from_numpy(X), None)
+        self.net_ = net
+        self.history_ = net.history
+        self.device_ = device
+        self.mu_ = net.module_.mu.detach().cpu().double().numpy()
+        self.sigma2_ = float(net.module_.sigma2)
+        if self.contamination == "auto":
+            self.offset_ = -AUTO_THRESHOLD
+        else:
+            self.offset_ = float(
+                np.percentile(-self._anomaly_score(X), 100.0 * self.contamination)
+            )
+        return self
+
+    # ------------------------------------------------------------------ scoring
+    def _prepare(self, X):
+        check_is_fitted(self)
+        X = check_input(self, X, reset=False)
+        if self.scaler_ is not None:
+            X = self.scaler_.transform(X).astype(np.float32)
+        return X
+
+    def _score_terms(self, X):
+        """``(l_r, l_h)``, each float64 (n,), of prepared input."""
+        return self.net_.score_terms(torch.from_numpy(X))
+
+    def _anomaly_score(self, X):
+        l_r, l_h = self._score_terms(X)
+        return l_r + l_h
+
+    def anomaly_score(self, X):
+        """The paper's anomaly score ``s(x)`` (eq. 13-14): higher = more anomalous.
+
+        Parameters
+        ----------
+        X : array-like
+            Samples in one of the layouts accepted by :meth:`fit`, with the fitted size.
+
+        Returns
+        -------
+        ndarray of shape (n_samples,), float64
+        """
+        return self._anomaly_score(self._prepare(X))
+
+    def score_samples(self, X):
+        """Opposite of the anomaly score, ``-s(x)``: higher = more normal.
+
+        Parameters
+        ----------
+        X : array-like
+            Samples in one of the layouts accepted by :meth:`fit`.
+
+        Returns
+        -------
+        ndarray of shape (n_samples,), float64
+        """
+        return -self.anomaly_score(X)
+
+    def decision_function(self, X):
+        """``score_samples(X) - offset_``: negative for anomalies, positive for inliers.
+
+        Parameters
+        ----------
+        X : array-like
+            Samples in one of the layouts accepted by :meth:`fit`.
+
+        Returns
+        -------
+        ndarray of shape (n_samples,), float64
+        """
+        return self.score_samples(X) - self.offset_
+
+    def predict(self, X):
+        """Label samples: +1 for normal, -1 for anomalous (where the decision is < 0).
+
+        Parameters
+        ----------
+        X : array-like
+            Samples in one of the layouts accepted by :meth:`fit`.
+
+        Returns
+        -------
+        ndarray of shape (n_samples,), int
+        """
+        decision = self.decision_function(X)
+        labels = np.ones(decision.shape[0], dtype=int)
+        labels[decision < 0] = -1
+        return labels
+
+    def __setstate__(self, state):
+        super().__setstate__(state)
+        if hasattr(self, "net_"):
+            # skorch maps a CUDA-fitted net to the CPU when CUDA is missing at load time
+            self.device_ = str(self.net_.device)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.three_d_array = True
+        return tags

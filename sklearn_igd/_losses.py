@@ -1,0 +1,122 @@
+"""IGD's loss terms and per-sample anomaly scores as pure functions (paper eq. 5-12).
+
+Every function takes tensors and named weights and returns tensors; none holds state.
+``n`` is the batch size, ``Z`` the code size; images are ``(n, C, H, W)`` in ``[0, 1]``,
+vectors ``(n, d)``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from ._ssim import GLOBAL_WEIGHTS, ms_ssim
+
+
+@dataclass(frozen=True)
+class SSIMSettings:
+    """MS-SSIM settings of one IGD model (supplement eq. 18-21).
+
+    The global model uses an 11x11 window with five scales; the local (patch) model a 3x3
+    window with four. ``data_range`` is the range of the (normalised) pixels, 1 here.
+    """
+
+    win_size: int = 11
+    weights: tuple = GLOBAL_WEIGHTS
+    data_range: float = 1.0
+    win_sigma: float = 1.5
+
+
+GLOBAL_SSIM = SSIMSettings()
+
+
+def gaussian_anomaly_loss(z, mu, sigma2):
+    """Gaussian anomaly classifier loss ``l_h = 1 - exp(-||z - mu||^2 / sigma^2)`` (eq. 5, 8).
+
+    Parameters
+    ----------
+    z : Tensor (n, Z)
+    mu : Tensor (Z,)
+    sigma2 : Tensor ()
+        The E-step's mean squared distance to ``mu``.
+
+    Returns
+    -------
+    Tensor (n,)
+        In ``[0, 1)``; higher = farther from the centre.
+    """
+    dtype = torch.promote_types(z.dtype, torch.float32)
+    d2 = (z.to(dtype) - mu.to(dtype)).pow(2).sum(1)
+    return 1.0 - torch.exp(-d2 / sigma2.to(dtype).clamp_min(1e-12))
+
+
+def reconstruction_loss(x, x_hat, *, rho=0.15, ssim=GLOBAL_SSIM):
+    """``l_r = rho * MAE + (1 - rho) * (1 - MS-SSIM)`` per sample (eq. 12).
+
+    Parameters
+    ----------
+    x, x_hat : Tensor (n, C, H, W) or (n, d)
+        For vectors (2-D) only the mean absolute error is used (no MS-SSIM).
+    rho : float
+        Weight of the MAE term.
+    ssim : SSIMSettings
+
+    Returns
+    -------
+    Tensor (n,)
+    """
+    dtype = torch.promote_types(x_hat.dtype, torch.float32)
+    x, x_hat = x.to(dtype), x_hat.to(dtype)
+    mae = (x - x_hat).abs().flatten(1).mean(1)
+    if x.ndim == 2:
+        return mae
+    m = ms_ssim(x, x_hat, data_range=ssim.data_range, win_size=ssim.win_size,
+                win_sigma=ssim.win_sigma, weights=ssim.weights)
+    return rho * mae + (1.0 - rho) * (1.0 - m)
+
+
+def critic_loss(alpha_hat, alpha, zeta_hat):
+    """Critic loss ``l_d = ||d(x_alpha) - alpha||^2 + ||d(x_zeta)||^2`` (eq. 10), batch mean.
+
+    Parameters
+    ----------
+    alpha_hat : Tensor (n,)
+        Critic output on decoded interpolations ``x_alpha``.
+    alpha : Tensor (n,)
+        The interpolation coefficients, ``U(0, 0.5)``.
+    zeta_hat : Tensor (n,)
+        Critic output on ``zeta x + (1 - zeta) x_hat``.
+
+    Returns
+    -------
+    Tensor ()
+    """
+    return (alpha_hat.float() - alpha).pow(2).mean() + zeta_hat.float().pow(2).mean()
+
+
+def autoencoder_loss(l_h, l_r, alpha_hat, *, lambda2=1.0, lambda3=0.1):
+    """Encoder/decoder side of eq. 7: ``mean(l_h) + lambda2 * l_fg`` (eq. 11).
+
+    ``l_fg = mean(l_r) + lambda3 * ||d(x_alpha)||^2``: the autoencoder tries to make the
+    critic predict 0 for interpolations.
+
+    Parameters
+    ----------
+    l_h, l_r : Tensor (n,)
+    alpha_hat : Tensor (n,) or None
+        Critic output on interpolations; None when no interpolation was made.
+
+    Returns
+    -------
+    Tensor ()
+    """
+    l_fg = l_r.mean()
+    if alpha_hat is not None:
+        l_fg = l_fg + lambda3 * alpha_hat.float().pow(2).mean()
+    return l_h.mean() + lambda2 * l_fg
+
+
+def anomaly_score(l_r, l_h):
+    """Per-sample score of one model, ``s = l_r + l_h`` (eq. 14), shape (n,)."""
+    return l_r + l_h

@@ -1,0 +1,235 @@
+"""skorch training wrapper for :class:`~sklearn_igd._networks.IGDModule`.
+
+:class:`IGDNet` owns the EM loop of the paper: the M-step is :meth:`IGDNet.train_step`
+(two Adam optimisers, autoencoder then critic, alternating on each batch) and the E-step
+is the :class:`EStep` callback. Loss terms of every batch are recorded in the skorch
+history and averaged per epoch by ``PassthroughScoring`` callbacks.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+
+import torch
+from skorch import NeuralNet
+from skorch.callbacks import Callback, PassthroughScoring
+from skorch.utils import to_device
+
+from ._losses import (
+    GLOBAL_SSIM,
+    autoencoder_loss,
+    critic_loss,
+    gaussian_anomaly_loss,
+    reconstruction_loss,
+)
+
+#: Loss terms recorded per batch and per epoch in ``history_``.
+LOSS_TERMS = ("l_h", "l_r", "l_fg", "l_d")
+
+
+class EStep(Callback):
+    """E-step of eq. 3 as a skorch callback.
+
+    Sets ``mu`` and ``sigma2`` of the module from the codes of the whole training set,
+    computed in eval mode without augmentation: before training, after every ``every``
+    epochs, and at the end of training, so that the stored descriptor matches the final
+    weights. ``sigma2`` is recorded in the history.
+
+    Before the first and the last E-step the batch-norm running statistics are
+    recomputed over the whole training set (``torch.optim.swa_utils.update_bn``): at
+    initialisation they are the defaults (0, 1), which would make eval-mode codes, and
+    so ``mu`` and ``sigma2``, unrelated to the codes seen in training; at the end they
+    become exact for the final weights, which scoring uses.
+    """
+
+    def __init__(self, every=1):
+        self.every = every
+
+    def on_train_begin(self, net, X=None, y=None, **kwargs):
+        net.update_batchnorm(X)
+        net.estep(X)
+
+    def on_epoch_end(self, net, dataset_train=None, dataset_valid=None, **kwargs):
+        if len(net.history) % self.every == 0:
+            net.estep(dataset_train)
+            net.history.record("sigma2", float(net.module_.sigma2))
+
+    def on_train_end(self, net, X=None, y=None, **kwargs):
+        net.update_batchnorm(X)
+        net.estep(X)
+
+
+class EpochProgressBar(Callback):
+    """A tqdm progress bar over epochs showing the latest epoch's loss terms."""
+
+    def on_train_begin(self, net, X=None, y=None, **kwargs):
+        from tqdm.auto import tqdm
+
+        self.bar_ = tqdm(total=net.max_epochs, desc="IGD", unit="epoch", leave=True)
+
+    def on_epoch_end(self, net, **kwargs):
+        row = net.history[-1]
+        self.bar_.set_postfix({k: f"{row[k]:.4f}" for k in ("train_loss",) + LOSS_TERMS
+                               if k in row}, refresh=False)
+        self.bar_.update(1)
+
+    def on_train_end(self, net, **kwargs):
+        self.bar_.close()
+        self.bar_ = None
+
+
+class IGDNet(NeuralNet):
+    """skorch net training one IGD model with the loss of eq. 7.
+
+    Parameters (besides :class:`skorch.NeuralNet`'s)
+    ------------------------------------------------
+    lambda1, lambda2, lambda3, rho : float
+        Weights of eq. 7, 11 and 12.
+    ssim : SSIMSettings
+        MS-SSIM settings of the reconstruction loss.
+    amp_dtype : torch.dtype or None
+        Autocast dtype on CUDA (bf16); None trains in float32.
+    """
+
+    def __init__(self, module, *args, lambda1=1.0, lambda2=1.0, lambda3=0.1, rho=0.15,
+                 ssim=GLOBAL_SSIM, amp_dtype=None, **kwargs):
+        super().__init__(module, *args, **kwargs)
+        self.lambda1 = lambda1
+        self.lambda2 = lambda2
+        self.lambda3 = lambda3
+        self.rho = rho
+        self.ssim = ssim
+        self.amp_dtype = amp_dtype
+
+    def get_default_callbacks(self):
+        return list(super().get_default_callbacks()) + [
+            (f"{term}_epoch", PassthroughScoring(name=term, on_train=True))
+            for term in LOSS_TERMS
+        ]
+
+    # ---- initialisation hooks -------------------------------------------------------
+    def initialize_optimizer(self, *args, **kwargs):
+        """Two Adam optimisers: ``optimizer_`` for f and g, ``critic_optimizer_`` for d."""
+        named = list(self.module_.named_parameters())
+        ae = [(n, p) for n, p in named if not n.startswith("critic.")]
+        critic = [(n, p) for n, p in named if n.startswith("critic.")]
+        args_, kwargs_ = self.get_params_for_optimizer("optimizer", ae)
+        self.optimizer_ = self.optimizer(*args_, **kwargs_)
+        args_, kwargs_ = self.get_params_for_optimizer("optimizer", critic)
+        self.critic_optimizer_ = self.optimizer(*args_, **kwargs_)
+        return self
+
+    # ---- helpers --------------------------------------------------------------------
+    def autocast(self):
+        """Autocast context for the net's device (bf16 on CUDA when ``amp_dtype``)."""
+        dev = torch.device(self.device)
+        if self.amp_dtype is not None and dev.type == "cuda":
+            return torch.autocast("cuda", dtype=self.amp_dtype)
+        return contextlib.nullcontext()
+
+    def _batches(self, X):
+        """Evaluation batches of ``X`` on the net's device, in order.
+
+        A DataLoader draws a base seed from the global torch RNG when it starts; the
+        fork keeps scoring from touching the user's RNG state.
+        """
+        dataset = X if isinstance(X, torch.utils.data.Dataset) else self.get_dataset(X)
+        with torch.random.fork_rng(devices=[]):
+            for Xi, _ in self.get_iterator(dataset, training=False):
+                yield to_device(Xi, self.device)
+
+    def update_batchnorm(self, X):
+        """Recompute batch-norm running statistics over all of ``X`` (no weight change)."""
+        was_training = self.module_.training
+        with self.autocast():
+            torch.optim.swa_utils.update_bn(self._batches(X), self.module_)
+        self.module_.train(was_training)
+
+    @torch.no_grad()
+    def encode_all(self, X):
+        """Codes ``(n, Z)`` of all samples of ``X``, eval mode, float32."""
+        self.module_.eval()
+        with self.autocast():
+            codes = [self.module_.encode(x).float() for x in self._batches(X)]
+        return torch.cat(codes)
+
+    def estep(self, X):
+        """E-step (eq. 3): ``mu`` = mean code, ``sigma2`` = mean squared distance to it."""
+        was_training = self.module_.training
+        z = self.encode_all(X).double()
+        mu = z.mean(0)
+        sigma2 = (z - mu).pow(2).sum(1).mean()
+        self.module_.set_descriptor(mu.float(), sigma2.float())
+        self.module_.train(was_training)
+
+    @torch.no_grad()
+    def score_terms(self, X):
+        """Per-sample ``l_r`` and ``l_h`` (eq. 14) as float64 arrays of shape (n,).
+
+        The MLP model of 2-D input is evaluated in float64, where the scores of a
+        sample do not depend on which other samples share its batch (float32 matrix
+        products differ by ~1e-7 with the batch composition); its cost is negligible.
+        """
+        module = self.module_
+        if not module.is_image:
+            module = copy.deepcopy(module).double()
+        module.eval()
+        l_r, l_h = [], []
+        for x in self._batches(X):
+            if not module.is_image:
+                x = x.double()
+            with self.autocast():
+                z, x_hat = module(x)
+            l_r.append(reconstruction_loss(x, x_hat, rho=self.rho, ssim=self.ssim).cpu())
+            l_h.append(gaussian_anomaly_loss(z, module.mu, module.sigma2).cpu())
+        l_r = torch.cat(l_r).double().numpy()
+        l_h = torch.cat(l_h).double().numpy()
+        return l_r, l_h
+
+    # ---- the M-step -----------------------------------------------------------------
+    def train_step(self, batch, **fit_params):
+        """One alternating update on a batch: autoencoder (f, g), then critic (d).
+
+        Autoencoder: ``mean(l_h) + lambda2 * (mean(l_r) + lambda3 ||d(x_alpha)||^2)``.
+        Critic: ``lambda1 * l_d`` (eq. 10), on detached images.
+        """
+        self._set_training(True)
+        Xi, _ = batch
+        x = to_device(Xi, self.device)
+        module = self.module_
+        n = x.shape[0]
+        # interpolation partners: a shift of the (shuffled) batch, never the image itself
+        partner = torch.roll(torch.arange(n, device=x.device), 1)
+        alpha = torch.rand(n, device=x.device) * 0.5
+        with self.autocast():
+            z, x_hat = module(x)
+            l_h = gaussian_anomaly_loss(z, module.mu, module.sigma2)
+            l_r = reconstruction_loss(x, x_hat, rho=self.rho, ssim=self.ssim)
+            z_mix = alpha[:, None] * z + (1 - alpha[:, None]) * z[partner]
+            x_alpha = module.decode(z_mix)
+            alpha_hat = module.critic(x_alpha)
+            loss_ae = autoencoder_loss(l_h, l_r, alpha_hat, lambda2=self.lambda2,
+                                       lambda3=self.lambda3)
+        self.optimizer_.zero_grad(set_to_none=True)
+        loss_ae.backward()
+        self.optimizer_.step()
+
+        zeta = torch.rand((n,) + (1,) * (x.ndim - 1), device=x.device)
+        x_zeta = zeta * x + (1 - zeta) * x_hat.detach()
+        with self.autocast():
+            l_d = critic_loss(module.critic(x_alpha.detach()), alpha, module.critic(x_zeta))
+        self.critic_optimizer_.zero_grad(set_to_none=True)
+        (self.lambda1 * l_d).backward()
+        self.critic_optimizer_.step()
+
+        l_fg = l_r.mean() + self.lambda3 * alpha_hat.float().pow(2).mean()
+        for name, value in (("l_h", l_h.mean()), ("l_r", l_r.mean()), ("l_fg", l_fg),
+                            ("l_d", l_d)):
+            self.history.record_batch(name, float(value.detach()))
+        total = loss_ae.detach() + self.lambda1 * l_d.detach()
+        return {"loss": total, "y_pred": x_hat.detach()}
+
+    def validation_step(self, batch, **fit_params):  # pragma: no cover - no valid split
+        raise NotImplementedError("IGD trains without a validation split.")
+

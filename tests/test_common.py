@@ -1,0 +1,24 @@
+"""scikit-learn's estimator checks on IGDDetector (2-D input goes through the MLP path)."""
+
+import torch
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from sklearn_igd import IGDDetector
+
+torch.set_num_threads(1)
+
+#: Checks IGDDetector is expected to fail, each with the reason.
+EXPECTED_FAILED_CHECKS = {}
+
+
+def _estimators():
+    # Few epochs keep the ~50 checks fast; everything else is the default.
+    yield IGDDetector(max_epochs=3, batch_size=16, random_state=0)
+
+
+@parametrize_with_checks(
+    list(_estimators()),
+    expected_failed_checks=lambda est: EXPECTED_FAILED_CHECKS,
+)
+def test_sklearn_compatible_estimator(estimator, check):
+    check(estimator)

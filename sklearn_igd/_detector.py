@@ -162,6 +162,10 @@ class IGDDetector(OutlierMixin, BaseEstimator):
     []
     """
 
+    #: Whether the Gaussian anomaly classifier (GAC) is trained and scored; False only in
+    #: the ablation benchmark (``benchmarks/ablation.py``), never for users.
+    _use_gaussian = True
+
     _parameter_constraints: dict = {
         "backbone": [StrOptions(set(BACKBONE_WIDTHS))],
         "latent_dim": [Interval(Integral, 1, None, closed="left")],
@@ -247,6 +251,7 @@ class IGDDetector(OutlierMixin, BaseEstimator):
             lambda3=self.lambda3,
             rho=self.rho,
             ssim=GLOBAL_SSIM,
+            gaussian_weight=1.0 if self._use_gaussian else 0.0,
         )
 
     @_fit_context(prefer_skip_nested_validation=True)
@@ -305,7 +310,7 @@ class IGDDetector(OutlierMixin, BaseEstimator):
 
     def _anomaly_score(self, X):
         l_r, l_h = self._score_terms(X)
-        return l_r + l_h
+        return l_r + l_h if self._use_gaussian else l_r
 
     def anomaly_score(self, X):
         """The paper's anomaly score ``s(x)`` (eq. 13-14): higher = more anomalous.

@@ -90,10 +90,12 @@ class IGDNet(NeuralNet):
         MS-SSIM settings of the reconstruction loss.
     amp_dtype : torch.dtype or None
         Autocast dtype on CUDA (bf16); None trains in float32.
+    gaussian_weight : float
+        Weight of ``l_h`` in the autoencoder loss: 1 in eq. 7; 0 only for ablations.
     """
 
     def __init__(self, module, *args, lambda1=1.0, lambda2=1.0, lambda3=0.1, rho=0.15,
-                 ssim=GLOBAL_SSIM, amp_dtype=None, **kwargs):
+                 ssim=GLOBAL_SSIM, amp_dtype=None, gaussian_weight=1.0, **kwargs):
         super().__init__(module, *args, **kwargs)
         self.lambda1 = lambda1
         self.lambda2 = lambda2
@@ -101,6 +103,7 @@ class IGDNet(NeuralNet):
         self.rho = rho
         self.ssim = ssim
         self.amp_dtype = amp_dtype
+        self.gaussian_weight = gaussian_weight
 
     def get_default_callbacks(self):
         return list(super().get_default_callbacks()) + [
@@ -209,8 +212,8 @@ class IGDNet(NeuralNet):
             z_mix = alpha[:, None] * z + (1 - alpha[:, None]) * z[partner]
             x_alpha = module.decode(z_mix)
             alpha_hat = module.critic(x_alpha)
-            loss_ae = autoencoder_loss(l_h, l_r, alpha_hat, lambda2=self.lambda2,
-                                       lambda3=self.lambda3)
+            loss_ae = autoencoder_loss(self.gaussian_weight * l_h, l_r, alpha_hat,
+                                       lambda2=self.lambda2, lambda3=self.lambda3)
         self.optimizer_.zero_grad(set_to_none=True)
         loss_ae.backward()
         self.optimizer_.step()

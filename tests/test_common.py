@@ -5,7 +5,6 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from sklearn_igd import IGDDetector
 
-torch.set_num_threads(1)
 
 #: Checks IGDDetector is expected to fail, each with the reason.
 EXPECTED_FAILED_CHECKS = {}

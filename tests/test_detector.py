@@ -22,7 +22,6 @@ from sklearn_igd import IGDDetector
 from sklearn_igd.datasets import load_digits_images
 from sklearn_igd.model_selection import OneClassSplit
 
-torch.set_num_threads(2)
 
 FAST = dict(backbone="resnet18-lite", max_epochs=2, batch_size=32, random_state=0)
 

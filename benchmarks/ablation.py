@@ -6,7 +6,7 @@ Variants, all with the demo's CPU configuration (``examples/demo.py``'s DEMO_PAR
   (no Gaussian classifier, no critic: lambda1 = lambda3 = 0);
 - REC+GAC: plus the Gaussian anomaly classifier and the E-step (score l_r + l_h);
 - REC+GAC+INTER = IGD: plus the adversarial interpolation critic (the defaults);
-- IGD, global pooling: IGD with the lite backbone's last stage pooled globally (128-d)
+- IGD global-pool: IGD with the lite backbone's last stage pooled globally (128-d)
   instead of on a 2x2 grid (512-d), to measure that architectural choice.
 
     python benchmarks/ablation.py [--digits 0,1,...] [--variants REC,IGD]
@@ -43,7 +43,7 @@ VARIANTS = {
     "REC": (_RecOnly, dict(lambda1=0.0, lambda3=0.0), 2),
     "REC+GAC": (IGDDetector, dict(lambda1=0.0, lambda3=0.0), 2),
     "REC+GAC+INTER (IGD)": (IGDDetector, {}, 2),
-    "IGD, global pooling": (IGDDetector, {}, 1),
+    "IGD global-pool": (IGDDetector, {}, 1),
 }
 
 
@@ -51,6 +51,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--digits", default="0,1,2,3,4,5,6,7,8,9")
     parser.add_argument("--variants", default=",".join(VARIANTS))
+    parser.add_argument("--out", default=str(HERE / "results" / "ablation_mnist5k.md"))
     args = parser.parse_args(argv)
     digits = [int(d) for d in args.digits.split(",")]
     (X_a, y_a), (X_b, y_b) = mnist_halves(0)
@@ -73,7 +74,7 @@ def main(argv=None):
         "# Ablation on MNIST-5k (demo protocol)",
         "",
         f"Command: `python benchmarks/ablation.py --digits {args.digits} --variants "
-        f"\"{args.variants}\"`  ",
+        f"\"{args.variants}\" --out {args.out}`  ",
         f"Machine: {platform.machine()}, {os.cpu_count()} CPU core(s), torch "
         f"{torch.__version__}, {torch.get_num_threads()} thread(s)  ",
         f"Date: {time.strftime('%Y-%m-%d')}; total {time.perf_counter() - t_start:.0f} s  ",
@@ -87,8 +88,8 @@ def main(argv=None):
         aucs = [results[(name, d)] for d in digits]
         lines.append(f"| {name} | " + " | ".join(f"{a:.4f}" for a in aucs)
                      + f" | **{np.mean(aucs):.4f}** |")
-    out = HERE / "results" / "ablation_mnist5k.md"
-    out.parent.mkdir(exist_ok=True)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 

@@ -99,6 +99,9 @@ class IGDDetector(OutlierMixin, BaseEstimator):
         Training epochs (the paper's 256; fewer suit a CPU, see the README).
     estep_every : int, default=1
         Run the E-step every this many epochs (plus before training and at its end).
+        The paper does not give the period (the authors' published code uses 10); on the
+        MNIST-5k demo protocol with 20 epochs, every epoch scored higher than every 10
+        (digits 0-4: mean AUC 0.957 against 0.938, ``benchmarks/results``).
     contamination : "auto" or float in (0, 0.5], default=0.1
         Expected share of anomalies, which sets ``offset_`` at that percentile of the
         training scores. ``"auto"`` uses the paper's fixed threshold ``s(x) = 0.5``

@@ -34,7 +34,7 @@ class EStep(Callback):
     Sets ``mu`` and ``sigma2`` of the module from the codes of the whole training set,
     computed in eval mode without augmentation: before training, after every ``every``
     epochs, and at the end of training, so that the stored descriptor matches the final
-    weights. ``sigma2`` is recorded in the history.
+    weights. The ``sigma2`` in use is recorded in the history every epoch.
 
     Before the first and the last E-step the batch-norm running statistics are
     recomputed over the whole training set (``torch.optim.swa_utils.update_bn``): at
@@ -53,7 +53,7 @@ class EStep(Callback):
     def on_epoch_end(self, net, dataset_train=None, dataset_valid=None, **kwargs):
         if len(net.history) % self.every == 0:
             net.estep(dataset_train)
-            net.history.record("sigma2", float(net.module_.sigma2))
+        net.history.record("sigma2", float(net.module_.sigma2))  # the one in use
 
     def on_train_end(self, net, X=None, y=None, **kwargs):
         net.update_batchnorm(X)
@@ -235,4 +235,3 @@ class IGDNet(NeuralNet):
 
     def validation_step(self, batch, **fit_params):  # pragma: no cover - no valid split
         raise NotImplementedError("IGD trains without a validation split.")
-

@@ -35,14 +35,14 @@ def _as_array(X):
 
 
 def _to_nchw(X):
-    """Return ``(X in NCHW, layout)`` for a 3-D or 4-D image array."""
+    """A 3-D or 4-D image array as (n, C, H, W)."""
     if X.ndim == 3:
-        return X[:, None, :, :], "NHW"
+        return X[:, None, :, :]
     first, last = X.shape[1], X.shape[-1]
     if first in _CHANNELS and last not in _CHANNELS:
-        return X, "NCHW"
+        return X
     if last in _CHANNELS and first not in _CHANNELS:
-        return np.moveaxis(X, -1, 1), "NHWC"
+        return np.moveaxis(X, -1, 1)
     if first in _CHANNELS and last in _CHANNELS:
         raise ValueError(
             f"Cannot tell the channel axis of images of shape {X.shape}: both axis 1 "
@@ -158,7 +158,7 @@ def check_input(estimator, X, *, reset):
 
     if X.dtype == object:
         raise ValueError(f"Images must be numeric arrays; received dtype {X.dtype}.")
-    X, _layout = _to_nchw(X)
+    X = _to_nchw(X)
     n = X.shape[0]
     if n < min_samples:
         raise ValueError(

@@ -1,5 +1,7 @@
 """IGDDetector's scikit-learn contract, inputs, errors, reproducibility and persistence."""
 
+import copy
+import io
 import re
 import subprocess
 import sys
@@ -349,9 +351,7 @@ def test_cuda_fitted_detector_loads_on_cpu(fitted, digits, tmp_path, monkeypatch
         pytest.skip("needs a machine without CUDA")
     X, _ = digits
     expected = fitted.decision_function(X[:30])
-    det = clone(fitted).set_params()  # attributes copied below
-    det.__dict__.update(fitted.__dict__)
-    det.net_ = __import__("copy").deepcopy(fitted.net_)
+    det = copy.deepcopy(fitted)
     det.net_.device = "cuda"
     det.device_ = "cuda"
     path = tmp_path / "cuda_det.joblib"
@@ -360,7 +360,7 @@ def test_cuda_fitted_detector_loads_on_cpu(fitted, digits, tmp_path, monkeypatch
         joblib.dump(det, path)
     assert b"cuda:0" in path.read_bytes()  # the tensors really are recorded on CUDA
     with pytest.raises(RuntimeError, match="CUDA"):
-        torch.load(__import__("io").BytesIO(_first_storage_bytes(det)), weights_only=False)
+        torch.load(io.BytesIO(_first_storage_bytes(det)), weights_only=False)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         loaded = joblib.load(path)
@@ -372,8 +372,6 @@ def test_cuda_fitted_detector_loads_on_cpu(fitted, digits, tmp_path, monkeypatch
 
 def _first_storage_bytes(det):
     """Bytes of one tensor as pickled with the CUDA location tag (for the sanity check)."""
-    import io
-
     buf = io.BytesIO()
     orig = torch.serialization.location_tag
     torch.serialization.location_tag = lambda storage: "cuda:0"

@@ -114,7 +114,9 @@ class IGDDetector(OutlierMixin, BaseEstimator):
         ``"cpu"``, ``"cuda"``, ``"cuda:1"``...
     random_state : int, RandomState instance or None, default=None
         Seeds weight initialisation, batch order and interpolation draws. Fits with the
-        same seed on the CPU give identical scores. Global RNGs are left untouched.
+        same seed on the CPU with the same number of torch threads give identical scores
+        (another thread count changes the order of floating-point sums, and training
+        amplifies such differences). Global RNGs are left untouched.
     verbose : int, default=0
         0 silent, 1 a progress bar over epochs, 2 a table of the loss terms per epoch.
 

@@ -31,7 +31,8 @@ def _flat(X):
 def test_mnist_5k_digit_beats_one_class_svm_and_isolation_forest():
     """Digit 0 of the demo protocol (250 training images, 2,500 test images).
 
-    Measured: IGD 0.9948, OneClassSVM 0.9763, IsolationForest 0.9615.
+    Measured: IGD 0.9948 (one thread) and 0.9972 (two), OneClassSVM 0.9763,
+    IsolationForest 0.9615.
     """
     X, y = load_mnist_5k(return_X_y=True)
     X_a, X_b, y_a, y_b = _halves(X, y)

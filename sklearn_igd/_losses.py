@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import torch
 
-from ._ssim import GLOBAL_WEIGHTS, ms_ssim
+from ._ssim import GLOBAL_WEIGHTS, LOCAL_WEIGHTS, ms_ssim, ms_ssim_map
 
 
 @dataclass(frozen=True)
@@ -29,6 +29,8 @@ class SSIMSettings:
 
 
 GLOBAL_SSIM = SSIMSettings()
+#: The local (patch) model's settings: 3x3 window, four scales.
+LOCAL_SSIM = SSIMSettings(win_size=3, weights=LOCAL_WEIGHTS)
 
 
 def gaussian_anomaly_loss(z, mu, sigma2):
@@ -74,6 +76,31 @@ def reconstruction_loss(x, x_hat, *, rho=0.15, ssim=GLOBAL_SSIM):
     m = ms_ssim(x, x_hat, data_range=ssim.data_range, win_size=ssim.win_size,
                 win_sigma=ssim.win_sigma, weights=ssim.weights)
     return rho * mae + (1.0 - rho) * (1.0 - m)
+
+
+def reconstruction_error_map(x, x_hat, *, rho=0.15, ssim=GLOBAL_SSIM):
+    """Per-pixel reconstruction error of eq. 17, for anomaly heatmaps.
+
+    ``rho * |x - x_hat| + (1 - rho) * (1 - MS-SSIM map)``, the absolute error averaged
+    over channels and the MS-SSIM map at full resolution (same padding).
+
+    Parameters
+    ----------
+    x, x_hat : Tensor (n, C, H, W)
+    rho : float
+    ssim : SSIMSettings
+
+    Returns
+    -------
+    Tensor (n, H, W)
+        Zero where the reconstruction is exact; higher = worse reconstructed.
+    """
+    dtype = torch.promote_types(x_hat.dtype, torch.float32)
+    x, x_hat = x.to(dtype), x_hat.to(dtype)
+    abs_err = (x - x_hat).abs().mean(1)
+    m = ms_ssim_map(x, x_hat, data_range=ssim.data_range, win_size=ssim.win_size,
+                    win_sigma=ssim.win_sigma, weights=ssim.weights)
+    return rho * abs_err + (1.0 - rho) * (1.0 - m)
 
 
 def critic_loss(alpha_hat, alpha, zeta_hat):

@@ -1,0 +1,119 @@
+"""Patch grids for the local IGD model: extraction, lazy patch datasets and folding back.
+
+Pure functions of tensors (shapes in the docstrings). A patch grid covers the whole image:
+patches of side ``p`` start every ``stride`` pixels and, where the stride does not land on
+the border, one more row/column of patches is aligned with the bottom/right edge.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+#: Smallest automatic patch side.
+MIN_AUTO_PATCH = 8
+
+
+def auto_patch_size(height, width):
+    """``patch_size="auto"``: ``max(8, min(H, W) // 8)``, never larger than the image."""
+    return min(max(MIN_AUTO_PATCH, min(height, width) // 8), height, width)
+
+
+def patch_starts(side, patch, stride):
+    """Start offsets (int64 array) along one axis covering ``[0, side)`` with ``patch``.
+
+    >>> patch_starts(10, 4, 2).tolist()
+    [0, 2, 4, 6]
+    >>> patch_starts(11, 4, 2).tolist()
+    [0, 2, 4, 6, 7]
+    """
+    if not 1 <= patch <= side:
+        raise ValueError(f"patch size must be in [1, {side}] for a side of {side}; got {patch}.")
+    if stride < 1:
+        raise ValueError(f"patch stride must be >= 1; got {stride}.")
+    starts = list(range(0, side - patch + 1, stride))
+    if starts[-1] != side - patch:
+        starts.append(side - patch)
+    return np.asarray(starts, dtype=np.int64)
+
+
+def patch_grid(height, width, patch, stride):
+    """``(ys, xs)`` start offsets; the grid has ``len(ys) * len(xs)`` patches, row-major."""
+    return patch_starts(height, patch, stride), patch_starts(width, patch, stride)
+
+
+def extract_patches(x, patch, grid):
+    """All grid patches of a batch of images.
+
+    Parameters
+    ----------
+    x : Tensor (n, C, H, W)
+    patch : int
+    grid : (ys, xs) from :func:`patch_grid`
+
+    Returns
+    -------
+    Tensor (n * P, C, patch, patch)
+        Patches of image 0 first (row-major over the grid), then image 1, ...;
+        ``P = len(ys) * len(xs)``.
+    """
+    ys, xs = (torch.as_tensor(g, device=x.device) for g in grid)
+    offs = torch.arange(patch, device=x.device)
+    iy = (ys[:, None] + offs)[:, None, :, None]  # (Py, 1, p, 1)
+    ix = (xs[:, None] + offs)[None, :, None, :]  # (1, Px, 1, p)
+    n, c = x.shape[:2]
+    patches = x[:, :, iy, ix]  # (n, C, Py, Px, p, p)
+    return patches.permute(0, 2, 3, 1, 4, 5).reshape(-1, c, patch, patch)
+
+
+def fold_patch_maps(maps, image_size, patch, grid):
+    """Fold per-patch maps back to image maps, averaging where patches overlap.
+
+    Parameters
+    ----------
+    maps : Tensor (n, P, patch, patch)
+        One map per grid patch, in :func:`extract_patches` order.
+    image_size : (H, W)
+    patch : int
+    grid : (ys, xs)
+
+    Returns
+    -------
+    Tensor (n, H, W)
+        Each pixel is the mean of the values that the patches covering it give it.
+    """
+    ys, xs = grid
+    n = maps.shape[0]
+    out = maps.new_zeros((n,) + tuple(image_size))
+    count = maps.new_zeros(tuple(image_size))
+    k = 0
+    for y in ys.tolist():
+        for x0 in xs.tolist():
+            out[:, y:y + patch, x0:x0 + patch] += maps[:, k]
+            count[y:y + patch, x0:x0 + patch] += 1
+            k += 1
+    return out / count
+
+
+class PatchDataset(torch.utils.data.Dataset):
+    """Lazy dataset of every grid patch of every image: memory stays that of the images.
+
+    Item ``i`` is patch ``i % P`` of image ``i // P``, shape (C, patch, patch), with a
+    dummy target (skorch datasets yield ``(X, y)``).
+    """
+
+    def __init__(self, images, patch, grid):
+        self.images = images
+        self.patch = patch
+        self.ys = [int(v) for v in grid[0]]
+        self.xs = [int(v) for v in grid[1]]
+        self.per_image = len(self.ys) * len(self.xs)
+
+    def __len__(self):
+        return self.images.shape[0] * self.per_image
+
+    def __getitem__(self, i):
+        img, k = divmod(int(i), self.per_image)
+        y = self.ys[k // len(self.xs)]
+        x = self.xs[k % len(self.xs)]
+        return self.images[img, :, y:y + self.patch, x:x + self.patch], torch.zeros(())

@@ -12,9 +12,10 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import InvalidParameterError, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from ._losses import GLOBAL_SSIM
+from ._losses import GLOBAL_SSIM, LOCAL_SSIM
 from ._net import EpochProgressBar, EStep, IGDNet
 from ._networks import BACKBONE_WIDTHS, IGDModule
+from ._patches import PatchDataset, auto_patch_size, patch_grid
 from ._validation import MIN_IMAGE_SIDE, check_input
 
 #: The paper's fixed threshold on s(x) used by ``contamination="auto"``.
@@ -106,6 +107,17 @@ class IGDDetector(OutlierMixin, BaseEstimator):
         Expected share of anomalies, which sets ``offset_`` at that percentile of the
         training scores. ``"auto"`` uses the paper's fixed threshold ``s(x) = 0.5``
         (``offset_ = -0.5``).
+    local : bool, default=True
+        For images, also train the local IGD model on patches and score
+        ``s = s_G + s_L`` with ``s_L`` the maximum over patches (eq. 13-15); False keeps
+        the global model alone. Ignored for 2-D input. The local model trains for
+        ``max_epochs`` passes over all P patches of every image: roughly P times the
+        patch's share of the image area times the global model's cost.
+    patch_size : "auto" or int, default="auto"
+        Side of the local model's patches; ``"auto"`` = ``max(8, min(H, W) // 8)``.
+    patch_stride : "auto" or int, default="auto"
+        Step between patches; ``"auto"`` = half the patch. The grid always reaches the
+        right and bottom borders.
     image_size : None, int or (int, int), default=None
         Resize images to this size (bilinear, antialiased) at fit and at prediction.
         By default images are used as they are and must all have the fitted size.
@@ -143,6 +155,12 @@ class IGDDetector(OutlierMixin, BaseEstimator):
         Number of input values per sample (``C * H * W`` for images).
     scaler_ : StandardScaler or None
         Feature standardisation of 2-D input (None for images).
+    local_net_ : IGDNet or None
+        The local (patch) model, or None with ``local=False`` or 2-D input.
+    local_history_ : skorch.History or None
+        The local model's training history.
+    patch_size_, patch_stride_ : int or None
+        The local model's patch geometry.
 
     See Also
     --------
@@ -184,6 +202,9 @@ class IGDDetector(OutlierMixin, BaseEstimator):
         "max_epochs": [Interval(Integral, 1, None, closed="left")],
         "estep_every": [Interval(Integral, 1, None, closed="left")],
         "contamination": [StrOptions({"auto"}), Interval(Real, 0, 0.5, closed="right")],
+        "local": ["boolean"],
+        "patch_size": [StrOptions({"auto"}), Interval(Integral, 2, None, closed="left")],
+        "patch_stride": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
         "image_size": [None, Interval(Integral, MIN_IMAGE_SIDE, None, closed="left"), tuple,
                        list],
         "device": [str, torch.device],
@@ -206,6 +227,9 @@ class IGDDetector(OutlierMixin, BaseEstimator):
         max_epochs=256,
         estep_every=1,
         contamination=0.1,
+        local=True,
+        patch_size="auto",
+        patch_stride="auto",
         image_size=None,
         device="auto",
         random_state=None,
@@ -223,13 +247,16 @@ class IGDDetector(OutlierMixin, BaseEstimator):
         self.max_epochs = max_epochs
         self.estep_every = estep_every
         self.contamination = contamination
+        self.local = local
+        self.patch_size = patch_size
+        self.patch_stride = patch_stride
         self.image_size = image_size
         self.device = device
         self.random_state = random_state
         self.verbose = verbose
 
     # ------------------------------------------------------------------ fitting
-    def _build_net(self, input_shape, n_samples, device):
+    def _build_net(self, input_shape, n_samples, device, ssim=GLOBAL_SSIM):
         callbacks = [("estep", EStep(every=self.estep_every))]
         if self.verbose == 1:
             callbacks.append(("progress", EpochProgressBar()))
@@ -255,7 +282,7 @@ class IGDDetector(OutlierMixin, BaseEstimator):
             lambda2=self.lambda2,
             lambda3=self.lambda3,
             rho=self.rho,
-            ssim=GLOBAL_SSIM,
+            ssim=ssim,
             gaussian_weight=1.0 if self._use_gaussian else 0.0,
         )
 
@@ -293,6 +320,17 @@ class IGDDetector(OutlierMixin, BaseEstimator):
         self.device_ = device
         self.mu_ = net.module_.mu.detach().cpu().double().numpy()
         self.sigma2_ = float(net.module_.sigma2)
+        self.local_net_ = self.local_history_ = self.patch_size_ = self.patch_stride_ = None
+        if self.is_image_ and self.local:
+            self.patch_size_, self.patch_stride_ = self._patch_geometry()
+            patches = PatchDataset(torch.from_numpy(X), self.patch_size_, self._grid())
+            local = self._build_net((self.input_shape_[0], self.patch_size_, self.patch_size_),
+                                    len(patches), device, ssim=LOCAL_SSIM)
+            with torch.random.fork_rng(devices=devices, device_type="cuda"):
+                torch.manual_seed(seed + 1)
+                local.fit(patches, None)
+            self.local_net_ = local
+            self.local_history_ = local.history
         if self.contamination == "auto":
             self.offset_ = -AUTO_THRESHOLD
         else:
@@ -300,6 +338,22 @@ class IGDDetector(OutlierMixin, BaseEstimator):
                 np.percentile(-self._anomaly_score(X), 100.0 * self.contamination)
             )
         return self
+
+    def _patch_geometry(self):
+        """``(patch, stride)`` of the local model for the fitted image size."""
+        _, h, w = self.input_shape_
+        patch = auto_patch_size(h, w) if self.patch_size == "auto" else self.patch_size
+        if patch > min(h, w):
+            raise ValueError(
+                f"patch_size={patch} does not fit images of {h}x{w}; expected at most "
+                f"{min(h, w)} (or 'auto' = {auto_patch_size(h, w)})."
+            )
+        stride = max(1, patch // 2) if self.patch_stride == "auto" else self.patch_stride
+        return patch, stride
+
+    def _grid(self):
+        _, h, w = self.input_shape_
+        return patch_grid(h, w, self.patch_size_, self.patch_stride_)
 
     # ------------------------------------------------------------------ scoring
     def _prepare(self, X):
@@ -313,9 +367,17 @@ class IGDDetector(OutlierMixin, BaseEstimator):
         """``(l_r, l_h)``, each float64 (n,), of prepared input."""
         return self.net_.score_terms(torch.from_numpy(X))
 
-    def _anomaly_score(self, X):
-        l_r, l_h = self._score_terms(X)
+    def _model_score(self, l_r, l_h):
         return l_r + l_h if self._use_gaussian else l_r
+
+    def _anomaly_score(self, X):
+        """s(x) = s_G + s_L (eq. 13-15) of prepared input; s_G alone without local model."""
+        score = self._model_score(*self._score_terms(X))
+        if self.local_net_ is not None:
+            l_r, l_h = self.local_net_.patch_score_terms(torch.from_numpy(X), self.patch_size_,
+                                                        self._grid())
+            score = score + self._model_score(l_r, l_h).max(axis=1)
+        return score
 
     def anomaly_score(self, X):
         """The paper's anomaly score ``s(x)`` (eq. 13-14): higher = more anomalous.
@@ -330,6 +392,46 @@ class IGDDetector(OutlierMixin, BaseEstimator):
         ndarray of shape (n_samples,), float64
         """
         return self._anomaly_score(self._prepare(X))
+
+    def predict_heatmap(self, X):
+        """Per-pixel anomaly map (eq. 16-17): higher = more anomalous.
+
+        The global model's reconstruction error map
+        ``rho |x - x_hat| + (1 - rho) (1 - MS-SSIM map)`` (11x11 window), plus, with the
+        local model, the same map of every patch's reconstruction (3x3 window) folded
+        back to the image with overlapping patches averaged. Computed in batches.
+
+        Parameters
+        ----------
+        X : array-like
+            Images in one of the layouts accepted by :meth:`fit`, with the fitted size
+            (after ``image_size``).
+
+        Returns
+        -------
+        ndarray of shape (n_samples, H, W), float64
+            At the (possibly ``image_size``-resized) input resolution.
+
+        Examples
+        --------
+        >>> from sklearn_igd import IGDDetector
+        >>> from sklearn_igd.datasets import load_digits_images
+        >>> X, y = load_digits_images(return_X_y=True)
+        >>> det = IGDDetector(backbone="resnet18-lite", max_epochs=1, random_state=0)
+        >>> det.fit(X[y == 0][:64]).predict_heatmap(X[:3]).shape
+        (3, 8, 8)
+        """
+        X = self._prepare(X)
+        if not self.is_image_:
+            raise ValueError(
+                "predict_heatmap needs images; this detector was fitted on 2-D data with "
+                f"{self.n_features_in_} features."
+            )
+        heat = self.net_.error_maps(torch.from_numpy(X))
+        if self.local_net_ is not None:
+            heat = heat + self.local_net_.folded_patch_error_maps(
+                torch.from_numpy(X), self.patch_size_, self._grid())
+        return heat
 
     def score_samples(self, X):
         """Opposite of the anomaly score, ``-s(x)``: higher = more normal.

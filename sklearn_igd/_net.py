@@ -21,8 +21,14 @@ from ._losses import (
     autoencoder_loss,
     critic_loss,
     gaussian_anomaly_loss,
+    reconstruction_error_map,
     reconstruction_loss,
 )
+from ._patches import extract_patches, fold_patch_maps
+
+#: Patches scored per forward pass, in multiples of the batch size: with the image batches
+#: split to match, memory is bounded whatever the image size and patch count.
+PATCH_CHUNK_BATCHES = 16
 
 #: Loss terms recorded per batch and per epoch in ``history_``.
 LOSS_TERMS = ("l_h", "l_r", "l_fg", "l_d")
@@ -189,6 +195,55 @@ class IGDNet(NeuralNet):
         l_r = torch.cat(l_r).double().numpy()
         l_h = torch.cat(l_h).double().numpy()
         return l_r, l_h
+
+    def _image_groups(self, X, n_patches):
+        """Batches of images of which all patches together stay within the chunk size."""
+        per_group = max(1, (PATCH_CHUNK_BATCHES * self.batch_size) // n_patches)
+        for x in self._batches(X):
+            for start in range(0, x.shape[0], per_group):
+                yield x[start:start + per_group]
+
+    @torch.no_grad()
+    def patch_score_terms(self, X, patch, grid):
+        """Per-patch ``l_r`` and ``l_h`` of every image: two float64 arrays (n, P)."""
+        self.module_.eval()
+        n_patches = len(grid[0]) * len(grid[1])
+        l_r, l_h = [], []
+        for x in self._image_groups(X, n_patches):
+            p = extract_patches(x, patch, grid)
+            with self.autocast():
+                z, p_hat = self.module_(p)
+            l_r.append(reconstruction_loss(p, p_hat, rho=self.rho, ssim=self.ssim)
+                       .view(x.shape[0], n_patches).cpu())
+            l_h.append(gaussian_anomaly_loss(z, self.module_.mu, self.module_.sigma2)
+                       .view(x.shape[0], n_patches).cpu())
+        return torch.cat(l_r).double().numpy(), torch.cat(l_h).double().numpy()
+
+    @torch.no_grad()
+    def error_maps(self, X):
+        """Per-pixel reconstruction error maps (eq. 17) of whole images, float64 (n, H, W)."""
+        self.module_.eval()
+        maps = []
+        for x in self._batches(X):
+            with self.autocast():
+                _, x_hat = self.module_(x)
+            maps.append(reconstruction_error_map(x, x_hat, rho=self.rho, ssim=self.ssim).cpu())
+        return torch.cat(maps).double().numpy()
+
+    @torch.no_grad()
+    def folded_patch_error_maps(self, X, patch, grid):
+        """Error maps of every patch folded back to (n, H, W), overlaps averaged, float64."""
+        self.module_.eval()
+        n_patches = len(grid[0]) * len(grid[1])
+        maps = []
+        for x in self._image_groups(X, n_patches):
+            p = extract_patches(x, patch, grid)
+            with self.autocast():
+                _, p_hat = self.module_(p)
+            m = reconstruction_error_map(p, p_hat, rho=self.rho, ssim=self.ssim)
+            maps.append(fold_patch_maps(m.view(x.shape[0], n_patches, patch, patch).double(),
+                                        x.shape[-2:], patch, grid).cpu())
+        return torch.cat(maps).numpy()
 
     # ---- the M-step -----------------------------------------------------------------
     def train_step(self, batch, **fit_params):

@@ -21,7 +21,7 @@ from sklearn.utils._param_validation import InvalidParameterError
 from skorch.exceptions import DeviceWarning
 
 from sklearn_igd import IGDDetector
-from sklearn_igd.datasets import load_digits_images
+from sklearn_igd.datasets import load_digits_images, load_mnist_5k
 from sklearn_igd.model_selection import OneClassSplit
 
 
@@ -56,14 +56,16 @@ def test_relations_hold_exactly(fitted, digits):
     assert set(np.unique(pred)) <= {-1, 1}
 
 
-def test_anomaly_score_is_reconstruction_plus_gaussian_term(fitted, digits):
-    X, _ = digits
+def test_anomaly_score_is_reconstruction_plus_gaussian_term(digits):
+    """The global model alone (local=False): s = l_r + l_h (eq. 14)."""
+    X, y = digits
     from sklearn_igd._validation import check_input
 
-    l_r, l_h = fitted._score_terms(check_input(fitted, X[:50], reset=False))
+    det = IGDDetector(**{**FAST, "local": False}).fit(X[y == 0])
+    l_r, l_h = det._score_terms(check_input(det, X[:50], reset=False))
     assert np.all((l_h >= 0) & (l_h < 1))
     assert np.all(l_r >= 0)
-    np.testing.assert_allclose(fitted.anomaly_score(X[:50]), l_r + l_h, rtol=0, atol=0)
+    np.testing.assert_allclose(det.anomaly_score(X[:50]), l_r + l_h, rtol=0, atol=0)
 
 
 def test_contamination_sets_training_outlier_share(digits):
@@ -380,3 +382,56 @@ def _first_storage_bytes(det):
     finally:
         torch.serialization.location_tag = orig
     return buf.getvalue()
+
+
+# ----------------------------------------------------------------- the local model
+@pytest.fixture(scope="module")
+def local_fitted():
+    X, y = load_mnist_5k(return_X_y=True)
+    return IGDDetector(**{**FAST, "max_epochs": 1, "batch_size": 64}).fit(X[y == 3][:64])
+
+
+def test_combined_score_is_global_plus_max_over_patches(local_fitted):
+    from sklearn_igd._validation import check_input
+
+    X, _ = load_mnist_5k(return_X_y=True)
+    det = local_fitted
+    assert det.patch_size_ == 8 and det.patch_stride_ == 4  # auto for 28x28
+    Xp = check_input(det, X[:40], reset=False)
+    l_r, l_h = det.net_.score_terms(torch.from_numpy(Xp))
+    p_r, p_h = det.local_net_.patch_score_terms(torch.from_numpy(Xp), 8, det._grid())
+    assert p_r.shape == (40, 36)  # 6 x 6 patches of 8 px every 4 px
+    np.testing.assert_array_equal(det.anomaly_score(X[:40]), (l_r + l_h) + (p_r + p_h).max(1))
+    glob = IGDDetector(**{**FAST, "max_epochs": 1, "batch_size": 64, "local": False})
+    glob.fit(load_mnist_5k(return_X_y=True)[0][:64])
+    assert glob.local_net_ is None and glob.patch_size_ is None
+
+
+def test_predict_heatmap(local_fitted, digits):
+    from sklearn_igd._patches import extract_patches, fold_patch_maps
+    from sklearn_igd._losses import LOCAL_SSIM, reconstruction_error_map
+    from sklearn_igd._validation import check_input
+
+    X, _ = load_mnist_5k(return_X_y=True)
+    det = local_fitted
+    heat = det.predict_heatmap(X[:10])
+    assert heat.shape == (10, 28, 28) and heat.dtype == np.float64
+    assert np.all(np.isfinite(heat)) and heat.min() >= 0
+    # = global error map + local patch maps folded back with overlaps averaged
+    x = torch.from_numpy(check_input(det, X[:10], reset=False))
+    with torch.no_grad():
+        det.net_.module_.eval()
+        det.local_net_.module_.eval()
+        g = reconstruction_error_map(x, det.net_.module_(x)[1])
+        p = extract_patches(x, 8, det._grid())
+        lm = reconstruction_error_map(p, det.local_net_.module_(p)[1], ssim=LOCAL_SSIM)
+        loc = fold_patch_maps(lm.view(10, 36, 8, 8).double(), (28, 28), 8, det._grid())
+    np.testing.assert_allclose(heat, g.double().numpy() + loc.numpy(), rtol=1e-5, atol=1e-6)
+    with _raises(ValueError, "predict_heatmap needs images", "4 features"):
+        IGDDetector(**FAST).fit(np.random.RandomState(0).rand(20, 4)).predict_heatmap(
+            np.zeros((2, 4)))
+
+
+def test_patch_size_larger_than_image():
+    with _raises(ValueError, "patch_size=12", "8x8", "at most 8"):
+        IGDDetector(**{**FAST, "patch_size": 12}).fit(np.zeros((4, 8, 8), dtype=np.uint8))

@@ -427,10 +427,10 @@ class IGDDetector(OutlierMixin, BaseEstimator):
                 "predict_heatmap needs images; this detector was fitted on 2-D data with "
                 f"{self.n_features_in_} features."
             )
-        heat = self.net_.error_maps(torch.from_numpy(X))
-        if self.local_net_ is not None:
-            heat = heat + self.local_net_.folded_patch_error_maps(
-                torch.from_numpy(X), self.patch_size_, self._grid())
+        X = torch.from_numpy(X)
+        heat = self.net_.error_maps(X)
+        if self.local_net_ is not None:  # added in place: one output array
+            self.local_net_.folded_patch_error_maps(X, self.patch_size_, self._grid(), out=heat)
         return heat
 
     def score_samples(self, X):

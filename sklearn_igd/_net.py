@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import copy
 
+import numpy as np
 import torch
 from skorch import NeuralNet
 from skorch.callbacks import Callback, PassthroughScoring
@@ -219,31 +220,48 @@ class IGDNet(NeuralNet):
                        .view(x.shape[0], n_patches).cpu())
         return torch.cat(l_r).double().numpy(), torch.cat(l_h).double().numpy()
 
+    def _empty_maps(self, X):
+        n, _, h, w = X.shape
+        return np.zeros((n, h, w), dtype=np.float64)
+
     @torch.no_grad()
-    def error_maps(self, X):
-        """Per-pixel reconstruction error maps (eq. 17) of whole images, float64 (n, H, W)."""
+    def error_maps(self, X, out=None):
+        """Per-pixel reconstruction error maps (eq. 17) of whole images, float64 (n, H, W).
+
+        Added into ``out`` (float64 (n, H, W)) when given, so that a caller summing maps
+        holds a single output array.
+        """
         self.module_.eval()
-        maps = []
+        out = self._empty_maps(X) if out is None else out
+        start = 0
         for x in self._batches(X):
             with self.autocast():
                 _, x_hat = self.module_(x)
-            maps.append(reconstruction_error_map(x, x_hat, rho=self.rho, ssim=self.ssim).cpu())
-        return torch.cat(maps).double().numpy()
+            m = reconstruction_error_map(x, x_hat, rho=self.rho, ssim=self.ssim)
+            out[start:start + x.shape[0]] += m.double().cpu().numpy()
+            start += x.shape[0]
+        return out
 
     @torch.no_grad()
-    def folded_patch_error_maps(self, X, patch, grid):
-        """Error maps of every patch folded back to (n, H, W), overlaps averaged, float64."""
+    def folded_patch_error_maps(self, X, patch, grid, out=None):
+        """Error maps of every patch folded back to (n, H, W), overlaps averaged, float64.
+
+        Added into ``out`` when given, as in :meth:`error_maps`.
+        """
         self.module_.eval()
+        out = self._empty_maps(X) if out is None else out
         n_patches = len(grid[0]) * len(grid[1])
-        maps = []
+        start = 0
         for x in self._image_groups(X, n_patches):
             p = extract_patches(x, patch, grid)
             with self.autocast():
                 _, p_hat = self.module_(p)
             m = reconstruction_error_map(p, p_hat, rho=self.rho, ssim=self.ssim)
-            maps.append(fold_patch_maps(m.view(x.shape[0], n_patches, patch, patch).double(),
-                                        x.shape[-2:], patch, grid).cpu())
-        return torch.cat(maps).numpy()
+            folded = fold_patch_maps(m.view(x.shape[0], n_patches, patch, patch).double(),
+                                     x.shape[-2:], patch, grid)
+            out[start:start + x.shape[0]] += folded.cpu().numpy()
+            start += x.shape[0]
+        return out
 
     # ---- the M-step -----------------------------------------------------------------
     def train_step(self, batch, **fit_params):

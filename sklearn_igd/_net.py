@@ -27,9 +27,10 @@ from ._losses import (
 )
 from ._patches import extract_patches, fold_patch_maps
 
-#: Patches scored per forward pass, in multiples of the batch size: with the image batches
-#: split to match, memory is bounded whatever the image size and patch count.
-PATCH_CHUNK_BATCHES = 16
+#: Patches scored per forward pass, in multiples of the (patch) batch size: with the image
+#: batches split to match, memory is bounded by that of a training batch whatever the image
+#: size and the patch count.
+PATCH_CHUNK_BATCHES = 1
 
 #: Loss terms recorded per batch and per epoch in ``history_``.
 LOSS_TERMS = ("l_h", "l_r", "l_fg", "l_d")

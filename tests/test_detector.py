@@ -435,3 +435,12 @@ def test_predict_heatmap(local_fitted, digits):
 def test_patch_size_larger_than_image():
     with _raises(ValueError, "patch_size=12", "8x8", "at most 8"):
         IGDDetector(**{**FAST, "patch_size": 12}).fit(np.zeros((4, 8, 8), dtype=np.uint8))
+
+
+def test_local_batch_size(local_fitted, digits):
+    # auto: 16 x batch_size patches, capped at the number of training patches
+    assert local_fitted.local_net_.batch_size == min(16 * 64, 64 * 36)
+    X, y = digits
+    det = IGDDetector(**{**FAST, "local_batch_size": 8}).fit(X[y == 0][:40])
+    assert det.local_net_.batch_size == 8
+    assert len(det.local_history_[-1, "batches"]) == 40 // 8  # one 8x8 patch per 8x8 image

@@ -205,20 +205,30 @@ class IGDNet(NeuralNet):
             for start in range(0, x.shape[0], per_group):
                 yield x[start:start + per_group]
 
-    @torch.no_grad()
-    def patch_score_terms(self, X, patch, grid):
-        """Per-patch ``l_r`` and ``l_h`` of every image: two float64 arrays (n, P)."""
+    def _patch_forward(self, X, patch, grid):
+        """Eval-mode pass over all grid patches, by image groups of bounded patch count.
+
+        Yields ``(n_images, p, z, p_hat)`` per group: the patches ``p`` (m, C, patch,
+        patch), their codes and reconstructions, ``m = n_images * P`` in image order.
+        """
         self.module_.eval()
         n_patches = len(grid[0]) * len(grid[1])
-        l_r, l_h = [], []
         for x in self._image_groups(X, n_patches):
             p = extract_patches(x, patch, grid)
             with self.autocast():
                 z, p_hat = self.module_(p)
+            yield x.shape[0], p, z, p_hat
+
+    @torch.no_grad()
+    def patch_score_terms(self, X, patch, grid):
+        """Per-patch ``l_r`` and ``l_h`` of every image: two float64 arrays (n, P)."""
+        n_patches = len(grid[0]) * len(grid[1])
+        l_r, l_h = [], []
+        for n_img, p, z, p_hat in self._patch_forward(X, patch, grid):
             l_r.append(reconstruction_loss(p, p_hat, rho=self.rho, ssim=self.ssim)
-                       .view(x.shape[0], n_patches).cpu())
+                       .view(n_img, n_patches).cpu())
             l_h.append(gaussian_anomaly_loss(z, self.module_.mu, self.module_.sigma2)
-                       .view(x.shape[0], n_patches).cpu())
+                       .view(n_img, n_patches).cpu())
         return torch.cat(l_r).double().numpy(), torch.cat(l_h).double().numpy()
 
     def _empty_maps(self, X):
@@ -249,19 +259,15 @@ class IGDNet(NeuralNet):
 
         Added into ``out`` when given, as in :meth:`error_maps`.
         """
-        self.module_.eval()
         out = self._empty_maps(X) if out is None else out
         n_patches = len(grid[0]) * len(grid[1])
         start = 0
-        for x in self._image_groups(X, n_patches):
-            p = extract_patches(x, patch, grid)
-            with self.autocast():
-                _, p_hat = self.module_(p)
+        for n_img, p, _, p_hat in self._patch_forward(X, patch, grid):
             m = reconstruction_error_map(p, p_hat, rho=self.rho, ssim=self.ssim)
-            folded = fold_patch_maps(m.view(x.shape[0], n_patches, patch, patch).double(),
-                                     x.shape[-2:], patch, grid)
-            out[start:start + x.shape[0]] += folded.cpu().numpy()
-            start += x.shape[0]
+            folded = fold_patch_maps(m.view(n_img, n_patches, patch, patch).double(),
+                                     out.shape[1:], patch, grid)
+            out[start:start + n_img] += folded.cpu().numpy()
+            start += n_img
         return out
 
     # ---- the M-step -----------------------------------------------------------------

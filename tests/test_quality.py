@@ -18,7 +18,7 @@ from sklearn_igd.datasets import load_digits_images, load_mnist_5k
 
 
 PARAMS = dict(backbone="resnet18-lite", max_epochs=20, batch_size=16, lr=3e-4, random_state=0,
-              local=False)
+              local=False, pretrain=None)
 
 
 def _halves(X, y):

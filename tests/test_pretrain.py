@@ -1,0 +1,335 @@
+"""Pre-training (issue 4): ImageNet KD, SimCLR, a user's backbone, and feature caching."""
+
+import io
+import urllib.error
+
+import joblib
+import numpy as np
+import pytest
+import torch
+from sklearn.utils._param_validation import InvalidParameterError
+from torch import nn
+
+from sklearn_igd import IGDDetector
+from sklearn_igd import _pretrain
+from sklearn_igd._net import IGDNet
+from sklearn_igd._networks import IGDModule
+from sklearn_igd._pretrain import (
+    FrozenEncoder,
+    ImageNetInput,
+    RESNET18_URL,
+    nt_xent_loss,
+    simclr_augmentation,
+    to_rgb_min_side,
+    torchvision_resnet18_to_encoder,
+)
+from sklearn_igd.datasets import load_digits_images
+
+FAST = dict(backbone="resnet18-lite", max_epochs=2, batch_size=32, local=False,
+            pretrain_epochs=2, random_state=0)
+
+
+@pytest.fixture(scope="module")
+def digits():
+    X, y = load_digits_images(return_X_y=True)
+    return X[y == 0][:64], X[:40]
+
+
+@pytest.fixture(scope="module")
+def kd_detector(digits):
+    return IGDDetector(**FAST, pretrain="kd").fit(digits[0])
+
+
+# ----------------------------------------------------------------------- input handling
+def test_to_rgb_min_side_repeats_grey_and_upsamples_keeping_aspect():
+    x = torch.rand(2, 1, 8, 16)
+    out = to_rgb_min_side(x, 64)
+    assert out.shape == (2, 3, 64, 128)
+    assert torch.equal(out[:, 0], out[:, 1]) and torch.equal(out[:, 1], out[:, 2])
+    big = torch.rand(2, 3, 80, 70)
+    assert to_rgb_min_side(big, 64) is big  # large enough: untouched
+
+
+def test_imagenet_input_normalises():
+    x = torch.full((1, 3, 64, 64), 0.485)
+    out = ImageNetInput()(x)
+    assert torch.allclose(out[:, 0], torch.zeros(1, 64, 64), atol=1e-6)
+    assert torch.allclose(out[:, 1], torch.full((1, 64, 64), (0.485 - 0.456) / 0.224))
+
+
+# ----------------------------------------------------------------------------- KD
+def test_kd_offline_teacher_fits_and_records_pretraining(kd_detector, digits):
+    det = kd_detector
+    assert det.net_.module_.frozen_backbone
+    pre = det.history_[:, "pretrain_loss"]
+    assert len(pre) == FAST["pretrain_epochs"] and np.all(np.isfinite(pre))
+    assert [row["stage"] for row in det.history_ if "stage" in row] == ["kd", "kd"]
+    assert len(det.history_[:, "l_h"]) == FAST["max_epochs"]
+    scores = det.decision_function(digits[1])
+    assert scores.shape == (40,) and np.all(np.isfinite(scores))
+
+
+def test_kd_distillation_reduces_the_l2():
+    X, y = load_digits_images(return_X_y=True)
+    det = IGDDetector(**{**FAST, "pretrain_epochs": 15, "max_epochs": 1},
+                      pretrain="kd", pretrain_batch_size=32).fit(X[y == 1][:128])
+    loss = det.history_[:, "pretrain_loss"]
+    assert loss[-1] < 0.8 * loss[0]
+
+
+def test_kd_encoder_is_frozen_and_only_the_head_trains(kd_detector):
+    module = kd_detector.net_.module_
+    assert all(not p.requires_grad for p in module.backbone.parameters())
+    trained = {id(p) for g in kd_detector.net_.optimizer_.param_groups for p in g["params"]}
+    assert not trained & {id(p) for p in module.backbone.parameters()}
+    assert {id(p) for p in module.head.parameters()} <= trained
+    assert module.head.in_features == 512 and module.head.out_features == 128
+    module.train()
+    assert not module.backbone.training  # batch norm of the frozen encoder stays in eval
+
+
+def test_igd_training_leaves_the_frozen_encoder_unchanged(digits):
+    enc = FrozenEncoder(nn.Sequential(nn.Conv2d(1, 4, 3), nn.BatchNorm2d(4), nn.ReLU()))
+    before = {k: v.clone() for k, v in enc.state_dict().items()}
+    net = IGDNet(IGDModule, module__input_shape=(1, 8, 8), module__backbone="resnet18-lite",
+                 module__encoder=enc, criterion=nn.L1Loss, max_epochs=2, batch_size=16,
+                 train_split=None, verbose=0)
+    net.fit(torch.from_numpy(digits[0][:, None].astype(np.float32) / 16.0), None)
+    after = net.module_.backbone.state_dict()
+    assert before.keys() == after.keys()
+    for key in before:  # weights and batch-norm running statistics alike
+        assert torch.equal(before[key], after[key]), key
+
+
+def test_kd_is_reproducible_and_persists(kd_detector, digits, tmp_path):
+    again = IGDDetector(**FAST, pretrain="kd").fit(digits[0])
+    np.testing.assert_array_equal(again.decision_function(digits[1]),
+                                  kd_detector.decision_function(digits[1]))
+    path = tmp_path / "kd.joblib"
+    joblib.dump(kd_detector, path)
+    np.testing.assert_array_equal(joblib.load(path).decision_function(digits[1]),
+                                  kd_detector.decision_function(digits[1]))
+
+
+def _torchvision_resnet18_keys():
+    """The parameter and buffer names of torchvision.models.resnet18 (written out)."""
+    bn = ("weight", "bias", "running_mean", "running_var", "num_batches_tracked")
+    keys = ["conv1.weight"] + [f"bn1.{b}" for b in bn]
+    for stage in range(1, 5):
+        for block in range(2):
+            p = f"layer{stage}.{block}"
+            keys += [f"{p}.conv1.weight"] + [f"{p}.bn1.{b}" for b in bn]
+            keys += [f"{p}.conv2.weight"] + [f"{p}.bn2.{b}" for b in bn]
+            if stage > 1 and block == 0:
+                keys += [f"{p}.downsample.0.weight"] + [f"{p}.downsample.1.{b}" for b in bn]
+    return keys + ["fc.weight", "fc.bias"]
+
+
+def _fake_torchvision_state(seed=0):
+    """Random weights under torchvision's names with torchvision's shapes."""
+    from sklearn_igd._networks import ResNetEncoder
+
+    enc = ResNetEncoder(3, (64, 128, 256, 512), small_stem=False)
+    ours = enc.state_dict()
+    inverse = {}
+    for key in _torchvision_resnet18_keys():
+        if key.startswith("fc."):
+            continue
+        (mapped,) = torchvision_resnet18_to_encoder({key: None}).keys()
+        inverse[key] = mapped
+    gen = torch.Generator().manual_seed(seed)
+    state = {}
+    for k, v in inverse.items():
+        if not ours[v].is_floating_point():
+            state[k] = ours[v].clone()
+        elif k.endswith("running_var"):  # variances must be positive
+            state[k] = torch.rand(ours[v].shape, generator=gen) + 0.5
+        else:  # small, so that 18 random layers stay finite
+            state[k] = 0.05 * torch.randn(ours[v].shape, generator=gen)
+    state["fc.weight"], state["fc.bias"] = torch.zeros(1000, 512), torch.zeros(1000)
+    return state
+
+
+def test_torchvision_key_mapping_covers_resnet18_exactly():
+    from sklearn_igd._networks import ResNetEncoder
+
+    mapped = torchvision_resnet18_to_encoder({k: None for k in _torchvision_resnet18_keys()})
+    ours = ResNetEncoder(3, (64, 128, 256, 512), small_stem=False).state_dict()
+    assert set(mapped) == set(ours)
+
+
+def test_resnet18_teacher_from_a_weights_file(tmp_path, digits):
+    path = tmp_path / "resnet18-f37072fd.pth"
+    state = _fake_torchvision_state()
+    torch.save(state, path)
+    teacher = _pretrain.load_teacher("resnet18", str(path))
+    assert torch.equal(teacher.backbone.stem[0].weight, state["conv1.weight"])
+    assert torch.equal(teacher.backbone.layers[2].shortcut[1].running_mean,
+                       state["layer2.0.downsample.1.running_mean"])
+    det = IGDDetector(**FAST, pretrain="kd", kd_teacher="resnet18",
+                      kd_teacher_weights=path).fit(digits[0])
+    assert np.all(np.isfinite(det.decision_function(digits[1])))
+
+
+def test_resnet18_teacher_found_in_hub_cache(tmp_path, monkeypatch):
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path))
+    (tmp_path / "checkpoints").mkdir()
+    torch.save(_fake_torchvision_state(), tmp_path / "checkpoints" / "resnet18-f37072fd.pth")
+    assert isinstance(_pretrain.load_teacher("resnet18"), FrozenEncoder)
+
+
+def test_resnet18_teacher_without_weights_gives_a_clear_error(tmp_path, monkeypatch, digits):
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path))
+
+    def offline(url, *args, **kwargs):
+        raise urllib.error.URLError("[Errno 101] Network is unreachable")
+
+    monkeypatch.setattr(torch.hub, "load_state_dict_from_url", offline)
+    with pytest.raises(RuntimeError) as info:
+        IGDDetector(**FAST, pretrain="kd", kd_teacher="resnet18").fit(digits[0])
+    msg = str(info.value)
+    for needed in ("kd_teacher_weights", RESNET18_URL, str(tmp_path / "checkpoints"),
+                   "efficientnet-lite0", "Network is unreachable"):
+        assert needed in msg, needed
+
+
+def test_resnet18_teacher_weights_path_must_exist(tmp_path, digits):
+    missing = tmp_path / "nope.pth"
+    with pytest.raises(FileNotFoundError, match="nope.pth.*is not a file"):
+        IGDDetector(**FAST, pretrain="kd", kd_teacher="resnet18",
+                    kd_teacher_weights=str(missing)).fit(digits[0])
+
+
+def test_resnet18_teacher_rejects_a_wrong_state_dict(tmp_path, digits):
+    path = tmp_path / "wrong.pth"
+    torch.save({"conv1.weight": torch.zeros(3)}, path)
+    with pytest.raises(ValueError, match="not a torchvision ResNet18 state dict"):
+        IGDDetector(**FAST, pretrain="kd", kd_teacher="resnet18",
+                    kd_teacher_weights=path).fit(digits[0])
+
+
+def test_efficientnet_teacher_is_imagenet_pretrained():
+    teacher = _pretrain.load_teacher("efficientnet-lite0")
+    img = torch.rand(2, 1, 28, 28)
+    feats = teacher(img)
+    assert feats.shape == (2, 1280) and not feats.requires_grad
+    # the shipped classifier recognises nothing in noise with certainty, but its weights
+    # are the trained ones: the stem's filters are far from a fresh initialisation
+    fresh = type(teacher.backbone.net).from_name("efficientnet-lite0")
+    assert not torch.allclose(fresh._conv_stem.weight, teacher.backbone.net._conv_stem.weight)
+
+
+# ---------------------------------------------------------------------------- SimCLR
+def test_nt_xent_matches_the_definition():
+    gen = torch.Generator().manual_seed(0)
+    z1, z2 = torch.randn(3, 4, generator=gen), torch.randn(3, 4, generator=gen)
+    t = 0.5
+    z = torch.nn.functional.normalize(torch.cat([z1, z2]), dim=1)
+    sim = (z @ z.t() / t).tolist()
+    total = 0.0
+    for i in range(6):
+        pos = (i + 3) % 6
+        denom = sum(np.exp(sim[i][k]) for k in range(6) if k != i)
+        total += -np.log(np.exp(sim[i][pos]) / denom)
+    assert float(nt_xent_loss(z1, z2, t)) == pytest.approx(total / 6, rel=1e-5)
+    # matching views score lower than unrelated ones
+    assert nt_xent_loss(z1, z1, t) < nt_xent_loss(z1, z2, t)
+
+
+def test_simclr_augmentation_is_batched_and_random():
+    aug = simclr_augmentation()
+    x = torch.rand(4, 3, 64, 64)
+    a, b = aug(x), aug(x)
+    assert a.shape == b.shape == (4, 3, 64, 64)
+    assert not torch.allclose(a, b)
+
+
+def test_ssl_fits_and_records_pretraining(digits):
+    det = IGDDetector(**FAST, pretrain="ssl").fit(digits[0])
+    assert det.net_.module_.frozen_backbone
+    pre = det.history_[:, "pretrain_loss"]
+    assert len(pre) == 2 and np.all(np.isfinite(pre))
+    assert {row.get("stage") for row in det.history_} == {"ssl", None}
+    assert np.all(np.isfinite(det.decision_function(digits[1])))
+
+
+# ------------------------------------------------------------------ a user's backbone
+class CountingBackbone(nn.Module):
+    """A small conv backbone counting the images it sees."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(1, 8, 3, padding=1)
+        self.seen = 0
+
+    def forward(self, x):
+        self.seen += x.shape[0]
+        return torch.relu(self.conv(x))  # (n, 8, h, w): averaged by the encoder
+
+
+def test_user_module_is_used_frozen_and_left_untouched(digits):
+    user = CountingBackbone()
+    before = user.conv.weight.detach().clone()
+    det = IGDDetector(**FAST, pretrain=user).fit(digits[0])
+    assert user.seen == 0 and user.conv.weight.requires_grad  # the user's object: untouched
+    assert torch.equal(user.conv.weight, before)
+    module = det.net_.module_
+    assert module.head.in_features == 8
+    assert torch.equal(module.backbone.backbone.conv.weight, before)
+    assert "stage" not in det.history_[0]
+
+
+def test_user_module_with_wrong_output_is_rejected(digits):
+    class Bad(nn.Module):
+        def forward(self, x):
+            return x[:, 0, 0, 0]  # (n,)
+
+    with pytest.raises(ValueError, match=r"\(n, d\) or \(n, d, h, w\); got shape \(\d+,\)"):
+        IGDDetector(**FAST, pretrain=Bad()).fit(digits[0])
+
+
+# -------------------------------------------------------------------- feature caching
+def test_cached_features_give_the_same_scores_and_skip_the_backbone(digits):
+    X_train, X_test = digits
+    n_train, epochs = len(X_train), 3
+    fits = {}
+    user = CountingBackbone()  # one set of weights; each fit uses its own frozen copy
+    for cache in (True, False):
+        det = IGDDetector(**{**FAST, "max_epochs": epochs}, pretrain=user,
+                          cache_features=cache).fit(X_train)
+        enc = det.net_.module_.backbone.backbone
+        seen_in_fit = enc.seen
+        scores = det.decision_function(X_test)
+        fits[cache] = (seen_in_fit, scores)
+    seen_cached, cached = fits[True]
+    seen_uncached, uncached = fits[False]
+    np.testing.assert_allclose(cached, uncached, rtol=1e-5, atol=1e-6)
+    # cached: one pass for the cache + the final offset pass; uncached: every epoch too
+    assert seen_cached == 2 + n_train * 2  # feature-dim probe, cache, offset scores
+    assert seen_uncached >= seen_cached + epochs * 32
+
+
+# ----------------------------------------------------------------------- parameters
+def test_invalid_pretrain_values():
+    X = np.zeros((4, 8, 8), dtype=np.uint8)
+    with pytest.raises(InvalidParameterError, match="'pretrain' parameter"):
+        IGDDetector(pretrain="imagenet").fit(X)
+    with pytest.raises(InvalidParameterError, match="'kd_teacher' parameter"):
+        IGDDetector(kd_teacher="vgg").fit(X)
+    with pytest.raises(InvalidParameterError, match="'pretrain_epochs' parameter"):
+        IGDDetector(pretrain_epochs=0).fit(X)
+
+
+def test_pretrain_is_ignored_for_vectors():
+    X = np.random.RandomState(0).rand(30, 5)
+    det = IGDDetector(max_epochs=2, batch_size=16, pretrain="kd", random_state=0).fit(X)
+    assert not det.net_.module_.frozen_backbone and "stage" not in det.history_[0]
+
+
+def test_verbose_shows_pretraining(digits, capsys):
+    IGDDetector(**FAST, pretrain="kd", verbose=2).fit(digits[0][:40])
+    out = capsys.readouterr().out
+    assert out.count("train_loss") >= 2  # the KD table, then the IGD table
+    IGDDetector(**FAST, pretrain="kd", verbose=1).fit(digits[0][:40])
+    err = capsys.readouterr().err
+    assert "KD" in err and "IGD" in err

@@ -8,7 +8,11 @@ STAMP := $(VENV)/.sklearn-igd-installed
 # The CPU build of torch; override on a GPU machine, e.g. `make test TORCH_SPEC=torch`.
 TORCH_SPEC ?= torch==2.13.0
 
-.PHONY: install demo test bench clean
+# Fashion-MNIST idx files for the tests: Debian's dataset-fashion-mnist package.
+FMNIST_DIR := /usr/share/datasets/fashion-mnist
+SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
+
+.PHONY: install demo test bench clean fashion-mnist
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -22,8 +26,17 @@ install: $(STAMP)
 
 demo: $(STAMP)
 	$(PY) examples/demo.py
+	$(PY) examples/demo_textures.py
 
-test: $(STAMP)
+fashion-mnist:
+	@[ -f $(FMNIST_DIR)/t10k-labels-idx1-ubyte.gz ] || [ -n "$$SKLEARN_IGD_DATA" ] || \
+	  $(SUDO) apt-get install -y --no-install-recommends dataset-fashion-mnist || \
+	  { $(SUDO) apt-get update && \
+	    $(SUDO) apt-get install -y --no-install-recommends dataset-fashion-mnist; } || \
+	  { echo "Fashion-MNIST is needed by the tests: install Debian's dataset-fashion-mnist" \
+	         "or put the idx files in \$$SKLEARN_IGD_DATA"; exit 1; }
+
+test: $(STAMP) fashion-mnist
 	$(PY) -m pytest -q
 
 bench: $(STAMP)

@@ -444,13 +444,13 @@ class IGDDetector(OutlierMixin, BaseEstimator):
                 local.fit(patches, None)
             self.local_net_ = local
             self.local_history_ = local.history
-        self._fit_normalisation(X)
+        train_score = self._fit_normalisation(X)
         if self.contamination == "auto":
             self.offset_ = -AUTO_THRESHOLD
         else:
-            self.offset_ = float(
-                np.percentile(-self._anomaly_score(X), 100.0 * self.contamination)
-            )
+            if train_score is None:
+                train_score = self._anomaly_score(X)
+            self.offset_ = float(np.percentile(-train_score, 100.0 * self.contamination))
         return self
 
     def _pretrained_encoder(self, X, device):
@@ -506,7 +506,10 @@ class IGDDetector(OutlierMixin, BaseEstimator):
         else ``s_G / score_scale_[0] + s_L / score_scale_[1]``."""
         if self.local_net_ is None:
             return self._model_score(*self._score_terms(X))
-        s_g, s_l = self._score_parts(X)
+        return self._combine_scores(*self._score_parts(X))
+
+    def _combine_scores(self, s_g, s_l):
+        """``s_G / score_scale_[0] + s_L / score_scale_[1]``, float64 (n,)."""
         return s_g / self.score_scale_[0] + s_l / self.score_scale_[1]
 
     def anomaly_score(self, X):
@@ -625,10 +628,13 @@ class IGDDetector(OutlierMixin, BaseEstimator):
 
         Both are None without the local model. The maps are computed in chunks of a
         batch of images and only summed, so memory does not grow with the training set.
+        Returns the training images' combined score ``s(x)`` (float64 (n,), as
+        :meth:`_anomaly_score` gives it), or None without the local model, so that
+        ``fit`` does not score the training set twice.
         """
         self.score_scale_ = self.heatmap_scale_ = None
         if self.local_net_ is None:
-            return
+            return None
         s_g, s_l = self._score_parts(X)
         self.score_scale_ = self._positive_scale([s_g.mean(), s_l.mean()])
         sums, n_pixels = np.zeros(2), 0
@@ -637,6 +643,7 @@ class IGDDetector(OutlierMixin, BaseEstimator):
             sums += e_g.sum(), e_l.sum()
             n_pixels += e_g.size
         self.heatmap_scale_ = self._positive_scale(sums / n_pixels)
+        return self._combine_scores(s_g, s_l)
 
     @staticmethod
     def _positive_scale(means):

@@ -312,12 +312,6 @@ class IGDModule(nn.Module):
         z = self.encode(x, features)
         return z, self.decode(z)
 
-    def autoencoder_parameters(self):
-        """Trainable parameters of ``f`` and ``g`` (the first optimiser's)."""
-        for name, p in self.named_parameters():
-            if not name.startswith("critic.") and p.requires_grad:
-                yield p
-
     def trainable_batchnorms(self):
         """Batch-norm layers outside a frozen backbone (those the training may update)."""
         frozen = set(self.backbone.modules()) if self.frozen_backbone else set()

@@ -11,8 +11,8 @@ attached (:class:`~sklearn_igd._networks.IGDModule` with ``encoder=``):
   training images; the MLP is dropped;
 * a user's own ``nn.Module``.
 
-Everything here is pure torch plus two small skorch nets (:class:`DistillNet`,
-:class:`SimCLRNet`) for the training loops. Shapes: images ``(n, C, H, W)`` float in
+Everything here is pure torch plus skorch for the training loops (a plain
+``NeuralNet`` with MSE for KD, :class:`SimCLRNet` for SimCLR). Shapes: images ``(n, C, H, W)`` float in
 ``[0, 1]``, C in {1, 3}; features ``(n, d)``.
 
 Input resolution: grey images are repeated to three channels, resized so that the shorter
@@ -26,7 +26,6 @@ stays cheap on a CPU.
 from __future__ import annotations
 
 import copy
-import os
 import warnings
 from pathlib import Path
 
@@ -283,10 +282,6 @@ class DistillModule(nn.Module):
         return self.adapter(self.student(self.preprocess(x)))
 
 
-class DistillNet(NeuralNet):
-    """skorch net regressing the (standardised) teacher features: MSE, i.e. the l2 of KD."""
-
-
 # --------------------------------------------------------------------- SimCLR (SSL)
 def nt_xent_loss(z1, z2, temperature=SSL_TEMPERATURE):
     """SimCLR's NT-Xent loss of two views' projections ``z1``, ``z2`` (n, p) -> scalar.
@@ -377,7 +372,8 @@ def distill(X, *, backbone, teacher, epochs, batch_size, device, callbacks=(), v
     target = compute_features(teacher, X, batch_size, device)
     target = (target - target.mean(0)) / (target.std(0) + 1e-6)
     module = DistillModule(student_backbone(backbone), target.shape[1])
-    net = DistillNet(module, criterion=nn.MSELoss, **KD_OPTIMIZER,
+    # a plain skorch regression of the teacher features: MSE is the l2 of KD
+    net = NeuralNet(module, criterion=nn.MSELoss, **KD_OPTIMIZER,
                      **_skorch_kwargs(epochs, batch_size, X.shape[0], device, list(callbacks),
                                       verbose))
     net.fit(X, target)
@@ -399,7 +395,3 @@ def user_encoder(module):
     """A frozen copy of a user's backbone (the caller's module is left untouched)."""
     return FrozenEncoder(copy.deepcopy(module))
 
-
-def hub_cache_dir():
-    """The torch hub checkpoint folder (for messages and docs)."""
-    return os.path.join(torch.hub.get_dir(), "checkpoints")

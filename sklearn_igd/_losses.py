@@ -78,11 +78,36 @@ def reconstruction_loss(x, x_hat, *, rho=0.15, ssim=GLOBAL_SSIM):
     return rho * mae + (1.0 - rho) * (1.0 - m)
 
 
+def reconstruction_error_terms(x, x_hat, *, ssim=GLOBAL_SSIM):
+    """The two per-pixel terms of the reconstruction error map of eq. 17.
+
+    The absolute error averaged over channels, ``|x - x_hat|``, and ``1 - MS-SSIM map``
+    at full resolution (same padding).
+
+    Parameters
+    ----------
+    x, x_hat : Tensor (n, C, H, W)
+    ssim : SSIMSettings
+
+    Returns
+    -------
+    Tensor (n, 2, H, W)
+        ``[:, 0]`` the absolute error, ``[:, 1]`` one minus the MS-SSIM map; both zero
+        where the reconstruction is exact, higher = worse reconstructed.
+    """
+    dtype = torch.promote_types(x_hat.dtype, torch.float32)
+    x, x_hat = x.to(dtype), x_hat.to(dtype)
+    abs_err = (x - x_hat).abs().mean(1)
+    m = ms_ssim_map(x, x_hat, data_range=ssim.data_range, win_size=ssim.win_size,
+                    win_sigma=ssim.win_sigma, weights=ssim.weights)
+    return torch.stack([abs_err, 1.0 - m], dim=1)
+
+
 def reconstruction_error_map(x, x_hat, *, rho=0.15, ssim=GLOBAL_SSIM):
     """Per-pixel reconstruction error of eq. 17, for anomaly heatmaps.
 
-    ``rho * |x - x_hat| + (1 - rho) * (1 - MS-SSIM map)``, the absolute error averaged
-    over channels and the MS-SSIM map at full resolution (same padding).
+    ``rho * |x - x_hat| + (1 - rho) * (1 - MS-SSIM map)``: the two terms of
+    :func:`reconstruction_error_terms` weighted by ``rho`` and ``1 - rho``.
 
     Parameters
     ----------
@@ -95,12 +120,8 @@ def reconstruction_error_map(x, x_hat, *, rho=0.15, ssim=GLOBAL_SSIM):
     Tensor (n, H, W)
         Zero where the reconstruction is exact; higher = worse reconstructed.
     """
-    dtype = torch.promote_types(x_hat.dtype, torch.float32)
-    x, x_hat = x.to(dtype), x_hat.to(dtype)
-    abs_err = (x - x_hat).abs().mean(1)
-    m = ms_ssim_map(x, x_hat, data_range=ssim.data_range, win_size=ssim.win_size,
-                    win_sigma=ssim.win_sigma, weights=ssim.weights)
-    return rho * abs_err + (1.0 - rho) * (1.0 - m)
+    terms = reconstruction_error_terms(x, x_hat, ssim=ssim)
+    return rho * terms[:, 0] + (1.0 - rho) * terms[:, 1]
 
 
 def critic_loss(alpha_hat, alpha, zeta_hat):

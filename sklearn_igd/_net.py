@@ -22,7 +22,7 @@ from ._losses import (
     autoencoder_loss,
     critic_loss,
     gaussian_anomaly_loss,
-    reconstruction_error_map,
+    reconstruction_error_terms,
     reconstruction_loss,
 )
 from ._patches import extract_patches, fold_patch_maps
@@ -267,40 +267,88 @@ class IGDNet(NeuralNet):
         n, _, h, w = X.shape
         return np.zeros((n, h, w), dtype=np.float64)
 
-    @torch.no_grad()
-    def error_maps(self, X, out=None):
-        """Per-pixel reconstruction error maps (eq. 17) of whole images, float64 (n, H, W).
+    def _term_weights(self, weights):
+        """``(w_abs, w_ssim)``: ``weights`` or, when None, eq. 17's ``(rho, 1 - rho)``."""
+        return (self.rho, 1.0 - self.rho) if weights is None else tuple(weights)
 
-        Added into ``out`` (float64 (n, H, W)) when given, so that a caller summing maps
-        holds a single output array.
+    @staticmethod
+    def _add_weighted(out, start, terms, weights):
+        """``out[start:start + n] += w_abs * terms[:, 0] + w_ssim * terms[:, 1]``."""
+        terms = terms.double().cpu().numpy()
+        out[start:start + terms.shape[0]] += weights[0] * terms[:, 0] + weights[1] * terms[:, 1]
+        return start + terms.shape[0]
+
+    @staticmethod
+    def _term_means(term_batches):
+        """Mean over all pixels of each of the two terms: float64 (2,)."""
+        sums, count = np.zeros(2), 0
+        for terms in term_batches:
+            sums += terms.double().sum(dim=(0, 2, 3)).cpu().numpy()
+            count += terms.shape[0] * terms.shape[2] * terms.shape[3]
+        return sums / max(count, 1)
+
+    @torch.no_grad()
+    def error_terms(self, X):
+        """Yield, batch by batch, the two error terms of whole images: (b, 2, H, W).
+
+        ``[:, 0]`` the absolute error and ``[:, 1]`` one minus the MS-SSIM map
+        (:func:`reconstruction_error_terms`) of the global model's reconstructions.
         """
         self.module_.eval()
-        out = self._empty_maps(X) if out is None else out
-        start = 0
         for x in self._batches(X):
             with self.autocast():
                 _, x_hat = self.module_(x)
-            m = reconstruction_error_map(x, x_hat, rho=self.rho, ssim=self.ssim)
-            out[start:start + x.shape[0]] += m.double().cpu().numpy()
-            start += x.shape[0]
-        return out
+            yield reconstruction_error_terms(x, x_hat, ssim=self.ssim)
 
     @torch.no_grad()
-    def folded_patch_error_maps(self, X, patch, grid, out=None):
+    def folded_patch_error_terms(self, X, patch, grid):
+        """Yield, by image groups, the two error terms of every patch folded back.
+
+        Each term of the patches' reconstructions (:func:`reconstruction_error_terms`) is
+        folded back to the image with overlapping patches averaged: (n_images, 2, H, W)
+        float64 per group, in image order.
+        """
+        n_patches = len(grid[0]) * len(grid[1])
+        for n_img, p, _, p_hat in self._patch_forward(X, patch, grid):
+            terms = reconstruction_error_terms(p, p_hat, ssim=self.ssim)
+            terms = terms.double().view(n_img, n_patches, 2, patch, patch).transpose(1, 2)
+            folded = fold_patch_maps(terms.reshape(n_img * 2, n_patches, patch, patch),
+                                     X.shape[-2:], patch, grid)
+            yield folded.view(n_img, 2, *folded.shape[-2:])
+
+    def error_maps(self, X, weights=None, out=None):
+        """Per-pixel reconstruction error maps of whole images, float64 (n, H, W).
+
+        ``w_abs |x - x_hat| + w_ssim (1 - MS-SSIM map)`` with ``weights = (w_abs,
+        w_ssim)``, by default ``(rho, 1 - rho)`` (eq. 17). Added into ``out`` (float64
+        (n, H, W)) when given, so that a caller summing maps holds a single output array.
+        """
+        weights = self._term_weights(weights)
+        out = self._empty_maps(X) if out is None else out
+        start = 0
+        for terms in self.error_terms(X):
+            start = self._add_weighted(out, start, terms, weights)
+        return out
+
+    def folded_patch_error_maps(self, X, patch, grid, weights=None, out=None):
         """Error maps of every patch folded back to (n, H, W), overlaps averaged, float64.
 
-        Added into ``out`` when given, as in :meth:`error_maps`.
+        Weighted and added into ``out`` when given, as in :meth:`error_maps`.
         """
+        weights = self._term_weights(weights)
         out = self._empty_maps(X) if out is None else out
-        n_patches = len(grid[0]) * len(grid[1])
         start = 0
-        for n_img, p, _, p_hat in self._patch_forward(X, patch, grid):
-            m = reconstruction_error_map(p, p_hat, rho=self.rho, ssim=self.ssim)
-            folded = fold_patch_maps(m.view(n_img, n_patches, patch, patch).double(),
-                                     out.shape[1:], patch, grid)
-            out[start:start + n_img] += folded.cpu().numpy()
-            start += n_img
+        for terms in self.folded_patch_error_terms(X, patch, grid):
+            start = self._add_weighted(out, start, terms, weights)
         return out
+
+    def error_term_means(self, X):
+        """Mean of each error term over all pixels of ``X``: float64 (2,) (MAE, 1-MS-SSIM)."""
+        return self._term_means(self.error_terms(X))
+
+    def folded_patch_error_term_means(self, X, patch, grid):
+        """As :meth:`error_term_means`, of the folded patch error terms."""
+        return self._term_means(self.folded_patch_error_terms(X, patch, grid))
 
     # ---- the M-step -----------------------------------------------------------------
     def train_step(self, batch, **fit_params):

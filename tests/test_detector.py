@@ -420,18 +420,22 @@ def test_predict_heatmap(local_fitted, digits):
     heat = det.predict_heatmap(X[:10])
     assert heat.shape == (10, 28, 28) and heat.dtype == np.float64
     assert np.all(np.isfinite(heat)) and heat.min() >= 0
-    # = global error map + local patch maps folded back with overlaps averaged, each
-    # divided by its mean over the training pixels
+    # = global error terms + local patch terms folded back with overlaps averaged, each
+    # divided by its mean over the training pixels (tests/test_combination.py)
     x = torch.from_numpy(check_input(det, X[:10], reset=False))
+    m = det.heatmap_scale_
     with torch.no_grad():
         det.net_.module_.eval()
         det.local_net_.module_.eval()
-        g = reconstruction_error_map(x, det.net_.module_(x)[1])
+        x_hat = det.net_.module_(x)[1]
+        g = (reconstruction_error_map(x, x_hat, rho=1.0) / m[0, 0]
+             + reconstruction_error_map(x, x_hat, rho=0.0) / m[0, 1])
         p = extract_patches(x, 8, det._grid())
-        lm = reconstruction_error_map(p, det.local_net_.module_(p)[1], ssim=LOCAL_SSIM)
+        p_hat = det.local_net_.module_(p)[1]
+        lm = (reconstruction_error_map(p, p_hat, rho=1.0, ssim=LOCAL_SSIM) / m[1, 0]
+              + reconstruction_error_map(p, p_hat, rho=0.0, ssim=LOCAL_SSIM) / m[1, 1])
         loc = fold_patch_maps(lm.view(10, 36, 8, 8).double(), (28, 28), 8, det._grid())
-    a, b = det.heatmap_scale_
-    np.testing.assert_allclose(heat, g.double().numpy() / a + loc.numpy() / b, rtol=1e-5,
+    np.testing.assert_allclose(heat, g.double().numpy() + loc.numpy(), rtol=1e-5,
                                atol=1e-5)
     with _raises(ValueError, "predict_heatmap needs images", "4 features"):
         IGDDetector(**FAST).fit(np.random.RandomState(0).rand(20, 4)).predict_heatmap(

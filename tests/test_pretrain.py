@@ -304,8 +304,9 @@ def test_cached_features_give_the_same_scores_and_skip_the_backbone(digits):
     seen_cached, cached = fits[True]
     seen_uncached, uncached = fits[False]
     np.testing.assert_allclose(cached, uncached, rtol=1e-5, atol=1e-6)
-    # cached: one pass for the cache + the final offset pass; uncached: every epoch too
-    assert seen_cached == 2 + n_train * 2  # feature-dim probe, cache, offset scores
+    # cached: one pass for the cache, then the heatmap scales' and the offset's passes
+    # over the training images; uncached: every epoch too
+    assert seen_cached == 2 + n_train * 3  # feature-dim probe, cache, heatmap_scale_, offset
     assert seen_uncached >= seen_cached + epochs * 32
 
 

@@ -13,6 +13,7 @@ paper's Fig. 3 layout (test images, ground-truth masks, combined heatmaps overla
 Markdown table to ``demo_results/``. Runs in about 6-7 minutes on two CPU cores.
 
     python examples/demo_textures.py [--textures brick,grass,gravel] [--out demo_results]
+        [--n-train 100] [--epochs 10]
 """
 
 from __future__ import annotations
@@ -125,9 +126,14 @@ def showcase(defect_type, n_show=6):
     return np.asarray((first + rest)[:n_show])
 
 
-def run_texture(texture, params=TEXTURE_PARAMS, seed=0, out=None, log=print):
-    """Fit, score and plot one texture; return a dict of results."""
-    data = make_texture_defects(texture, random_state=seed, **DATA_PARAMS)
+def run_texture(texture, params=TEXTURE_PARAMS, seed=0, out=None, log=print,
+                data_params=None):
+    """Fit, score and plot one texture; return a dict of results.
+
+    ``data_params`` (default :data:`DATA_PARAMS`) are ``make_texture_defects``'s sizes.
+    """
+    data_params = DATA_PARAMS if data_params is None else data_params
+    data = make_texture_defects(texture, random_state=seed, **data_params)
     anomalous = data.y_test == -1
     t0 = time.perf_counter()
     det = IGDDetector(random_state=seed, **params).fit(data.images_train)
@@ -201,16 +207,22 @@ def main(argv=None):
     parser.add_argument("--textures", default=",".join(TEXTURES))
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default="demo_results")
+    parser.add_argument("--n-train", type=int, default=DATA_PARAMS["n_train"],
+                        help="normal training crops per texture")
+    parser.add_argument("--epochs", type=int, default=TEXTURE_PARAMS["max_epochs"],
+                        help="max_epochs of IGDDetector")
     args = parser.parse_args(argv)
+    params = {**TEXTURE_PARAMS, "max_epochs": args.epochs}
+    data_params = {**DATA_PARAMS, "n_train": args.n_train}
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    data_args = ", ".join(f"{k}={v!r}" for k, v in DATA_PARAMS.items())
+    data_args = ", ".join(f"{k}={v!r}" for k, v in data_params.items())
     header = (
         f"Texture defects: make_texture_defects(texture, {data_args}, random_state="
         f"{args.seed}): crops of scikit-image's photographs, normal "
         "training crops, test crops half defective with pixel masks.\n"
-        f"IGDDetector({', '.join(f'{k}={v!r}' for k, v in TEXTURE_PARAMS.items())}, "
+        f"IGDDetector({', '.join(f'{k}={v!r}' for k, v in params.items())}, "
         f"random_state={args.seed}); 'combined' = anomaly_score (global and local scores "
         "each divided by their training mean) and predict_heatmap (heatmap='balanced': "
         "each model's absolute-error and 1 - MS-SSIM terms divided by their training "
@@ -225,7 +237,8 @@ def main(argv=None):
     )
     print(header, flush=True)
     t0 = time.perf_counter()
-    rows = [run_texture(t, seed=args.seed, out=out) for t in args.textures.split(",")]
+    rows = [run_texture(t, params=params, seed=args.seed, out=out, data_params=data_params)
+            for t in args.textures.split(",")]
     text = (f"{header}\n\n{table(rows)}\n\nImage AUROC of the combined score minus the "
             "peers', with a paired bootstrap interval over the test crops (1,000 "
             f"resamples):\n\n{ci_table(rows)}\n\nFigures: "

@@ -13,7 +13,7 @@ paper's Fig. 3 layout (test images, ground-truth masks, combined heatmaps overla
 Markdown table to ``demo_results/``. Runs in about 6-7 minutes on two CPU cores.
 
     python examples/demo_textures.py [--textures brick,grass,gravel] [--out demo_results]
-        [--n-train 100] [--epochs 10]
+        [--n-train 100] [--epochs 10] [--backbone resnet18-lite]
 """
 
 from __future__ import annotations
@@ -211,8 +211,11 @@ def main(argv=None):
                         help="normal training crops per texture")
     parser.add_argument("--epochs", type=int, default=TEXTURE_PARAMS["max_epochs"],
                         help="max_epochs of IGDDetector")
+    parser.add_argument("--backbone", default=TEXTURE_PARAMS["backbone"],
+                        choices=("resnet18-lite", "resnet18"),
+                        help="IGDDetector backbone (resnet18 is the paper's; GPU territory)")
     args = parser.parse_args(argv)
-    params = {**TEXTURE_PARAMS, "max_epochs": args.epochs}
+    params = {**TEXTURE_PARAMS, "max_epochs": args.epochs, "backbone": args.backbone}
     data_params = {**DATA_PARAMS, "n_train": args.n_train}
 
     out = Path(args.out)

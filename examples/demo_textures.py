@@ -13,7 +13,7 @@ paper's Fig. 3 layout (test images, ground-truth masks, combined heatmaps overla
 Markdown table to ``demo_results/``. Runs in about 6-7 minutes on two CPU cores.
 
     python examples/demo_textures.py [--textures brick,grass,gravel] [--out demo_results]
-        [--n-train 100] [--epochs 10] [--backbone resnet18-lite]
+        [--n-train 100] [--n-test 200] [--epochs 10] [--backbone resnet18-lite]
 """
 
 from __future__ import annotations
@@ -209,6 +209,8 @@ def main(argv=None):
     parser.add_argument("--out", default="demo_results")
     parser.add_argument("--n-train", type=int, default=DATA_PARAMS["n_train"],
                         help="normal training crops per texture")
+    parser.add_argument("--n-test", type=int, default=DATA_PARAMS["n_test"],
+                        help="test crops per texture (half defective)")
     parser.add_argument("--epochs", type=int, default=TEXTURE_PARAMS["max_epochs"],
                         help="max_epochs of IGDDetector")
     parser.add_argument("--backbone", default=TEXTURE_PARAMS["backbone"],
@@ -216,7 +218,7 @@ def main(argv=None):
                         help="IGDDetector backbone (resnet18 is the paper's; GPU territory)")
     args = parser.parse_args(argv)
     params = {**TEXTURE_PARAMS, "max_epochs": args.epochs, "backbone": args.backbone}
-    data_params = {**DATA_PARAMS, "n_train": args.n_train}
+    data_params = {**DATA_PARAMS, "n_train": args.n_train, "n_test": args.n_test}
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

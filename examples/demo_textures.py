@@ -76,12 +76,13 @@ def igd_parts(det, X):
         heatmap; the local model's maximum patch score (eq. 15) and its part of the
         heatmap (``heat = E_G + E_L``, each model's terms weighted as the detector's
         ``heatmap`` says). The scores are unscaled: AUROC does not depend on a positive
-        scale factor.
+        scale factor. The combined pair is built from the parts the way ``anomaly_score``
+        and ``predict_heatmap`` build it (same values), so each model runs once.
     """
     Xp = det._prepare(X)
     s_g, s_l = det._score_parts(Xp)
     e_g, e_l = det._heatmap_parts(Xp)
-    return {"combined": (det.anomaly_score(X), det.predict_heatmap(X)),
+    return {"combined": (det._combine_scores(s_g, s_l), e_g + e_l),
             "global": (s_g, e_g), "local": (s_l, e_l)}
 
 

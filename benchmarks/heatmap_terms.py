@@ -45,14 +45,17 @@ VALIDATION = dict(n_train=100, n_test=100, size=64, random_state=1)
 
 
 def term_maps(det, X):
-    """The four error terms of prepared images ``X``: dict of float64 (n, H, W) arrays."""
+    """The four error terms of prepared images ``X``: dict of float64 (n, H, W) arrays.
+
+    One pass per model over ``X`` (the nets' term generators), both terms at once.
+    """
     X = torch.from_numpy(X)
-    one_term = {"A": (1.0, 0.0), "S": (0.0, 1.0)}
+    batches = {"G": det.net_.error_terms(X),
+               "L": det.local_net_.folded_patch_error_terms(X, det.patch_size_, det._grid())}
     maps = {}
-    for name, w in one_term.items():
-        maps[f"{name}_G"] = det.net_.error_maps(X, weights=w)
-        maps[f"{name}_L"] = det.local_net_.folded_patch_error_maps(
-            X, det.patch_size_, det._grid(), weights=w)
+    for model, terms in batches.items():
+        terms = torch.cat([t.double().cpu() for t in terms]).numpy()
+        maps[f"A_{model}"], maps[f"S_{model}"] = terms[:, 0], terms[:, 1]
     return maps
 
 

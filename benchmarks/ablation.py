@@ -74,7 +74,7 @@ def main(argv=None):
         "# Ablation on MNIST-5k (demo protocol)",
         "",
         f"Command: `python benchmarks/ablation.py --digits {args.digits} --variants "
-        f"\"{args.variants}\" --out {args.out}`  ",
+        f'"{args.variants}" --out {args.out}`  ',
         f"Machine: {platform.machine()}, {os.cpu_count()} CPU core(s), torch "
         f"{torch.__version__}, {torch.get_num_threads()} thread(s)  ",
         f"Date: {time.strftime('%Y-%m-%d')}; total {time.perf_counter() - t_start:.0f} s  ",
@@ -86,8 +86,9 @@ def main(argv=None):
     ]
     for name in names:
         aucs = [results[(name, d)] for d in digits]
-        lines.append(f"| {name} | " + " | ".join(f"{a:.4f}" for a in aucs)
-                     + f" | **{np.mean(aucs):.4f}** |")
+        lines.append(
+            f"| {name} | " + " | ".join(f"{a:.4f}" for a in aucs) + f" | **{np.mean(aucs):.4f}** |"
+        )
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text("\n".join(lines) + "\n")

@@ -43,26 +43,44 @@ def main(argv=None):
     rows = []
     for backbone in args.backbones.split(","):
         # distil once, then reuse the frozen encoder in both fits (pretrain=<module>)
-        kd = IGDDetector(backbone=backbone, pretrain="kd", pretrain_epochs=5, max_epochs=1,
-                         batch_size=16, local=False, device=args.device,
-                         random_state=0).fit(X_train)
+        kd = IGDDetector(
+            backbone=backbone,
+            pretrain="kd",
+            pretrain_epochs=5,
+            max_epochs=1,
+            batch_size=16,
+            local=False,
+            device=args.device,
+            random_state=0,
+        ).fit(X_train)
         encoder = kd.net_.module_.backbone.cpu()
         result = {}
         for cache in (True, False):
-            det = IGDDetector(backbone=backbone, pretrain=encoder, cache_features=cache,
-                              max_epochs=args.epochs, batch_size=16, lr=3e-4, local=False,
-                              device=args.device, random_state=0)
+            det = IGDDetector(
+                backbone=backbone,
+                pretrain=encoder,
+                cache_features=cache,
+                max_epochs=args.epochs,
+                batch_size=16,
+                lr=3e-4,
+                local=False,
+                device=args.device,
+                random_state=0,
+            )
             t0 = time.perf_counter()
             det.fit(X_train)
             fit_s = time.perf_counter() - t0
             epochs_s = float(np.sum(det.history_[:, "dur"]))
             result[cache] = (fit_s, epochs_s, det.decision_function(X_b))
-            print(f"{backbone} cache={cache}: fit {fit_s:.1f}s, epochs {epochs_s:.1f}s",
-                  flush=True)
+            print(
+                f"{backbone} cache={cache}: fit {fit_s:.1f}s, epochs {epochs_s:.1f}s", flush=True
+            )
         diff = float(np.max(np.abs(result[True][2] - result[False][2])))
         rows.append((backbone, result[True][:2], result[False][:2], diff))
-    machine = (f"{platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__} "
-               f"({torch.get_num_threads()} threads), device {args.device}")
+    machine = (
+        f"{platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__} "
+        f"({torch.get_num_threads()} threads), device {args.device}"
+    )
     lines = [
         "# Feature caching: IGD training with a frozen pre-trained encoder",
         "",
@@ -78,8 +96,10 @@ def main(argv=None):
         "|---|---|---|---|---|---|---|",
     ]
     for backbone, (fc, ec), (fu, eu), diff in rows:
-        lines.append(f"| {backbone} | {fc:.1f} | {fu:.1f} | {fu / fc:.2f}x | {ec:.1f} | "
-                     f"{eu:.1f} | {diff:.1e} |")
+        lines.append(
+            f"| {backbone} | {fc:.1f} | {fu:.1f} | {fu / fc:.2f}x | {ec:.1f} | "
+            f"{eu:.1f} | {diff:.1e} |"
+        )
     text = "\n".join(lines) + "\n"
     out = HERE / "results" / f"feature_cache_{'cuda' if 'cuda' in args.device else 'cpu'}.md"
     out.write_text(text)

@@ -37,11 +37,18 @@ def measure(size, n_test, device):
     from sklearn_igd import IGDDetector
     from sklearn_igd.datasets import make_texture_defects
 
-    data = make_texture_defects("brick", n_train=8, n_test=max(n_test, 1), size=size,
-                                random_state=0)
+    data = make_texture_defects(
+        "brick", n_train=8, n_test=max(n_test, 1), size=size, random_state=0
+    )
     X_test = np.resize(data.images_test, (n_test, size, size))
-    det = IGDDetector(backbone="resnet18-lite", max_epochs=1, batch_size=16, device=device,
-                      pretrain=None, random_state=0).fit(data.images_train)
+    det = IGDDetector(
+        backbone="resnet18-lite",
+        max_epochs=1,
+        batch_size=16,
+        device=device,
+        pretrain=None,
+        random_state=0,
+    ).fit(data.images_train)
     base = _status_mb("VmRSS")
     _reset_peak_rss()
     if device.startswith("cuda"):
@@ -51,10 +58,17 @@ def measure(size, n_test, device):
     t1 = time.perf_counter()
     det.predict_heatmap(X_test)
     t2 = time.perf_counter()
-    out = dict(size=size, n=n_test, patch=det.patch_size_, stride=det.patch_stride_,
-               patches_per_image=len(det._grid()[0]) * len(det._grid()[1]),
-               score_img_s=n_test / (t1 - t0), heatmap_img_s=n_test / (t2 - t1),
-               base_mb=base, peak_mb=_status_mb("VmHWM"))
+    out = dict(
+        size=size,
+        n=n_test,
+        patch=det.patch_size_,
+        stride=det.patch_stride_,
+        patches_per_image=len(det._grid()[0]) * len(det._grid()[1]),
+        score_img_s=n_test / (t1 - t0),
+        heatmap_img_s=n_test / (t2 - t1),
+        base_mb=base,
+        peak_mb=_status_mb("VmHWM"),
+    )
     if device.startswith("cuda"):
         out["peak_cuda_mb"] = torch.cuda.max_memory_allocated() / 2**20
     return out
@@ -72,21 +86,26 @@ def main(argv=None):
     runs = [(64, 64), (128, 64), (256, 64), (64, 16), (64, 256), (64, 1024)]
     rows = []
     for size, n in runs:
-        res = subprocess.run([sys.executable, __file__, "--child", f"{size},{n}",
-                              "--device", args.device], capture_output=True, text=True,
-                             check=True)
+        res = subprocess.run(
+            [sys.executable, __file__, "--child", f"{size},{n}", "--device", args.device],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
         rows.append(json.loads(res.stdout.strip().splitlines()[-1]))
         print(rows[-1], flush=True)
     import torch
 
     lines = [
-        f"# Scoring and heatmap throughput and memory, device `{args.device}`", "",
+        f"# Scoring and heatmap throughput and memory, device `{args.device}`",
+        "",
         f"Command: `python benchmarks/bench_heatmap.py --device {args.device}`  ",
         f"Machine: {platform.machine()}, {os.cpu_count()} CPU core(s), torch "
         f"{torch.__version__}  ",
         f"Date: {time.strftime('%Y-%m-%d')}  ",
         "IGDDetector(backbone='resnet18-lite', local=True, batch_size=16), patch 'auto' "
-        "(max(8, side // 8)), stride half the patch; brick-texture crops.", "",
+        "(max(8, side // 8)), stride half the patch; brick-texture crops.",
+        "",
         "| image px | images | patch / stride | patches per image | score img/s "
         "| heatmap img/s | RSS before MB | peak RSS while scoring MB |",
         "|---|---|---|---|---|---|---|---|",
@@ -95,7 +114,8 @@ def main(argv=None):
         lines.append(
             f"| {r['size']} | {r['n']} | {r['patch']} / {r['stride']} | "
             f"{r['patches_per_image']} | {r['score_img_s']:.1f} | {r['heatmap_img_s']:.1f} | "
-            f"{r['base_mb']:.0f} | {r['peak_mb']:.0f} |")
+            f"{r['base_mb']:.0f} | {r['peak_mb']:.0f} |"
+        )
     out = HERE / "results" / f"heatmap_{args.device.split(':')[0]}.md"
     out.write_text("\n".join(lines) + "\n")
     print("\n".join(lines))

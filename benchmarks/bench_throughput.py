@@ -50,7 +50,6 @@ def _reset_peak_rss():
 
 def measure(name, device, digit=0):
     """Run in the child process: one detector, returns a dict of measurements."""
-    import numpy as np
     import torch
     from sklearn.ensemble import IsolationForest
     from sklearn.model_selection import train_test_split
@@ -66,9 +65,16 @@ def measure(name, device, digit=0):
     base_mb = _status_mb("VmRSS")
     _reset_peak_rss()
     if cfg["kind"] == "igd":
-        det = IGDDetector(backbone=cfg["backbone"], max_epochs=cfg["epochs"], batch_size=16,
-                          lr=3e-4, local=False, pretrain=None, device=device,
-                          random_state=0)
+        det = IGDDetector(
+            backbone=cfg["backbone"],
+            max_epochs=cfg["epochs"],
+            batch_size=16,
+            lr=3e-4,
+            local=False,
+            pretrain=None,
+            device=device,
+            random_state=0,
+        )
         prep = lambda a: a  # noqa: E731
         epochs = cfg["epochs"]
     else:
@@ -84,9 +90,16 @@ def measure(name, device, digit=0):
     det.decision_function(prep(X_b))
     score_s = time.perf_counter() - t0
     out = dict(
-        detector=name, n_train=len(X_train), n_test=len(X_b), epochs=epochs, fit_s=fit_s,
-        fit_img_per_s_per_epoch=len(X_train) * epochs / fit_s, score_s=score_s,
-        score_img_per_s=len(X_b) / score_s, base_rss_mb=base_mb, peak_rss_mb=_status_mb("VmHWM"),
+        detector=name,
+        n_train=len(X_train),
+        n_test=len(X_b),
+        epochs=epochs,
+        fit_s=fit_s,
+        fit_img_per_s_per_epoch=len(X_train) * epochs / fit_s,
+        score_s=score_s,
+        score_img_per_s=len(X_b) / score_s,
+        base_rss_mb=base_mb,
+        peak_rss_mb=_status_mb("VmHWM"),
     )
     if device.startswith("cuda"):
         out["peak_cuda_mb"] = torch.cuda.max_memory_allocated() / 2**20
@@ -104,8 +117,12 @@ def main(argv=None):
         return
     rows = []
     for name in args.detectors.split(","):
-        res = subprocess.run([sys.executable, __file__, "--only", name, "--device", args.device],
-                             capture_output=True, text=True, check=True)
+        res = subprocess.run(
+            [sys.executable, __file__, "--only", name, "--device", args.device],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
         row = json.loads(res.stdout.strip().splitlines()[-1])
         rows.append(row)
         print(row, flush=True)
@@ -117,10 +134,12 @@ def main(argv=None):
         "",
         f"Command: `python benchmarks/bench_throughput.py --device {args.device}`  ",
         f"Machine: {platform.machine()}, {os.cpu_count()} CPU core(s), torch {torch.__version__}"
-        + (f", {torch.cuda.get_device_name(0)}" if cuda else "") + "  ",
+        + (f", {torch.cuda.get_device_name(0)}" if cuda else "")
+        + "  ",
         f"Date: {time.strftime('%Y-%m-%d')}  ",
         "Data: MNIST-5k, digit 0 normal: fit on its 250 images of one stratified half, score "
-        "the 2,500 images of the other half. IGDDetector: global model (local=False), batch 16, lr 3e-4; epochs as "
+        "the 2,500 images of the other half. IGDDetector: global model (local=False), "
+        "batch 16, lr 3e-4; epochs as "
         "listed (fit throughput = images x epochs / fit seconds, E-steps included).",
         "",
         "| detector | epochs | fit s | fit img/s per epoch | score s | score img/s "

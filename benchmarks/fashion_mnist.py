@@ -41,8 +41,15 @@ from sklearn_igd.datasets import load_fashion_mnist
 HERE = Path(__file__).resolve().parent
 
 #: The CPU configuration the script defaults to (see the module docstring).
-CPU_CONFIG = dict(n_train=1000, n_test=2000, epochs=20, pretrain_epochs=20,
-                  backbone="resnet18-lite", batch_size=16, lr=3e-4)
+CPU_CONFIG = dict(
+    n_train=1000,
+    n_test=2000,
+    epochs=20,
+    pretrain_epochs=20,
+    backbone="resnet18-lite",
+    batch_size=16,
+    lr=3e-4,
+)
 
 MODES = {"scratch": None, "kd": "kd", "ssl": "ssl"}
 
@@ -50,9 +57,16 @@ MODES = {"scratch": None, "kd": "kd", "ssl": "ssl"}
 def detectors(args, seed):
     """Name -> (unfitted detector, input transform)."""
     flat = lambda X: X.reshape(len(X), -1) / 255.0  # noqa: E731 - peers see raw pixels
-    igd = dict(backbone=args.backbone, max_epochs=args.epochs, batch_size=args.batch_size,
-               lr=args.lr, pretrain_epochs=args.pretrain_epochs, local=False,
-               device=args.device, random_state=seed)
+    igd = dict(
+        backbone=args.backbone,
+        max_epochs=args.epochs,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        pretrain_epochs=args.pretrain_epochs,
+        local=False,
+        device=args.device,
+        random_state=seed,
+    )
     out = {}
     for mode in args.modes:
         out[f"IGD {mode}"] = (IGDDetector(pretrain=MODES[mode], **igd), lambda X: X)
@@ -79,8 +93,9 @@ def run_class(c, args, threads=None):
     X_tr, y_tr, X_te, y_te = load(args)
     X_c = X_tr[y_tr == c]
     if args.n_train < len(X_c):
-        X_c = X_c[np.random.RandomState(args.seed + c).choice(len(X_c), args.n_train,
-                                                               replace=False)]
+        X_c = X_c[
+            np.random.RandomState(args.seed + c).choice(len(X_c), args.n_train, replace=False)
+        ]
     normal = (y_te == c).astype(int)
     rows = []
     for name, (det, prep) in detectors(args, args.seed).items():
@@ -90,8 +105,10 @@ def run_class(c, args, threads=None):
         auc = roc_auc_score(normal, det.decision_function(prep(X_te)))
         t2 = time.perf_counter()
         rows.append(dict(cls=c, detector=name, auc=auc, fit_s=t1 - t0, score_s=t2 - t1))
-        print(f"class {c}  {name:<16} AUC {auc:.4f}  fit {t1 - t0:6.1f}s  "
-              f"score {t2 - t1:5.1f}s", flush=True)
+        print(
+            f"class {c}  {name:<16} AUC {auc:.4f}  fit {t1 - t0:6.1f}s  score {t2 - t1:5.1f}s",
+            flush=True,
+        )
     return rows
 
 
@@ -101,7 +118,8 @@ def run(args):
         return [row for c in args.classes for row in run_class(c, args)]
     threads = max(1, torch.get_num_threads() // args.jobs)
     per_class = Parallel(n_jobs=args.jobs)(
-        delayed(run_class)(c, args, threads) for c in args.classes)
+        delayed(run_class)(c, args, threads) for c in args.classes
+    )
     return [row for rows in per_class for row in rows]
 
 
@@ -109,8 +127,10 @@ def table(rows):
     names = list(dict.fromkeys(r["detector"] for r in rows))
     classes = list(dict.fromkeys(r["cls"] for r in rows))
     get = {(r["cls"], r["detector"]): r for r in rows}
-    lines = ["| class | " + " | ".join(f"{n} AUC | s" for n in names) + " |",
-             "|---|" + "---|---|" * len(names)]
+    lines = [
+        "| class | " + " | ".join(f"{n} AUC | s" for n in names) + " |",
+        "|---|" + "---|---|" * len(names),
+    ]
     for c in classes:
         cells = []
         for n in names:
@@ -120,8 +140,10 @@ def table(rows):
     means = []
     for n in names:
         sel = [get[(c, n)] for c in classes]
-        means += [f"**{np.mean([r['auc'] for r in sel]):.4f}**",
-                  f"{np.mean([r['fit_s'] + r['score_s'] for r in sel]):.0f}"]
+        means += [
+            f"**{np.mean([r['auc'] for r in sel]):.4f}**",
+            f"{np.mean([r['fit_s'] + r['score_s'] for r in sel]):.0f}",
+        ]
     lines.append("| mean | " + " | ".join(means) + " |")
     return "\n".join(lines)
 
@@ -135,18 +157,30 @@ def parse(argv=None):
     p.add_argument("--backbone", default=CPU_CONFIG["backbone"])
     p.add_argument("--batch-size", type=int, default=CPU_CONFIG["batch_size"])
     p.add_argument("--lr", type=float, default=CPU_CONFIG["lr"])
-    p.add_argument("--modes", default="scratch,kd,ssl",
-                   type=lambda s: [m for m in s.split(",") if m])
-    p.add_argument("--classes", default="0,1,2,3,4,5,6,7,8,9",
-                   type=lambda s: [int(c) for c in s.split(",") if c])
+    p.add_argument(
+        "--modes", default="scratch,kd,ssl", type=lambda s: [m for m in s.split(",") if m]
+    )
+    p.add_argument(
+        "--classes",
+        default="0,1,2,3,4,5,6,7,8,9",
+        type=lambda s: [int(c) for c in s.split(",") if c],
+    )
     p.add_argument("--no-peers", action="store_true")
-    p.add_argument("--jobs", type=int, default=1,
-                   help="classes run in this many processes, sharing the torch threads")
+    p.add_argument(
+        "--jobs",
+        type=int,
+        default=1,
+        help="classes run in this many processes, sharing the torch threads",
+    )
     p.add_argument("--device", default="auto")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--download", action="store_true")
-    p.add_argument("--merge", nargs="*", default=[],
-                   help="JSON files of earlier runs of other classes to add to the table")
+    p.add_argument(
+        "--merge",
+        nargs="*",
+        default=[],
+        help="JSON files of earlier runs of other classes to add to the table",
+    )
     p.add_argument("--tag", default=None, help="suffix of the results file (default: cpu/cuda)")
     args = p.parse_args(argv)
     unknown = set(args.modes) - set(MODES)
@@ -165,30 +199,37 @@ def main(argv=None):
     rows.sort(key=lambda r: r["cls"])
     device = "cuda" if (args.device == "auto" and torch.cuda.is_available()) else args.device
     tag = args.tag or ("cuda" if device.startswith("cuda") else "cpu")
-    machine = (f"{platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__} "
-               f"({torch.get_num_threads()} threads in {args.jobs} process(es)), "
-               f"device {device}")
+    machine = (
+        f"{platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__} "
+        f"({torch.get_num_threads()} threads in {args.jobs} process(es)), "
+        f"device {device}"
+    )
     if torch.cuda.is_available() and device != "cpu":
         machine += f" ({torch.cuda.get_device_name(0)})"
-    text = "\n".join([
-        "# Fashion-MNIST one-class AUC (train on one class, test on the test split)",
-        "",
-        f"Command: `python benchmarks/{Path(__file__).name} {' '.join(sys.argv[1:])}`".rstrip(),
-        f"Machine: {machine}. Wall time of this run {wall / 60:.1f} min"
-        + (f" (plus the merged runs {args.merge})." if args.merge else "."),
-        f"Settings: {vars(args)}. IGD is the global model (local=False); `s` = fit + "
-        "scoring seconds per class.",
-        "",
-        table(rows),
-        "",
-        "Paper (Table 1, ResNet18, 256 epochs, full data): scratch 0.9201, KD 0.9357, "
-        "SSL 0.9441.",
-        "",
-    ])
+    text = "\n".join(
+        [
+            "# Fashion-MNIST one-class AUC (train on one class, test on the test split)",
+            "",
+            (
+                f"Command: `python benchmarks/{Path(__file__).name} {' '.join(sys.argv[1:])}`"
+            ).rstrip(),
+            f"Machine: {machine}. Wall time of this run {wall / 60:.1f} min"
+            + (f" (plus the merged runs {args.merge})." if args.merge else "."),
+            f"Settings: {vars(args)}. IGD is the global model (local=False); `s` = fit + "
+            "scoring seconds per class.",
+            "",
+            table(rows),
+            "",
+            "Paper (Table 1, ResNet18, 256 epochs, full data): scratch 0.9201, KD 0.9357, "
+            "SSL 0.9441.",
+            "",
+        ]
+    )
     out = HERE / "results" / f"fashion_mnist_{tag}.md"
     out.write_text(text)
-    out.with_suffix(".json").write_text(json.dumps({"args": vars(args), "rows": rows},
-                                                   indent=1, default=str))
+    out.with_suffix(".json").write_text(
+        json.dumps({"args": vars(args), "rows": rows}, indent=1, default=str)
+    )
     print(text)
     print(f"written to {out}")
 

@@ -50,8 +50,10 @@ def term_maps(det, X):
     One pass per model over ``X`` (the nets' term generators), both terms at once.
     """
     X = torch.from_numpy(X)
-    batches = {"G": det.net_.error_terms(X),
-               "L": det.local_net_.folded_patch_error_terms(X, det.patch_size_, det._grid())}
+    batches = {
+        "G": det.net_.error_terms(X),
+        "L": det.local_net_.folded_patch_error_terms(X, det.patch_size_, det._grid()),
+    }
     maps = {}
     for model, terms in batches.items():
         terms = torch.cat([t.double().cpu() for t in terms]).numpy()
@@ -69,41 +71,63 @@ def run_texture(texture, log=print):
     rho, m = det.rho, det.heatmap_scale_
     paper = {k: rho * t[f"A_{k}"] + (1 - rho) * t[f"S_{k}"] for k in "GL"}
     # training means of the paper's per-model maps are linear in the term means
-    two_scales = {k: paper[k] / (rho * m[i, 0] + (1 - rho) * m[i, 1])
-                  for i, k in enumerate("GL")}
+    two_scales = {k: paper[k] / (rho * m[i, 0] + (1 - rho) * m[i, 1]) for i, k in enumerate("GL")}
     balanced = {k: t[f"A_{k}"] / m[i, 0] + t[f"S_{k}"] / m[i, 1] for i, k in enumerate("GL")}
     masks = data.masks_test
     row = {"texture": texture, "fit_s": fit_s}
     row.update({name: pixel_roc_auc(masks, v) for name, v in t.items()})
-    for label, parts in (("paper", paper), ("two_scales", two_scales),
-                         ("balanced", balanced)):
+    for label, parts in (("paper", paper), ("two_scales", two_scales), ("balanced", balanced)):
         row[f"{label}_G"] = pixel_roc_auc(masks, parts["G"])
         row[f"{label}_L"] = pixel_roc_auc(masks, parts["L"])
         row[f"{label}_C"] = pixel_roc_auc(masks, parts["G"] + parts["L"])
     # the detector's own map is the balanced sum
     assert np.allclose(det.predict_heatmap(data.images_test), balanced["G"] + balanced["L"])
-    log(f"{texture:<7} " + " ".join(f"{k} {v:.4f}" for k, v in row.items()
-                                    if k not in ("texture", "fit_s"))
-        + f" | fit {fit_s:.0f} s", flush=True)
+    log(
+        f"{texture:<7} "
+        + " ".join(f"{k} {v:.4f}" for k, v in row.items() if k not in ("texture", "fit_s"))
+        + f" | fit {fit_s:.0f} s",
+        flush=True,
+    )
     return row
 
 
-COLUMNS = (["A_G", "S_G", "A_L", "S_L"]
-           + [f"{a}_{b}" for a in ("paper", "two_scales", "balanced") for b in "GLC"])
+COLUMNS = ["A_G", "S_G", "A_L", "S_L"] + [
+    f"{a}_{b}" for a in ("paper", "two_scales", "balanced") for b in "GLC"
+]
 
 
 def table(rows):
-    head = {"A_G": "A global", "S_G": "S global", "A_L": "A local", "S_L": "S local",
-            "paper_G": "paper global", "paper_L": "paper local", "paper_C": "paper combined",
-            "two_scales_G": "two scales global", "two_scales_L": "two scales local",
-            "two_scales_C": "two scales combined", "balanced_G": "balanced global", "balanced_L": "balanced local",
-            "balanced_C": "balanced combined"}
-    lines = ["| texture | " + " | ".join(head[c] for c in COLUMNS) + " | fit s |",
-             "|---" * (len(COLUMNS) + 2) + "|"]
-    for r in rows + [{"texture": "**mean**", "fit_s": sum(r["fit_s"] for r in rows),
-                      **{c: np.mean([r[c] for r in rows]) for c in COLUMNS}}]:
-        lines.append(f"| {r['texture']} | " + " | ".join(f"{r[c]:.4f}" for c in COLUMNS)
-                     + f" | {r['fit_s']:.0f} |")
+    head = {
+        "A_G": "A global",
+        "S_G": "S global",
+        "A_L": "A local",
+        "S_L": "S local",
+        "paper_G": "paper global",
+        "paper_L": "paper local",
+        "paper_C": "paper combined",
+        "two_scales_G": "two scales global",
+        "two_scales_L": "two scales local",
+        "two_scales_C": "two scales combined",
+        "balanced_G": "balanced global",
+        "balanced_L": "balanced local",
+        "balanced_C": "balanced combined",
+    }
+    lines = [
+        "| texture | " + " | ".join(head[c] for c in COLUMNS) + " | fit s |",
+        "|---" * (len(COLUMNS) + 2) + "|",
+    ]
+    for r in rows + [
+        {
+            "texture": "**mean**",
+            "fit_s": sum(r["fit_s"] for r in rows),
+            **{c: np.mean([r[c] for r in rows]) for c in COLUMNS},
+        }
+    ]:
+        lines.append(
+            f"| {r['texture']} | "
+            + " | ".join(f"{r[c]:.4f}" for c in COLUMNS)
+            + f" | {r['fit_s']:.0f} |"
+        )
     return "\n".join(lines)
 
 
@@ -113,13 +137,16 @@ def main(argv=None):
     ap.add_argument("--out", default=None, help="Markdown file for the table")
     args = ap.parse_args(argv)
     rows = [run_texture(t) for t in args.textures.split(",")]
-    text = (f"Command: `OMP_NUM_THREADS={torch.get_num_threads()} python "
-            f"benchmarks/heatmap_terms.py --textures {args.textures}`  \n"
-            f"Machine: {platform.machine()}, {torch.get_num_threads()} torch thread(s), "
-            f"torch {torch.__version__}. Date: {datetime.date.today()}.  \n"
-            f"Data: `make_texture_defects(texture, {', '.join(f'{k}={v}' for k, v in VALIDATION.items())})`."
-            f"  \nIGDDetector({', '.join(f'{k}={v!r}' for k, v in TEXTURE_PARAMS.items())}, "
-            "random_state=0). Pooled pixel ROC AUC.\n\n" + table(rows) + "\n")
+    text = (
+        f"Command: `OMP_NUM_THREADS={torch.get_num_threads()} python "
+        f"benchmarks/heatmap_terms.py --textures {args.textures}`  \n"
+        f"Machine: {platform.machine()}, {torch.get_num_threads()} torch thread(s), "
+        f"torch {torch.__version__}. Date: {datetime.date.today()}.  \n"
+        "Data: `make_texture_defects(texture, "
+        f"{', '.join(f'{k}={v}' for k, v in VALIDATION.items())})`."
+        f"  \nIGDDetector({', '.join(f'{k}={v!r}' for k, v in TEXTURE_PARAMS.items())}, "
+        "random_state=0). Pooled pixel ROC AUC.\n\n" + table(rows) + "\n"
+    )
     print(text)
     if args.out:
         Path(args.out).write_text(text)

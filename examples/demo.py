@@ -30,8 +30,9 @@ from sklearn_igd.datasets import load_mnist_5k
 #: CPU configuration of the demo (the paper trains ResNet18 for 256 epochs on a GPU).
 #: MNIST is scored with the global model alone (s = s_G): digits are whole-image
 #: (semantic) anomalies, and the local patch model is for defects (heatmaps).
-DEMO_PARAMS = dict(backbone="resnet18-lite", max_epochs=20, batch_size=16, lr=3e-4,
-                   local=False, pretrain=None)
+DEMO_PARAMS = dict(
+    backbone="resnet18-lite", max_epochs=20, batch_size=16, lr=3e-4, local=False, pretrain=None
+)
 
 
 def mnist_halves(seed=0):
@@ -65,10 +66,12 @@ def run(digits, igd_params, seed=0, log=print):
             score = det.decision_function(prep(X_b))
             t2 = time.perf_counter()
             auc = roc_auc_score(is_normal, score)
-            rows.append(dict(digit=digit, detector=name, auc=auc, fit_s=t1 - t0,
-                             score_s=t2 - t1))
-            log(f"digit {digit}  {name:<16} AUC {auc:.4f}  fit {t1 - t0:6.1f}s  "
-                f"score {t2 - t1:5.1f}s", flush=True)
+            rows.append(dict(digit=digit, detector=name, auc=auc, fit_s=t1 - t0, score_s=t2 - t1))
+            log(
+                f"digit {digit}  {name:<16} AUC {auc:.4f}  fit {t1 - t0:6.1f}s  "
+                f"score {t2 - t1:5.1f}s",
+                flush=True,
+            )
     return rows
 
 
@@ -89,9 +92,11 @@ def table(rows):
     cells = []
     for n in names:
         rs = [get[(d, n)] for d in digits]
-        cells += [f"**{np.mean([r['auc'] for r in rs]):.4f}**",
-                  f"{np.sum([r['fit_s'] for r in rs]):.1f}",
-                  f"{np.sum([r['score_s'] for r in rs]):.2f}"]
+        cells += [
+            f"**{np.mean([r['auc'] for r in rs]):.4f}**",
+            f"{np.sum([r['fit_s'] for r in rs]):.1f}",
+            f"{np.sum([r['score_s'] for r in rs]):.2f}",
+        ]
     lines.append("| mean AUC / total s | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -107,8 +112,14 @@ def main(argv=None):
     parser.add_argument("--out", default="demo_results")
     args = parser.parse_args(argv)
 
-    params = dict(backbone=args.backbone, max_epochs=args.epochs,
-                  batch_size=args.batch_size, lr=args.lr, local=False, pretrain=None)
+    params = dict(
+        backbone=args.backbone,
+        max_epochs=args.epochs,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        local=False,
+        pretrain=None,
+    )
     digits = [int(d) for d in args.digits.split(",")]
     header = (
         "MNIST-5k one-class protocol: train on the normal digit's images of one stratified "

@@ -43,8 +43,9 @@ from sklearn_igd.metrics import aupro, pixel_roc_auc  # noqa: E402
 #: GPU): about 100 s of fitting per texture on two cores. The local model uses the auto
 #: patch (8 px every 4 px on 64 px crops); 16 px patches localised worse on grass and
 #: gravel in the issue-3 pilot.
-TEXTURE_PARAMS = dict(backbone="resnet18-lite", max_epochs=10, batch_size=16, lr=3e-4,
-                      pretrain="kd")
+TEXTURE_PARAMS = dict(
+    backbone="resnet18-lite", max_epochs=10, batch_size=16, lr=3e-4, pretrain="kd"
+)
 
 #: ``make_texture_defects`` arguments: 100 normal training crops, 200 test crops (100
 #: defective), 64 px. Scoring is cheap next to fitting; 200 test crops halve the variance
@@ -82,8 +83,11 @@ def igd_parts(det, X):
     Xp = det._prepare(X)
     s_g, s_l = det._score_parts(Xp)
     e_g, e_l = det._heatmap_parts(Xp)
-    return {"combined": (det._combine_scores(s_g, s_l), e_g + e_l),
-            "global": (s_g, e_g), "local": (s_l, e_l)}
+    return {
+        "combined": (det._combine_scores(s_g, s_l), e_g + e_l),
+        "global": (s_g, e_g),
+        "local": (s_l, e_l),
+    }
 
 
 PEERS = ("IsolationForest", "OneClassSVM")
@@ -112,8 +116,9 @@ def auc_difference_ci(anomalous, score_a, score_b, n_boot=1000, level=0.95, seed
         i = rng.randint(0, n, n)
         if anomalous[i].all() or not anomalous[i].any():
             continue
-        diffs.append(roc_auc_score(anomalous[i], score_a[i])
-                     - roc_auc_score(anomalous[i], score_b[i]))
+        diffs.append(
+            roc_auc_score(anomalous[i], score_a[i]) - roc_auc_score(anomalous[i], score_b[i])
+        )
     tail = 100 * (1 - level) / 2
     return tuple(np.percentile(diffs, [tail, 100 - tail]))
 
@@ -121,14 +126,14 @@ def auc_difference_ci(anomalous, score_a, score_b, n_boot=1000, level=0.95, seed
 def showcase(defect_type, n_show=6):
     """Indices of up to ``n_show`` defective crops, one per defect type first."""
     defective = np.flatnonzero(defect_type != "good")
-    first = [defective[defect_type[defective] == t][0]
-             for t in dict.fromkeys(defect_type[defective])]
+    first = [
+        defective[defect_type[defective] == t][0] for t in dict.fromkeys(defect_type[defective])
+    ]
     rest = [i for i in defective if i not in first]
     return np.asarray((first + rest)[:n_show])
 
 
-def run_texture(texture, params=TEXTURE_PARAMS, seed=0, out=None, log=print,
-                data_params=None):
+def run_texture(texture, params=TEXTURE_PARAMS, seed=0, out=None, log=print, data_params=None):
     """Fit, score and plot one texture; return a dict of results.
 
     ``data_params`` (default :data:`DATA_PARAMS`) are ``make_texture_defects``'s sizes.
@@ -145,26 +150,39 @@ def run_texture(texture, params=TEXTURE_PARAMS, seed=0, out=None, log=print,
     for name, (score, heat) in parts.items():
         row[f"image_{name}"] = roc_auc_score(anomalous, score)
         row[f"pixel_{name}"] = pixel_roc_auc(data.masks_test, heat)
-        row[f"pixel_per_image_{name}"] = pixel_roc_auc(data.masks_test, heat,
-                                                       average="per_image")
+        row[f"pixel_per_image_{name}"] = pixel_roc_auc(data.masks_test, heat, average="per_image")
         row[f"aupro_{name}"] = aupro(data.masks_test, heat)
     for name, score in peer_scores(data.images_train, data.images_test, seed).items():
         row[name] = roc_auc_score(anomalous, score)
-        row[f"ci_{name}"] = auc_difference_ci(anomalous, parts["combined"][0], score,
-                                              seed=seed)
-    log(f"{texture:<7} image AUROC " + " ".join(
-        f"{n} {row[f'image_{n}']:.4f}" for n in IGD_PARTS)
-        + "".join(f" | {p} {row[p]:.4f} (combined - {p}: 95% CI {_ci(row[f'ci_{p}'])})"
-                  for p in PEERS), flush=True)
-    log(f"{'':<7} pixel AUROC " + " ".join(f"{n} {row[f'pixel_{n}']:.4f}" for n in IGD_PARTS)
-        + " | AUPRO " + " ".join(f"{n} {row[f'aupro_{n}']:.4f}" for n in IGD_PARTS)
-        + f" | fit {row['fit_s']:.0f} s, score {row['score_s']:.1f} s", flush=True)
+        row[f"ci_{name}"] = auc_difference_ci(anomalous, parts["combined"][0], score, seed=seed)
+    log(
+        f"{texture:<7} image AUROC "
+        + " ".join(f"{n} {row[f'image_{n}']:.4f}" for n in IGD_PARTS)
+        + "".join(
+            f" | {p} {row[p]:.4f} (combined - {p}: 95% CI {_ci(row[f'ci_{p}'])})" for p in PEERS
+        ),
+        flush=True,
+    )
+    log(
+        f"{'':<7} pixel AUROC "
+        + " ".join(f"{n} {row[f'pixel_{n}']:.4f}" for n in IGD_PARTS)
+        + " | AUPRO "
+        + " ".join(f"{n} {row[f'aupro_{n}']:.4f}" for n in IGD_PARTS)
+        + f" | fit {row['fit_s']:.0f} s, score {row['score_s']:.1f} s",
+        flush=True,
+    )
     if out is not None:
         idx = showcase(data.defect_type)
         Path(out).mkdir(parents=True, exist_ok=True)
         path = Path(out) / f"textures_{texture}.png"
-        plot_heatmaps(data.images_test[idx], data.masks_test[idx], parts["combined"][1][idx],
-                      list(data.defect_type[idx]), path, n_show=len(idx))
+        plot_heatmaps(
+            data.images_test[idx],
+            data.masks_test[idx],
+            parts["combined"][1][idx],
+            list(data.defect_type[idx]),
+            path,
+            n_show=len(idx),
+        )
         row["figure"] = str(path)
     return row
 
@@ -175,31 +193,47 @@ def _ci(interval):
 
 def ci_table(rows):
     """A Markdown table of the image AUROC differences to the peers with their intervals."""
-    lines = ["| texture | " + " | ".join(f"combined - {p}: difference, 95% CI" for p in PEERS)
-             + " |", "|---" * (len(PEERS) + 1) + "|"]
+    lines = [
+        "| texture | " + " | ".join(f"combined - {p}: difference, 95% CI" for p in PEERS) + " |",
+        "|---" * (len(PEERS) + 1) + "|",
+    ]
     for r in rows:
-        lines.append(f"| {r['texture']} | " + " | ".join(
-            f"{r['image_combined'] - r[p]:+.3f} {_ci(r[f'ci_{p}'])}" for p in PEERS) + " |")
+        lines.append(
+            f"| {r['texture']} | "
+            + " | ".join(f"{r['image_combined'] - r[p]:+.3f} {_ci(r[f'ci_{p}'])}" for p in PEERS)
+            + " |"
+        )
     return "\n".join(lines)
 
 
 def table(rows):
     """A Markdown table: one row per texture and a mean row."""
-    cols = ([(f"image AUROC {n}", f"image_{n}") for n in IGD_PARTS]
-            + [("image AUROC IsolationForest", "IsolationForest"),
-               ("image AUROC OneClassSVM", "OneClassSVM")]
-            + [(f"pixel AUROC {n}", f"pixel_{n}") for n in IGD_PARTS]
-            + [(f"pixel AUROC per image {n}", f"pixel_per_image_{n}") for n in IGD_PARTS]
-            + [(f"AUPRO {n}", f"aupro_{n}") for n in IGD_PARTS])
-    lines = ["| texture | " + " | ".join(c for c, _ in cols) + " | fit s | score s |",
-             "|---" * (len(cols) + 3) + "|"]
+    cols = (
+        [(f"image AUROC {n}", f"image_{n}") for n in IGD_PARTS]
+        + [
+            ("image AUROC IsolationForest", "IsolationForest"),
+            ("image AUROC OneClassSVM", "OneClassSVM"),
+        ]
+        + [(f"pixel AUROC {n}", f"pixel_{n}") for n in IGD_PARTS]
+        + [(f"pixel AUROC per image {n}", f"pixel_per_image_{n}") for n in IGD_PARTS]
+        + [(f"AUPRO {n}", f"aupro_{n}") for n in IGD_PARTS]
+    )
+    lines = [
+        "| texture | " + " | ".join(c for c, _ in cols) + " | fit s | score s |",
+        "|---" * (len(cols) + 3) + "|",
+    ]
     for r in rows:
-        lines.append(f"| {r['texture']} | " + " | ".join(f"{r[k]:.4f}" for _, k in cols)
-                     + f" | {r['fit_s']:.0f} | {r['score_s']:.1f} |")
-    lines.append("| **mean** | " + " | ".join(f"**{np.mean([r[k] for r in rows]):.4f}**"
-                                               for _, k in cols)
-                 + f" | {sum(r['fit_s'] for r in rows):.0f} (total) | "
-                 f"{sum(r['score_s'] for r in rows):.1f} (total) |")
+        lines.append(
+            f"| {r['texture']} | "
+            + " | ".join(f"{r[k]:.4f}" for _, k in cols)
+            + f" | {r['fit_s']:.0f} | {r['score_s']:.1f} |"
+        )
+    lines.append(
+        "| **mean** | "
+        + " | ".join(f"**{np.mean([r[k] for r in rows]):.4f}**" for _, k in cols)
+        + f" | {sum(r['fit_s'] for r in rows):.0f} (total) | "
+        f"{sum(r['score_s'] for r in rows):.1f} (total) |"
+    )
     return "\n".join(lines)
 
 
@@ -208,15 +242,30 @@ def main(argv=None):
     parser.add_argument("--textures", default=",".join(TEXTURES))
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default="demo_results")
-    parser.add_argument("--n-train", type=int, default=DATA_PARAMS["n_train"],
-                        help="normal training crops per texture")
-    parser.add_argument("--n-test", type=int, default=DATA_PARAMS["n_test"],
-                        help="test crops per texture (half defective)")
-    parser.add_argument("--epochs", type=int, default=TEXTURE_PARAMS["max_epochs"],
-                        help="max_epochs of IGDDetector")
-    parser.add_argument("--backbone", default=TEXTURE_PARAMS["backbone"],
-                        choices=("resnet18-lite", "resnet18"),
-                        help="IGDDetector backbone (resnet18 is the paper's; GPU territory)")
+    parser.add_argument(
+        "--n-train",
+        type=int,
+        default=DATA_PARAMS["n_train"],
+        help="normal training crops per texture",
+    )
+    parser.add_argument(
+        "--n-test",
+        type=int,
+        default=DATA_PARAMS["n_test"],
+        help="test crops per texture (half defective)",
+    )
+    parser.add_argument(
+        "--epochs",
+        type=int,
+        default=TEXTURE_PARAMS["max_epochs"],
+        help="max_epochs of IGDDetector",
+    )
+    parser.add_argument(
+        "--backbone",
+        default=TEXTURE_PARAMS["backbone"],
+        choices=("resnet18-lite", "resnet18"),
+        help="IGDDetector backbone (resnet18 is the paper's; GPU territory)",
+    )
     args = parser.parse_args(argv)
     params = {**TEXTURE_PARAMS, "max_epochs": args.epochs, "backbone": args.backbone}
     data_params = {**DATA_PARAMS, "n_train": args.n_train, "n_test": args.n_test}
@@ -243,13 +292,17 @@ def main(argv=None):
     )
     print(header, flush=True)
     t0 = time.perf_counter()
-    rows = [run_texture(t, params=params, seed=args.seed, out=out, data_params=data_params)
-            for t in args.textures.split(",")]
-    text = (f"{header}\n\n{table(rows)}\n\nImage AUROC of the combined score minus the "
-            "peers', with a paired bootstrap interval over the test crops (1,000 "
-            f"resamples):\n\n{ci_table(rows)}\n\nFigures: "
-            + ", ".join(Path(r["figure"]).name for r in rows)
-            + f"\n\nTotal wall time: {time.perf_counter() - t0:.0f} s\n")
+    rows = [
+        run_texture(t, params=params, seed=args.seed, out=out, data_params=data_params)
+        for t in args.textures.split(",")
+    ]
+    text = (
+        f"{header}\n\n{table(rows)}\n\nImage AUROC of the combined score minus the "
+        "peers', with a paired bootstrap interval over the test crops (1,000 "
+        f"resamples):\n\n{ci_table(rows)}\n\nFigures: "
+        + ", ".join(Path(r["figure"]).name for r in rows)
+        + f"\n\nTotal wall time: {time.perf_counter() - t0:.0f} s\n"
+    )
     print("\n" + text)
     (out / "textures.md").write_text(text)
     print(f"Written to {out / 'textures.md'}")

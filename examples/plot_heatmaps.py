@@ -53,17 +53,25 @@ def main(argv=None):
     args = parser.parse_args(argv)
 
     data = make_texture_defects(args.texture, n_train=args.n_train, n_test=100, random_state=0)
-    det = IGDDetector(backbone="resnet18-lite", max_epochs=args.epochs, batch_size=16,
-                      lr=3e-4, random_state=0).fit(data.images_train)
+    det = IGDDetector(
+        backbone="resnet18-lite", max_epochs=args.epochs, batch_size=16, lr=3e-4, random_state=0
+    ).fit(data.images_train)
     heat = det.predict_heatmap(data.images_test)
     anomalous = data.y_test == -1
-    print(f"{args.texture}: image AUROC "
-          f"{roc_auc_score(anomalous, det.anomaly_score(data.images_test)):.3f}, pixel AUROC "
-          f"{pixel_roc_auc(data.masks_test, heat):.3f}, AUPRO "
-          f"{aupro(data.masks_test, heat):.3f}")
+    print(
+        f"{args.texture}: image AUROC "
+        f"{roc_auc_score(anomalous, det.anomaly_score(data.images_test)):.3f}, pixel AUROC "
+        f"{pixel_roc_auc(data.masks_test, heat):.3f}, AUPRO "
+        f"{aupro(data.masks_test, heat):.3f}"
+    )
     order = np.argsort(~anomalous, kind="stable")  # defective crops first
-    plot_heatmaps(data.images_test[order], data.masks_test[order], heat[order],
-                  list(data.defect_type[order]), args.out)
+    plot_heatmaps(
+        data.images_test[order],
+        data.masks_test[order],
+        heat[order],
+        list(data.defect_type[order]),
+        args.out,
+    )
     print(f"Figure written to {args.out}")
 
 

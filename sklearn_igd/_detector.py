@@ -10,15 +10,15 @@ import torch
 from sklearn.base import BaseEstimator, OutlierMixin, _fit_context
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import InvalidParameterError, Interval, StrOptions
+from sklearn.utils._param_validation import Interval, InvalidParameterError, StrOptions
 from sklearn.utils.validation import check_is_fitted
 from skorch.history import History
 
 from ._losses import GLOBAL_SSIM, LOCAL_SSIM
 from ._net import EpochProgressBar, EStep, IGDNet
 from ._networks import BACKBONE_WIDTHS, IGDModule
-from ._pretrain import KD_TEACHERS, compute_features, distill, load_teacher, simclr, user_encoder
 from ._patches import PatchDataset, auto_patch_size, patch_grid
+from ._pretrain import KD_TEACHERS, compute_features, distill, load_teacher, simclr, user_encoder
 from ._validation import MIN_IMAGE_SIDE, check_input
 
 #: ``local_batch_size="auto"``: patches per local-model batch, in multiples of
@@ -54,8 +54,10 @@ def _check_image_size(image_size):
     """Tuples/lists given to ``image_size`` must be two ints >= MIN_IMAGE_SIDE."""
     if isinstance(image_size, (tuple, list)) and not (
         len(image_size) == 2
-        and all(isinstance(v, Integral) and not isinstance(v, bool) and v >= MIN_IMAGE_SIDE
-                for v in image_size)
+        and all(
+            isinstance(v, Integral) and not isinstance(v, bool) and v >= MIN_IMAGE_SIDE
+            for v in image_size
+        )
     ):
         raise InvalidParameterError(
             f"The 'image_size' parameter of IGDDetector must be None, an int >= "
@@ -303,8 +305,7 @@ class IGDDetector(OutlierMixin, BaseEstimator):
         "pretrain_epochs": [Interval(Integral, 1, None, closed="left")],
         "pretrain_batch_size": [Interval(Integral, 2, None, closed="left")],
         "cache_features": ["boolean"],
-        "image_size": [None, Interval(Integral, MIN_IMAGE_SIDE, None, closed="left"), tuple,
-                       list],
+        "image_size": [None, Interval(Integral, MIN_IMAGE_SIDE, None, closed="left"), tuple, list],
         "device": [str, torch.device],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
@@ -370,8 +371,9 @@ class IGDDetector(OutlierMixin, BaseEstimator):
         self.verbose = verbose
 
     # ------------------------------------------------------------------ fitting
-    def _build_net(self, input_shape, n_samples, device, ssim=GLOBAL_SSIM, batch_size=None,
-                   encoder=None):
+    def _build_net(
+        self, input_shape, n_samples, device, ssim=GLOBAL_SSIM, batch_size=None, encoder=None
+    ):
         callbacks = [("estep", EStep(every=self.estep_every))]
         if self.verbose == 1:
             callbacks.append(("progress", EpochProgressBar()))
@@ -435,19 +437,28 @@ class IGDDetector(OutlierMixin, BaseEstimator):
         net = self._build_net(self.input_shape_, X.shape[0], device, encoder=encoder)
         X_train = torch.from_numpy(X)
         if encoder is not None and self.cache_features:
-            X_train = {"x": X_train, "features": compute_features(
-                encoder.to(device), X_train, net.batch_size, device)}
+            X_train = {
+                "x": X_train,
+                "features": compute_features(encoder.to(device), X_train, net.batch_size, device),
+            }
         with torch.random.fork_rng(devices=devices, device_type="cuda"):
             torch.manual_seed(seed)
             net.fit(X_train, None)
         self.net_ = net
         self.history_ = net.history
         if pretrain_history is not None:
-            self.history_ = History([
-                {"stage": self.pretrain, "epoch": row["epoch"],
-                 "pretrain_loss": row["train_loss"], "dur": row["dur"]}
-                for row in pretrain_history
-            ] + list(net.history))
+            self.history_ = History(
+                [
+                    {
+                        "stage": self.pretrain,
+                        "epoch": row["epoch"],
+                        "pretrain_loss": row["train_loss"],
+                        "dur": row["dur"],
+                    }
+                    for row in pretrain_history
+                ]
+                + list(net.history)
+            )
         self.device_ = device
         self.mu_ = net.module_.mu.detach().cpu().double().numpy()
         self.sigma2_ = float(net.module_.sigma2)
@@ -455,11 +466,18 @@ class IGDDetector(OutlierMixin, BaseEstimator):
         if self.is_image_ and self.local:
             self.patch_size_, self.patch_stride_ = self._patch_geometry()
             patches = PatchDataset(torch.from_numpy(X), self.patch_size_, self._grid())
-            local_batch = (LOCAL_BATCH_FACTOR * self.batch_size
-                           if self.local_batch_size == "auto" else self.local_batch_size)
-            local = self._build_net((self.input_shape_[0], self.patch_size_, self.patch_size_),
-                                    len(patches), device, ssim=LOCAL_SSIM,
-                                    batch_size=local_batch)
+            local_batch = (
+                LOCAL_BATCH_FACTOR * self.batch_size
+                if self.local_batch_size == "auto"
+                else self.local_batch_size
+            )
+            local = self._build_net(
+                (self.input_shape_[0], self.patch_size_, self.patch_size_),
+                len(patches),
+                device,
+                ssim=LOCAL_SSIM,
+                batch_size=local_batch,
+            )
             with torch.random.fork_rng(devices=devices, device_type="cuda"):
                 torch.manual_seed(seed + 1)
                 local.fit(patches, None)
@@ -481,11 +499,15 @@ class IGDDetector(OutlierMixin, BaseEstimator):
         X = torch.from_numpy(X)
         callbacks = []
         if self.verbose == 1:
-            callbacks.append(("progress", EpochProgressBar(desc=self.pretrain.upper(),
-                                                           terms=())))
-        common = dict(backbone=self.backbone, epochs=self.pretrain_epochs,
-                      batch_size=self.pretrain_batch_size, device=device,
-                      callbacks=callbacks, verbose=int(self.verbose >= 2))
+            callbacks.append(("progress", EpochProgressBar(desc=self.pretrain.upper(), terms=())))
+        common = dict(
+            backbone=self.backbone,
+            epochs=self.pretrain_epochs,
+            batch_size=self.pretrain_batch_size,
+            device=device,
+            callbacks=callbacks,
+            verbose=int(self.verbose >= 2),
+        )
         if self.pretrain == "kd":
             teacher = load_teacher(self.kd_teacher, self.kd_teacher_weights)
             return distill(X, teacher=teacher, **common)
@@ -623,8 +645,9 @@ class IGDDetector(OutlierMixin, BaseEstimator):
         heat = self.net_.error_maps(X, weights=w_g)
         if self.local_net_ is not None:
             # added in place: scoring holds one output array
-            self.local_net_.folded_patch_error_maps(X, self.patch_size_, self._grid(),
-                                                    weights=w_l, out=heat)
+            self.local_net_.folded_patch_error_maps(
+                X, self.patch_size_, self._grid(), weights=w_l, out=heat
+            )
         return heat
 
     def _heatmap_weights(self):
@@ -645,8 +668,9 @@ class IGDDetector(OutlierMixin, BaseEstimator):
         patches of the local model's ``l_r + l_h`` (eq. 15), as they are (not scaled).
         """
         s_g = self._model_score(*self._score_terms(X))
-        l_r, l_h = self.local_net_.patch_score_terms(torch.from_numpy(X), self.patch_size_,
-                                                    self._grid())
+        l_r, l_h = self.local_net_.patch_score_terms(
+            torch.from_numpy(X), self.patch_size_, self._grid()
+        )
         return s_g, self._model_score(l_r, l_h).max(axis=1)
 
     def _heatmap_parts(self, X):
@@ -657,9 +681,12 @@ class IGDDetector(OutlierMixin, BaseEstimator):
         """
         X = torch.from_numpy(X)
         w_g, w_l = self._heatmap_weights()
-        return (self.net_.error_maps(X, weights=w_g),
-                self.local_net_.folded_patch_error_maps(X, self.patch_size_, self._grid(),
-                                                        weights=w_l))
+        return (
+            self.net_.error_maps(X, weights=w_g),
+            self.local_net_.folded_patch_error_maps(
+                X, self.patch_size_, self._grid(), weights=w_l
+            ),
+        )
 
     def _fit_normalisation(self, X):
         """Set ``score_scale_`` and ``heatmap_scale_`` from the prepared training images.
@@ -676,8 +703,11 @@ class IGDDetector(OutlierMixin, BaseEstimator):
             X_t = torch.from_numpy(X)
             means = [self.net_.error_term_means(X_t)]
             if self.local_net_ is not None:
-                means.append(self.local_net_.folded_patch_error_term_means(
-                    X_t, self.patch_size_, self._grid()))
+                means.append(
+                    self.local_net_.folded_patch_error_term_means(
+                        X_t, self.patch_size_, self._grid()
+                    )
+                )
             self.heatmap_scale_ = self._positive_scale(means)
         if self.local_net_ is None:
             return None

@@ -73,8 +73,14 @@ def reconstruction_loss(x, x_hat, *, rho=0.15, ssim=GLOBAL_SSIM):
     mae = (x - x_hat).abs().flatten(1).mean(1)
     if x.ndim == 2:
         return mae
-    m = ms_ssim(x, x_hat, data_range=ssim.data_range, win_size=ssim.win_size,
-                win_sigma=ssim.win_sigma, weights=ssim.weights)
+    m = ms_ssim(
+        x,
+        x_hat,
+        data_range=ssim.data_range,
+        win_size=ssim.win_size,
+        win_sigma=ssim.win_sigma,
+        weights=ssim.weights,
+    )
     return rho * mae + (1.0 - rho) * (1.0 - m)
 
 
@@ -98,8 +104,14 @@ def reconstruction_error_terms(x, x_hat, *, ssim=GLOBAL_SSIM):
     dtype = torch.promote_types(x_hat.dtype, torch.float32)
     x, x_hat = x.to(dtype), x_hat.to(dtype)
     abs_err = (x - x_hat).abs().mean(1)
-    m = ms_ssim_map(x, x_hat, data_range=ssim.data_range, win_size=ssim.win_size,
-                    win_sigma=ssim.win_sigma, weights=ssim.weights)
+    m = ms_ssim_map(
+        x,
+        x_hat,
+        data_range=ssim.data_range,
+        win_size=ssim.win_size,
+        win_sigma=ssim.win_sigma,
+        weights=ssim.weights,
+    )
     return torch.stack([abs_err, 1.0 - m], dim=1)
 
 

@@ -93,8 +93,10 @@ class EpochProgressBar(Callback):
 
     def on_epoch_end(self, net, **kwargs):
         row = net.history[-1]
-        self.bar_.set_postfix({k: f"{row[k]:.4f}" for k in ("train_loss",) + tuple(self.terms)
-                               if k in row}, refresh=False)
+        self.bar_.set_postfix(
+            {k: f"{row[k]:.4f}" for k in ("train_loss",) + tuple(self.terms) if k in row},
+            refresh=False,
+        )
         self.bar_.update(1)
 
     def on_train_end(self, net, **kwargs):
@@ -117,8 +119,19 @@ class IGDNet(NeuralNet):
         Weight of ``l_h`` in the autoencoder loss: 1 in eq. 7; 0 only for ablations.
     """
 
-    def __init__(self, module, *args, lambda1=1.0, lambda2=1.0, lambda3=0.1, rho=0.15,
-                 ssim=GLOBAL_SSIM, amp_dtype=None, gaussian_weight=1.0, **kwargs):
+    def __init__(
+        self,
+        module,
+        *args,
+        lambda1=1.0,
+        lambda2=1.0,
+        lambda3=0.1,
+        rho=0.15,
+        ssim=GLOBAL_SSIM,
+        amp_dtype=None,
+        gaussian_weight=1.0,
+        **kwargs,
+    ):
         super().__init__(module, *args, **kwargs)
         self.lambda1 = lambda1
         self.lambda2 = lambda2
@@ -130,8 +143,7 @@ class IGDNet(NeuralNet):
 
     def get_default_callbacks(self):
         return list(super().get_default_callbacks()) + [
-            (f"{term}_epoch", PassthroughScoring(name=term, on_train=True))
-            for term in LOSS_TERMS
+            (f"{term}_epoch", PassthroughScoring(name=term, on_train=True)) for term in LOSS_TERMS
         ]
 
     # ---- initialisation hooks -------------------------------------------------------
@@ -235,7 +247,7 @@ class IGDNet(NeuralNet):
         per_group = max(1, (PATCH_CHUNK_BATCHES * self.batch_size) // n_patches)
         for x in self._batches(X):
             for start in range(0, x.shape[0], per_group):
-                yield x[start:start + per_group]
+                yield x[start : start + per_group]
 
     def _patch_forward(self, X, patch, grid):
         """Eval-mode pass over all grid patches, by image groups of bounded patch count.
@@ -257,10 +269,16 @@ class IGDNet(NeuralNet):
         n_patches = len(grid[0]) * len(grid[1])
         l_r, l_h = [], []
         for n_img, p, z, p_hat in self._patch_forward(X, patch, grid):
-            l_r.append(reconstruction_loss(p, p_hat, rho=self.rho, ssim=self.ssim)
-                       .view(n_img, n_patches).cpu())
-            l_h.append(gaussian_anomaly_loss(z, self.module_.mu, self.module_.sigma2)
-                       .view(n_img, n_patches).cpu())
+            l_r.append(
+                reconstruction_loss(p, p_hat, rho=self.rho, ssim=self.ssim)
+                .view(n_img, n_patches)
+                .cpu()
+            )
+            l_h.append(
+                gaussian_anomaly_loss(z, self.module_.mu, self.module_.sigma2)
+                .view(n_img, n_patches)
+                .cpu()
+            )
         return torch.cat(l_r).double().numpy(), torch.cat(l_h).double().numpy()
 
     def _empty_maps(self, X):
@@ -275,7 +293,7 @@ class IGDNet(NeuralNet):
     def _add_weighted(out, start, terms, weights):
         """``out[start:start + n] += w_abs * terms[:, 0] + w_ssim * terms[:, 1]``."""
         terms = terms.double().cpu().numpy()
-        out[start:start + terms.shape[0]] += weights[0] * terms[:, 0] + weights[1] * terms[:, 1]
+        out[start : start + terms.shape[0]] += weights[0] * terms[:, 0] + weights[1] * terms[:, 1]
         return start + terms.shape[0]
 
     @staticmethod
@@ -312,8 +330,9 @@ class IGDNet(NeuralNet):
         for n_img, p, _, p_hat in self._patch_forward(X, patch, grid):
             terms = reconstruction_error_terms(p, p_hat, ssim=self.ssim)
             terms = terms.double().view(n_img, n_patches, 2, patch, patch).transpose(1, 2)
-            folded = fold_patch_maps(terms.reshape(n_img * 2, n_patches, patch, patch),
-                                     X.shape[-2:], patch, grid)
+            folded = fold_patch_maps(
+                terms.reshape(n_img * 2, n_patches, patch, patch), X.shape[-2:], patch, grid
+            )
             yield folded.view(n_img, 2, *folded.shape[-2:])
 
     def error_maps(self, X, weights=None, out=None):
@@ -372,8 +391,13 @@ class IGDNet(NeuralNet):
             z_mix = alpha[:, None] * z + (1 - alpha[:, None]) * z[partner]
             x_alpha = module.decode(z_mix)
             alpha_hat = module.critic(x_alpha)
-            loss_ae = autoencoder_loss(self.gaussian_weight * l_h, l_r, alpha_hat,
-                                       lambda2=self.lambda2, lambda3=self.lambda3)
+            loss_ae = autoencoder_loss(
+                self.gaussian_weight * l_h,
+                l_r,
+                alpha_hat,
+                lambda2=self.lambda2,
+                lambda3=self.lambda3,
+            )
         self.optimizer_.zero_grad(set_to_none=True)
         loss_ae.backward()
         self.optimizer_.step()
@@ -387,8 +411,12 @@ class IGDNet(NeuralNet):
         self.critic_optimizer_.step()
 
         l_fg = l_r.mean() + self.lambda3 * alpha_hat.float().pow(2).mean()
-        for name, value in (("l_h", l_h.mean()), ("l_r", l_r.mean()), ("l_fg", l_fg),
-                            ("l_d", l_d)):
+        for name, value in (
+            ("l_h", l_h.mean()),
+            ("l_r", l_r.mean()),
+            ("l_fg", l_fg),
+            ("l_d", l_d),
+        ):
             self.history.record_batch(name, float(value.detach()))
         total = loss_ae.detach() + self.lambda1 * l_d.detach()
         return {"loss": total, "y_pred": x_hat.detach()}

@@ -68,7 +68,9 @@ class UpBlock(nn.Module):
         self.bn2 = nn.BatchNorm2d(c_out)
         self.shortcut = nn.Identity()
         if c_in != c_out:
-            self.shortcut = nn.Sequential(nn.Conv2d(c_in, c_out, 1, bias=False), nn.BatchNorm2d(c_out))
+            self.shortcut = nn.Sequential(
+                nn.Conv2d(c_in, c_out, 1, bias=False), nn.BatchNorm2d(c_out)
+            )
 
     def forward(self, x):
         if self.scale != 1:
@@ -100,8 +102,9 @@ class ResNetEncoder(nn.Module):
         features are ``widths[-1] * pool**2``.
     """
 
-    def __init__(self, in_channels: int, widths=BACKBONE_WIDTHS["resnet18"], small_stem=True,
-                 pool=1):
+    def __init__(
+        self, in_channels: int, widths=BACKBONE_WIDTHS["resnet18"], small_stem=True, pool=1
+    ):
         super().__init__()
         w0 = widths[0]
         if small_stem:
@@ -138,8 +141,14 @@ class ResNetDecoder(nn.Module):
     downsampling.
     """
 
-    def __init__(self, latent_dim, out_channels, image_size, widths=BACKBONE_WIDTHS["resnet18"],
-                 small_stem=True):
+    def __init__(
+        self,
+        latent_dim,
+        out_channels,
+        image_size,
+        widths=BACKBONE_WIDTHS["resnet18"],
+        small_stem=True,
+    ):
         super().__init__()
         self.image_size = tuple(image_size)
         down = _stem_downsampling(small_stem) * 8
@@ -232,8 +241,11 @@ class MLPCritic(nn.Module):
     def __init__(self, n_features, hidden=64):
         super().__init__()
         self.net = nn.Sequential(
-            nn.Linear(n_features, hidden), nn.LeakyReLU(0.2), nn.Linear(hidden, hidden),
-            nn.LeakyReLU(0.2), nn.Linear(hidden, 1),
+            nn.Linear(n_features, hidden),
+            nn.LeakyReLU(0.2),
+            nn.Linear(hidden, hidden),
+            nn.LeakyReLU(0.2),
+            nn.Linear(hidden, 1),
         )
 
     def forward(self, x):
@@ -279,8 +291,9 @@ class IGDModule(nn.Module):
             small = max(h, w) <= SMALL_STEM_MAX_SIDE
             widths = BACKBONE_WIDTHS[backbone]
             if encoder is None:
-                self.backbone = ResNetEncoder(c, widths, small_stem=small,
-                                              pool=BACKBONE_POOL[backbone])
+                self.backbone = ResNetEncoder(
+                    c, widths, small_stem=small, pool=BACKBONE_POOL[backbone]
+                )
             else:
                 self.backbone = encoder
                 self.backbone.out_features = _feature_dim(encoder, self.input_shape)
@@ -315,8 +328,11 @@ class IGDModule(nn.Module):
     def trainable_batchnorms(self):
         """Batch-norm layers outside a frozen backbone (those the training may update)."""
         frozen = set(self.backbone.modules()) if self.frozen_backbone else set()
-        return [m for m in self.modules()
-                if isinstance(m, nn.modules.batchnorm._BatchNorm) and m not in frozen]
+        return [
+            m
+            for m in self.modules()
+            if isinstance(m, nn.modules.batchnorm._BatchNorm) and m not in frozen
+        ]
 
     @torch.no_grad()
     def set_descriptor(self, mu, sigma2):

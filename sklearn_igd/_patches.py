@@ -89,8 +89,8 @@ def fold_patch_maps(maps, image_size, patch, grid):
     k = 0
     for y in ys.tolist():
         for x0 in xs.tolist():
-            out[:, y:y + patch, x0:x0 + patch] += maps[:, k]
-            count[y:y + patch, x0:x0 + patch] += 1
+            out[:, y : y + patch, x0 : x0 + patch] += maps[:, k]
+            count[y : y + patch, x0 : x0 + patch] += 1
             k += 1
     return out / count
 
@@ -116,4 +116,4 @@ class PatchDataset(torch.utils.data.Dataset):
         img, k = divmod(int(i), self.per_image)
         y = self.ys[k // len(self.xs)]
         x = self.xs[k % len(self.xs)]
-        return self.images[img, :, y:y + self.patch, x:x + self.patch], torch.zeros(())
+        return self.images[img, :, y : y + self.patch, x : x + self.patch], torch.zeros(())

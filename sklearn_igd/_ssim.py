@@ -69,8 +69,7 @@ def n_scales(height, width, win_size, n_weights):
         Number of scales, between 1 and ``n_weights`` (at least 1 even if the
         image is smaller than the window).
     """
-    height, width, win_size, n_weights = (
-        int(height), int(width), int(win_size), int(n_weights))
+    height, width, win_size, n_weights = (int(height), int(width), int(win_size), int(n_weights))
     if n_weights < 1:
         raise ValueError(f"n_weights must be >= 1, got {n_weights}.")
     count = 0
@@ -128,7 +127,7 @@ def gaussian_window(win_size, win_sigma, dtype=torch.float32, device=None):
         Window centred on ``win_size // 2``, summing to one.
     """
     coords = torch.arange(win_size, dtype=torch.float64) - win_size // 2
-    g = torch.exp(-(coords ** 2) / (2.0 * float(win_sigma) ** 2))
+    g = torch.exp(-(coords**2) / (2.0 * float(win_sigma) ** 2))
     g = g / g.sum()
     return g.to(dtype=dtype, device=device)
 
@@ -142,7 +141,8 @@ def _check_args(x, y, win_size, weights):
     if x.dim() != 4 or y.dim() != 4 or x.shape != y.shape:
         raise ValueError(
             "Expected x and y to be 4-D tensors of equal shape (n, C, H, W), "
-            f"received x.shape={tuple(x.shape)} and y.shape={tuple(y.shape)}.")
+            f"received x.shape={tuple(x.shape)} and y.shape={tuple(y.shape)}."
+        )
     if min(x.shape[-2:]) < 1:
         raise ValueError(f"Images must be non-empty, received shape {tuple(x.shape)}.")
     if int(win_size) != win_size or win_size < 1 or win_size % 2 != 1:
@@ -233,8 +233,9 @@ def _no_autocast(device):
 # ----------------------------------------------------------------------------
 # Public API
 # ----------------------------------------------------------------------------
-def ms_ssim(x, y, *, data_range=1.0, win_size=11, win_sigma=1.5,
-            weights=GLOBAL_WEIGHTS, K=(0.01, 0.03)):
+def ms_ssim(
+    x, y, *, data_range=1.0, win_size=11, win_sigma=1.5, weights=GLOBAL_WEIGHTS, K=(0.01, 0.03)
+):
     """Per-image multi-scale SSIM.
 
     At each scale the images are filtered with a separable Gaussian window
@@ -283,8 +284,7 @@ def ms_ssim(x, y, *, data_range=1.0, win_size=11, win_sigma=1.5,
         ``win_size`` is not a positive odd integer.
     """
     with _no_autocast(x.device):
-        x, y, win, w, levels, c1, c2 = _setup(
-            x, y, data_range, win_size, win_sigma, weights, K)
+        x, y, win, w, levels, c1, c2 = _setup(x, y, data_range, win_size, win_sigma, weights, K)
         terms = []
         for level in range(levels):
             ssim_map, cs_map = _ssim_cs_maps(x, y, win, c1, c2, same=False)
@@ -298,8 +298,9 @@ def ms_ssim(x, y, *, data_range=1.0, win_size=11, win_sigma=1.5,
         return value.mean(dim=1)
 
 
-def ms_ssim_map(x, y, *, data_range=1.0, win_size=11, win_sigma=1.5,
-                weights=GLOBAL_WEIGHTS, K=(0.01, 0.03)):
+def ms_ssim_map(
+    x, y, *, data_range=1.0, win_size=11, win_sigma=1.5, weights=GLOBAL_WEIGHTS, K=(0.01, 0.03)
+):
     """Per-pixel multi-scale SSIM map at full input resolution.
 
     At each scale the contrast-structure map (non-final scales) or the SSIM
@@ -332,8 +333,7 @@ def ms_ssim_map(x, y, *, data_range=1.0, win_size=11, win_sigma=1.5,
         ``win_size`` is not a positive odd integer.
     """
     with _no_autocast(x.device):
-        x, y, win, w, levels, c1, c2 = _setup(
-            x, y, data_range, win_size, win_sigma, weights, K)
+        x, y, win, w, levels, c1, c2 = _setup(x, y, data_range, win_size, win_sigma, weights, K)
         height, width = x.shape[-2:]
         out = None
         for level in range(levels):
@@ -341,8 +341,7 @@ def ms_ssim_map(x, y, *, data_range=1.0, win_size=11, win_sigma=1.5,
             m = ssim_map if level == levels - 1 else cs_map
             m = torch.relu(m.mean(dim=1, keepdim=True))  # (n, 1, h, w)
             if m.shape[-2:] != (height, width):
-                m = F.interpolate(m, size=(height, width), mode="bilinear",
-                                  align_corners=False)
+                m = F.interpolate(m, size=(height, width), mode="bilinear", align_corners=False)
             term = _safe_pow(m[:, 0], w[level])
             out = term if out is None else out * term
             if level < levels - 1:

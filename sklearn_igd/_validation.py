@@ -95,8 +95,9 @@ def _resize(X, image_size):
     if tuple(X.shape[2:]) == tuple(image_size):
         return X
     t = torch.from_numpy(np.ascontiguousarray(X))
-    t = torch.nn.functional.interpolate(t, size=tuple(image_size), mode="bilinear",
-                                        antialias=True, align_corners=False)
+    t = torch.nn.functional.interpolate(
+        t, size=tuple(image_size), mode="bilinear", antialias=True, align_corners=False
+    )
     return t.clamp_(0, 1).numpy()
 
 
@@ -149,8 +150,13 @@ def check_input(estimator, X, *, reset):
             f"received a {ndim}-D array of shape {X.shape}."
         )
     if ndim == 2:
-        X = validate_data(estimator, X, reset=reset, dtype=[np.float64, np.float32],
-                          ensure_min_samples=min_samples)
+        X = validate_data(
+            estimator,
+            X,
+            reset=reset,
+            dtype=[np.float64, np.float32],
+            ensure_min_samples=min_samples,
+        )
         if reset:
             estimator.is_image_ = False
             estimator.input_shape_ = (X.shape[1],)
@@ -184,8 +190,9 @@ def check_input(estimator, X, *, reset):
             f"of size {shape[1]}x{shape[2]}. Resize the images or set image_size=({h0}, "
             f"{w0}) before fitting to have them resized."
         )
-    flat = validate_data(estimator, X.reshape(n, -1), reset=reset, dtype=np.float32,
-                         ensure_min_samples=min_samples)
+    flat = validate_data(
+        estimator, X.reshape(n, -1), reset=reset, dtype=np.float32, ensure_min_samples=min_samples
+    )
     if reset:
         estimator.is_image_ = True
         estimator.input_shape_ = shape

@@ -316,8 +316,7 @@ def make_one_class(
     y = np.asarray(y)
     if y.ndim != 1:
         raise ValueError(
-            f"y must be a 1-D array of class labels; got an array of shape "
-            f"{y.shape}."
+            f"y must be a 1-D array of class labels; got an array of shape {y.shape}."
         )
     n_samples = _num_samples(X)
     if n_samples != y.shape[0]:
@@ -378,16 +377,14 @@ def make_one_class(
     # train_fraction
     if not _is_real(train_fraction) or not 0.0 < train_fraction <= 1.0:
         raise ValueError(
-            f"train_fraction must be a float in (0, 1]; got "
-            f"train_fraction={train_fraction!r}."
+            f"train_fraction must be a float in (0, 1]; got train_fraction={train_fraction!r}."
         )
     n_keep = max(1, int(round(train_fraction * n_train)))
 
     # contamination
     if not _is_real(contamination) or not 0.0 <= contamination < 1.0:
         raise ValueError(
-            f"contamination must be a float in [0, 1); got "
-            f"contamination={contamination!r}."
+            f"contamination must be a float in [0, 1); got contamination={contamination!r}."
         )
     if contamination > 0:
         n_contam = int(round(contamination * n_keep / (1.0 - contamination)))
@@ -485,11 +482,7 @@ def _check_size(size):
         return None
     if _is_int(size):
         hw = (size, size)
-    elif (
-        isinstance(size, (tuple, list))
-        and len(size) == 2
-        and all(_is_int(v) for v in size)
-    ):
+    elif isinstance(size, (tuple, list)) and len(size) == 2 and all(_is_int(v) for v in size):
         hw = tuple(size)
     else:
         raise ValueError(
@@ -509,9 +502,7 @@ def _check_color(color):
         return None
     if isinstance(color, (bool, np.bool_)):
         return bool(color)
-    raise ValueError(
-        f"color must be None, True or False; got color={color!r}."
-    )
+    raise ValueError(f"color must be None, True or False; got color={color!r}.")
 
 
 def _list_image_files(directory):
@@ -565,9 +556,7 @@ def _decode_image(Image, path, grey):
             )
         elif mode in ("P", "PA"):
             rgb = np.asarray(img.convert("RGBA").convert("RGB"))
-            if (rgb[..., 0] == rgb[..., 1]).all() and (
-                rgb[..., 1] == rgb[..., 2]
-            ).all():
+            if (rgb[..., 0] == rgb[..., 1]).all() and (rgb[..., 1] == rgb[..., 2]).all():
                 arr = rgb[..., 0]
             else:
                 arr = rgb
@@ -576,8 +565,7 @@ def _decode_image(Image, path, grey):
                 arr = np.asarray(img.convert("RGB"))
             except ValueError as exc:
                 raise ValueError(
-                    f"Cannot convert the image {path!r} (Pillow mode "
-                    f"{mode!r}) to RGB."
+                    f"Cannot convert the image {path!r} (Pillow mode {mode!r}) to RGB."
                 ) from exc
     if grey and arr.ndim == 3:
         arr = np.asarray(Image.fromarray(arr).convert("L"))
@@ -605,8 +593,7 @@ def _load_images(Image, paths, size, color):
             sizes.setdefault((height, width), []).append(path)
         if len(sizes) > 1:
             found = "; ".join(
-                f"{h}x{w} ({len(ps)} image(s), "
-                f"e.g. {os.path.basename(ps[0])!r})"
+                f"{h}x{w} ({len(ps)} image(s), e.g. {os.path.basename(ps[0])!r})"
                 for (h, w), ps in sorted(sizes.items())
             )
             raise ValueError(
@@ -727,8 +714,7 @@ dtype uint8
     paths = _list_image_files(root)
     if not paths:
         raise FileNotFoundError(
-            f"No image files ({', '.join(_IMAGE_EXTENSIONS)}) found in the "
-            f"folder {root!r}."
+            f"No image files ({', '.join(_IMAGE_EXTENSIONS)}) found in the folder {root!r}."
         )
     images = _load_images(Image, paths, size, color)
     return Bunch(images=images, filenames=paths)
@@ -874,9 +860,7 @@ dtype uint8
 
     test_dir = os.path.join(category_dir, "test")
     if not os.path.isdir(test_dir):
-        raise FileNotFoundError(
-            f"MVTec AD test folder not found: {test_dir!r}."
-        )
+        raise FileNotFoundError(f"MVTec AD test folder not found: {test_dir!r}.")
     test_paths, defect_type = [], []
     for defect in _list_subfolders(test_dir):
         paths = _list_image_files(os.path.join(test_dir, defect))
@@ -892,9 +876,7 @@ dtype uint8
             mask_paths.append(None)
             continue
         stem = os.path.splitext(os.path.basename(path))[0]
-        mask_path = os.path.join(
-            category_dir, "ground_truth", defect, f"{stem}_mask.png"
-        )
+        mask_path = os.path.join(category_dir, "ground_truth", defect, f"{stem}_mask.png")
         if not os.path.isfile(mask_path):
             raise FileNotFoundError(
                 f"Missing ground-truth mask for the defective test image "
@@ -1045,9 +1027,7 @@ def _line_alpha(alpha, r0, c0, r1, c1):
     """Accumulate (max) the antialiased line ``(r0, c0)-(r1, c1)``."""
     from skimage.draw import line_aa
 
-    rr, cc, val = line_aa(
-        int(round(r0)), int(round(c0)), int(round(r1)), int(round(c1))
-    )
+    rr, cc, val = line_aa(int(round(r0)), int(round(c0)), int(round(r1)), int(round(c1)))
     keep = (rr >= 0) & (rr < alpha.shape[0]) & (cc >= 0) & (cc < alpha.shape[1])
     np.maximum.at(alpha, (rr[keep], cc[keep]), val[keep])
 
@@ -1182,9 +1162,7 @@ def _defect_hole(clean, rng, other_photos):
     big = max(a, b)
     lo, hi = _DEFECT_MARGIN + big, size - 1 - _DEFECT_MARGIN - big
     r0, c0 = rng.uniform(lo, hi, size=2)
-    rr, cc = ellipse(
-        r0, c0, a, b, shape=(size, size), rotation=rng.uniform(-np.pi, np.pi)
-    )
+    rr, cc = ellipse(r0, c0, a, b, shape=(size, size), rotation=rng.uniform(-np.pi, np.pi))
     shape = np.zeros((size, size), dtype=bool)
     shape[rr, cc] = True
     img = clean.astype(np.float64)
@@ -1267,24 +1245,16 @@ def _apply_defect(clean, kind, rng, other_photos):
     )
 
 
-def _check_texture_defects_params(
-    texture, n_train, n_test, anomaly_ratio, size, defect_types
-):
+def _check_texture_defects_params(texture, n_train, n_test, anomaly_ratio, size, defect_types):
     if not isinstance(texture, str) or texture not in _TEXTURES:
-        raise ValueError(
-            f"texture must be one of {list(_TEXTURES)}; got "
-            f"texture={texture!r}."
-        )
+        raise ValueError(f"texture must be one of {list(_TEXTURES)}; got texture={texture!r}.")
     if not _is_int(n_train) or n_train < 1:
-        raise ValueError(
-            f"n_train must be an int >= 1; got n_train={n_train!r}."
-        )
+        raise ValueError(f"n_train must be an int >= 1; got n_train={n_train!r}.")
     if not _is_int(n_test) or n_test < 1:
         raise ValueError(f"n_test must be an int >= 1; got n_test={n_test!r}.")
     if not _is_real(anomaly_ratio) or not 0.0 <= anomaly_ratio <= 1.0:
         raise ValueError(
-            f"anomaly_ratio must be a float in [0, 1]; got "
-            f"anomaly_ratio={anomaly_ratio!r}."
+            f"anomaly_ratio must be a float in [0, 1]; got anomaly_ratio={anomaly_ratio!r}."
         )
     if not _is_int(size) or not _TEXTURE_MIN_SIZE <= size <= _TEXTURE_MAX_SIZE:
         raise ValueError(
@@ -1343,9 +1313,7 @@ def _generate_texture_defects(
     masks_test = np.zeros((n_test, size, size), dtype=bool)
     defect_type = ["good"] * n_test
     for i, kind in enumerate(kinds):
-        images_test[i], masks_test[i] = _apply_defect(
-            clean_test[i], str(kind), rng, others
-        )
+        images_test[i], masks_test[i] = _apply_defect(clean_test[i], str(kind), rng, others)
         defect_type[i] = str(kind)
 
     order = rng.permutation(n_test)
@@ -1495,7 +1463,12 @@ def make_texture_defects(
     ['hole', 'hole', 'scratch', 'scratch']
     """
     out = _generate_texture_defects(
-        texture, n_train, n_test, anomaly_ratio, size, defect_types,
+        texture,
+        n_train,
+        n_test,
+        anomaly_ratio,
+        size,
+        defect_types,
         random_state,
     )
     return Bunch(
@@ -1545,15 +1518,11 @@ _DATA_ENV = "SKLEARN_IGD_DATA"
 _FASHION_MNIST_SYSTEM_DIR = "/usr/share/datasets/fashion-mnist"
 
 # Download folder when SKLEARN_IGD_DATA is not set ("~" is expanded).
-_FASHION_MNIST_CACHE_DIR = os.path.join(
-    "~", ".cache", "sklearn_igd", "fashion-mnist"
-)
+_FASHION_MNIST_CACHE_DIR = os.path.join("~", ".cache", "sklearn_igd", "fashion-mnist")
 
 # The dataset's official host and the MD5 sums of its gzipped files, as
 # published by the Fashion-MNIST project.
-_FASHION_MNIST_URL = (
-    "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/"
-)
+_FASHION_MNIST_URL = "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/"
 _FASHION_MNIST_MD5 = {
     "train-images-idx3-ubyte.gz": "8d4fb7e6c68d591d4c3dfef9ec88bf0d",
     "train-labels-idx1-ubyte.gz": "25c81989df183df01b3e8a0aad5dffbe",
@@ -1669,8 +1638,7 @@ def _read_idx(filename, magic, item_shape):
                 )
     except (EOFError, gzip.BadGzipFile) as exc:
         raise ValueError(
-            f"The idx file {filename!r} is not a valid gzip file or is "
-            f"truncated: {exc}"
+            f"The idx file {filename!r} is not a valid gzip file or is truncated: {exc}"
         ) from exc
     return out
 
@@ -1782,9 +1750,7 @@ def _download_fashion_mnist(folder):
                 continue
             gz_name = name + ".gz"
             url = _FASHION_MNIST_URL + gz_name
-            fd, tmp = tempfile.mkstemp(
-                prefix=f".{gz_name}.", suffix=".part", dir=folder
-            )
+            fd, tmp = tempfile.mkstemp(prefix=f".{gz_name}.", suffix=".part", dir=folder)
             os.close(fd)
             try:
                 try:
@@ -1811,9 +1777,7 @@ def _download_fashion_mnist(folder):
                 raise
 
 
-def load_fashion_mnist(
-    path=None, *, subset="train", download=False, return_X_y=False
-):
+def load_fashion_mnist(path=None, *, subset="train", download=False, return_X_y=False):
     """Load the Fashion-MNIST dataset (Zalando's 28x28 article images).
 
     The four idx files of the dataset, ``train-images-idx3-ubyte``,
@@ -1946,10 +1910,7 @@ def load_fashion_mnist(
     ((10000, 28, 28), [1000, 1000, 1000])
     """
     if not isinstance(subset, str) or subset not in ("train", "test", "all"):
-        raise ValueError(
-            f"subset must be one of 'train', 'test' or 'all'; got "
-            f"subset={subset!r}."
-        )
+        raise ValueError(f"subset must be one of 'train', 'test' or 'all'; got subset={subset!r}.")
     subsets = ["train", "test"] if subset == "all" else [subset]
     names = [name for s in subsets for name in _FASHION_MNIST_FILES[s]]
 

@@ -162,9 +162,7 @@ def pixel_roc_auc(masks, heatmaps, *, average="pooled"):
     if isinstance(average, str) and average in _AVERAGES:
         pass
     else:
-        raise ValueError(
-            f"average must be one of {_AVERAGES}; received average={average!r}."
-        )
+        raise ValueError(f"average must be one of {_AVERAGES}; received average={average!r}.")
     anomalous, heatmaps = _check_masks_heatmaps(masks, heatmaps)
     if average == "pooled":
         _check_both_classes(anomalous, 'pixel_roc_auc(average="pooled")')
@@ -182,8 +180,7 @@ def pixel_roc_auc(masks, heatmaps, *, average="pooled"):
             f"{' ...' if len(anomalous) > 10 else ''}."
         )
     aucs = [
-        roc_auc_score(anomalous[i].ravel(), heatmaps[i].ravel())
-        for i in np.flatnonzero(qualifies)
+        roc_auc_score(anomalous[i].ravel(), heatmaps[i].ravel()) for i in np.flatnonzero(qualifies)
     ]
     return float(np.mean(aucs))
 
@@ -195,8 +192,7 @@ def _check_fpr_limit(fpr_limit):
         or not 0.0 < fpr_limit <= 1.0
     ):
         raise ValueError(
-            "fpr_limit must be a real number in (0, 1]; received "
-            f"fpr_limit={fpr_limit!r}."
+            f"fpr_limit must be a real number in (0, 1]; received fpr_limit={fpr_limit!r}."
         )
     return float(fpr_limit)
 

@@ -113,15 +113,11 @@ class OneClassSplit(BaseCrossValidator):
             or isinstance(n_splits, bool)
             or n_splits < 1
         ):
-            raise ValueError(
-                f"n_splits must be an int >= 1; got n_splits={n_splits!r}."
-            )
+            raise ValueError(f"n_splits must be an int >= 1; got n_splits={n_splits!r}.")
 
     def _n_test_normal(self, n_normal):
         test_size = self.test_size
-        if isinstance(test_size, numbers.Integral) and not isinstance(
-            test_size, bool
-        ):
+        if isinstance(test_size, numbers.Integral) and not isinstance(test_size, bool):
             n_test = int(test_size)
             if not 1 <= n_test <= n_normal - 1:
                 raise ValueError(
@@ -146,8 +142,7 @@ class OneClassSplit(BaseCrossValidator):
                 )
             return n_test
         raise ValueError(
-            f"test_size must be a float in (0, 1) or an int >= 1; got "
-            f"test_size={test_size!r}."
+            f"test_size must be a float in (0, 1) or an int >= 1; got test_size={test_size!r}."
         )
 
     def split(self, X, y, groups=None):
@@ -195,8 +190,7 @@ class OneClassSplit(BaseCrossValidator):
         y = np.asarray(y)
         if y.ndim != 1:
             raise ValueError(
-                f"y must be a 1-D array of labels in {{+1, -1}}; got an array "
-                f"of shape {y.shape}."
+                f"y must be a 1-D array of labels in {{+1, -1}}; got an array of shape {y.shape}."
             )
         if X is not None and _num_samples(X) != y.shape[0]:
             raise ValueError(

@@ -15,8 +15,7 @@ from sklearn_igd import IGDDetector
 from sklearn_igd._validation import check_input
 from sklearn_igd.datasets import load_digits_images, load_mnist_5k
 
-FAST = dict(backbone="resnet18-lite", max_epochs=1, batch_size=16, random_state=0,
-            pretrain=None)
+FAST = dict(backbone="resnet18-lite", max_epochs=1, batch_size=16, random_state=0, pretrain=None)
 
 
 @pytest.fixture(scope="module")
@@ -68,8 +67,9 @@ def _raw_terms(det, X):
             n_patches = len(det._grid()[0]) * len(det._grid()[1])
             for name, rho in (("A_L", 1.0), ("S_L", 0.0)):
                 m = reconstruction_error_map(patches, p_hat, rho=rho, ssim=LOCAL_SSIM)
-                terms[name] = fold_patch_maps(m.view(n, n_patches, p, p).double(), (h, w), p,
-                                              det._grid()).numpy()
+                terms[name] = fold_patch_maps(
+                    m.view(n, n_patches, p, p).double(), (h, w), p, det._grid()
+                ).numpy()
     return terms
 
 
@@ -85,7 +85,9 @@ def test_scales_are_training_means(local_fitted, mnist):
     t = _raw_terms(det, X_train)
     np.testing.assert_allclose(
         det.heatmap_scale_,
-        [[t["A_G"].mean(), t["S_G"].mean()], [t["A_L"].mean(), t["S_L"].mean()]], rtol=1e-5)
+        [[t["A_G"].mean(), t["S_G"].mean()], [t["A_L"].mean(), t["S_L"].mean()]],
+        rtol=1e-5,
+    )
     # hence training images score 2 on average, and their pixels 4 (one per term)
     assert det.anomaly_score(X_train).mean() == pytest.approx(2.0, rel=1e-6)
     assert det.predict_heatmap(X_train).mean() == pytest.approx(4.0, rel=1e-5)
@@ -151,8 +153,9 @@ def test_global_model_alone(mnist, heatmap):
         assert m.shape == (1, 2)
         np.testing.assert_allclose(m[0], [t["A_G"].mean(), t["S_G"].mean()], rtol=1e-5)
         t = _raw_terms(det, X[:5])
-        np.testing.assert_allclose(heat, t["A_G"] / m[0, 0] + t["S_G"] / m[0, 1],
-                                   rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(
+            heat, t["A_G"] / m[0, 0] + t["S_G"] / m[0, 1], rtol=1e-5, atol=1e-6
+        )
 
 
 def test_tabular_input_has_no_scales_and_no_heatmap():

@@ -1,10 +1,8 @@
 """scikit-learn's estimator checks on IGDDetector (2-D input goes through the MLP path)."""
 
-import torch
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from sklearn_igd import IGDDetector
-
 
 #: Checks IGDDetector is expected to fail, each with the reason.
 EXPECTED_FAILED_CHECKS = {}

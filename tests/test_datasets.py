@@ -99,9 +99,7 @@ def test_make_one_class_indices_no_overlap_and_labels(mnist):
     i_train, i_test, y_train, y_test = _split_indices(target, random_state=1)
     assert np.intersect1d(i_train, i_test).size == 0
     # everything is used when train_fraction=1 and contamination=0
-    np.testing.assert_array_equal(
-        np.sort(np.concatenate([i_train, i_test])), np.arange(5000)
-    )
+    np.testing.assert_array_equal(np.sort(np.concatenate([i_train, i_test])), np.arange(5000))
     np.testing.assert_array_equal(y_train, np.where(target[i_train] == 3, 1, -1))
     np.testing.assert_array_equal(y_test, np.where(target[i_test] == 3, 1, -1))
     assert np.all(target[i_train] == 3)
@@ -110,9 +108,7 @@ def test_make_one_class_indices_no_overlap_and_labels(mnist):
 def test_make_one_class_int_train_size_and_2d(digits):
     images, target = digits
     X = images.reshape(len(images), -1)
-    X_train, X_test, y_train, y_test = make_one_class(
-        X, target, 0, train_size=100, random_state=0
-    )
+    X_train, X_test, y_train, y_test = make_one_class(X, target, 0, train_size=100, random_state=0)
     n_normal = int((target == 0).sum())
     assert X_train.shape == (100, 64)
     assert X_test.shape == (len(X) - 100, 64)
@@ -141,9 +137,7 @@ def test_make_one_class_train_fraction(mnist):
 def test_make_one_class_contamination(mnist):
     _, target = mnist
     clean = _split_indices(target, random_state=0)
-    i_train, i_test, y_train, y_test = _split_indices(
-        target, contamination=0.1, random_state=0
-    )
+    i_train, i_test, y_train, y_test = _split_indices(target, contamination=0.1, random_state=0)
     n_anom = int((y_train == -1).sum())
     assert (y_train == 1).sum() == 250
     assert n_anom == round(0.1 * 250 / 0.9) == 28
@@ -160,9 +154,7 @@ def test_make_one_class_contamination(mnist):
 
 def test_make_one_class_small_contamination_gives_one_anomaly():
     y = np.repeat([0, 1], 20)
-    _, _, y_train, _ = make_one_class(
-        np.arange(40), y, 0, contamination=0.001, random_state=0
-    )
+    _, _, y_train, _ = make_one_class(np.arange(40), y, 0, contamination=0.001, random_state=0)
     assert (y_train == -1).sum() == 1
 
 

@@ -28,9 +28,13 @@ def test_auc_difference_ci():
 
 def test_run_texture_reports_every_metric(tmp_path):
     params = dict(backbone="resnet18-lite", max_epochs=1, batch_size=16, pretrain=None)
-    row = demo_textures.run_texture("brick", params=params, out=tmp_path,
-                                    log=lambda *a, **k: None,
-                                    data_params=dict(n_train=20, n_test=20, size=32))
+    row = demo_textures.run_texture(
+        "brick",
+        params=params,
+        out=tmp_path,
+        log=lambda *a, **k: None,
+        data_params=dict(n_train=20, n_test=20, size=32),
+    )
     for part in demo_textures.IGD_PARTS:
         for metric in ("image", "pixel", "pixel_per_image", "aupro"):
             assert 0.0 <= row[f"{metric}_{part}"] <= 1.0

@@ -24,9 +24,7 @@ from sklearn_igd import IGDDetector
 from sklearn_igd.datasets import load_digits_images, load_mnist_5k
 from sklearn_igd.model_selection import OneClassSplit
 
-
-FAST = dict(backbone="resnet18-lite", max_epochs=2, batch_size=32, random_state=0,
-            pretrain=None)
+FAST = dict(backbone="resnet18-lite", max_epochs=2, batch_size=32, random_state=0, pretrain=None)
 
 
 @pytest.fixture(scope="module")
@@ -108,16 +106,18 @@ def test_history_records_each_loss_term(fitted):
 
 def test_training_reduces_reconstruction_loss(digits):
     X, y = digits
-    det = IGDDetector(backbone="resnet18-lite", max_epochs=8, batch_size=32,
-                      random_state=0).fit(X[y == 1])
+    det = IGDDetector(backbone="resnet18-lite", max_epochs=8, batch_size=32, random_state=0).fit(
+        X[y == 1]
+    )
     l_r = det.history_[:, "l_r"]
     assert l_r[-1] < 0.8 * l_r[0]
 
 
 def test_batch_size_larger_than_data(digits):
     X, y = digits
-    det = IGDDetector(backbone="resnet18-lite", max_epochs=2, batch_size=64,
-                      random_state=0).fit(X[y == 2][:10])
+    det = IGDDetector(backbone="resnet18-lite", max_epochs=2, batch_size=64, random_state=0).fit(
+        X[y == 2][:10]
+    )
     assert len(det.history_[-1, "batches"]) == 1
     assert det.history_[-1, "batches"][0]["train_batch_size"] == 10
     assert np.all(np.isfinite(det.score_samples(X[:5])))
@@ -167,8 +167,9 @@ def test_every_layout_and_dtype_gives_the_same_scores(fitted, digits):
         "torch": torch.from_numpy(X),
     }
     for name, Xv in variants.items():
-        np.testing.assert_allclose(fitted.score_samples(Xv), ref, rtol=1e-6, atol=1e-6,
-                                   err_msg=name)
+        np.testing.assert_allclose(
+            fitted.score_samples(Xv), ref, rtol=1e-6, atol=1e-6, err_msg=name
+        )
 
 
 def test_rgb_layouts_agree(digits):
@@ -176,8 +177,9 @@ def test_rgb_layouts_agree(digits):
     rgb = np.stack([X, X // 2, 255 - X], axis=-1)[y == 4]  # (n, 8, 8, 3)
     det = IGDDetector(**FAST).fit(rgb)
     assert det.input_shape_ == (3, 8, 8)
-    np.testing.assert_allclose(det.score_samples(rgb), det.score_samples(rgb.transpose(0, 3, 1, 2)),
-                               rtol=1e-6)
+    np.testing.assert_allclose(
+        det.score_samples(rgb), det.score_samples(rgb.transpose(0, 3, 1, 2)), rtol=1e-6
+    )
 
 
 def test_image_size_resizes_when_asked(digits):
@@ -339,8 +341,8 @@ def test_joblib_roundtrip_in_a_new_process(fitted, digits, tmp_path):
     code = textwrap.dedent(f"""
         import joblib, numpy as np
         det = joblib.load({str(path)!r})
-        np.save({str(tmp_path / 'out.npy')!r},
-                det.decision_function(np.load({str(tmp_path / 'X.npy')!r})))
+        np.save({str(tmp_path / "out.npy")!r},
+                det.decision_function(np.load({str(tmp_path / "X.npy")!r})))
     """)
     subprocess.run([sys.executable, "-c", code], check=True)
     np.testing.assert_array_equal(np.load(tmp_path / "out.npy"), expected)
@@ -403,16 +405,17 @@ def test_combined_score_is_scaled_global_plus_max_over_patches(local_fitted):
     p_r, p_h = det.local_net_.patch_score_terms(torch.from_numpy(Xp), 8, det._grid())
     assert p_r.shape == (40, 36)  # 6 x 6 patches of 8 px every 4 px
     a, b = det.score_scale_  # training means of s_G and s_L (tests/test_combination.py)
-    np.testing.assert_allclose(det.anomaly_score(X[:40]),
-                               (l_r + l_h) / a + (p_r + p_h).max(1) / b, rtol=1e-12)
+    np.testing.assert_allclose(
+        det.anomaly_score(X[:40]), (l_r + l_h) / a + (p_r + p_h).max(1) / b, rtol=1e-12
+    )
     glob = IGDDetector(**{**FAST, "max_epochs": 1, "batch_size": 64, "local": False})
     glob.fit(load_mnist_5k(return_X_y=True)[0][:64])
     assert glob.local_net_ is None and glob.patch_size_ is None
 
 
 def test_predict_heatmap(local_fitted, digits):
-    from sklearn_igd._patches import extract_patches, fold_patch_maps
     from sklearn_igd._losses import LOCAL_SSIM, reconstruction_error_map
+    from sklearn_igd._patches import extract_patches, fold_patch_maps
     from sklearn_igd._validation import check_input
 
     X, _ = load_mnist_5k(return_X_y=True)
@@ -428,18 +431,22 @@ def test_predict_heatmap(local_fitted, digits):
         det.net_.module_.eval()
         det.local_net_.module_.eval()
         x_hat = det.net_.module_(x)[1]
-        g = (reconstruction_error_map(x, x_hat, rho=1.0) / m[0, 0]
-             + reconstruction_error_map(x, x_hat, rho=0.0) / m[0, 1])
+        g = (
+            reconstruction_error_map(x, x_hat, rho=1.0) / m[0, 0]
+            + reconstruction_error_map(x, x_hat, rho=0.0) / m[0, 1]
+        )
         p = extract_patches(x, 8, det._grid())
         p_hat = det.local_net_.module_(p)[1]
-        lm = (reconstruction_error_map(p, p_hat, rho=1.0, ssim=LOCAL_SSIM) / m[1, 0]
-              + reconstruction_error_map(p, p_hat, rho=0.0, ssim=LOCAL_SSIM) / m[1, 1])
+        lm = (
+            reconstruction_error_map(p, p_hat, rho=1.0, ssim=LOCAL_SSIM) / m[1, 0]
+            + reconstruction_error_map(p, p_hat, rho=0.0, ssim=LOCAL_SSIM) / m[1, 1]
+        )
         loc = fold_patch_maps(lm.view(10, 36, 8, 8).double(), (28, 28), 8, det._grid())
-    np.testing.assert_allclose(heat, g.double().numpy() + loc.numpy(), rtol=1e-5,
-                               atol=1e-5)
+    np.testing.assert_allclose(heat, g.double().numpy() + loc.numpy(), rtol=1e-5, atol=1e-5)
     with _raises(ValueError, "predict_heatmap needs images", "4 features"):
         IGDDetector(**FAST).fit(np.random.RandomState(0).rand(20, 4)).predict_heatmap(
-            np.zeros((2, 4)))
+            np.zeros((2, 4))
+        )
 
 
 def test_patch_size_larger_than_image():

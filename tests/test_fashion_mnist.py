@@ -12,8 +12,18 @@ from sklearn_igd import datasets
 from sklearn_igd.datasets import load_fashion_mnist
 
 N_TRAIN, N_TEST = 5, 3
-CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
-           "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
+CLASSES = [
+    "T-shirt/top",
+    "Trouser",
+    "Pullover",
+    "Dress",
+    "Coat",
+    "Sandal",
+    "Shirt",
+    "Sneaker",
+    "Bag",
+    "Ankle boot",
+]
 NAMES = {
     "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
     "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
@@ -84,16 +94,24 @@ def test_parses_exact_values_and_labels(tmp_path, gz):
     assert data.target.tolist() == TRAIN_LABELS.tolist()
     assert list(data.target_names) == CLASSES
     assert data.target_names[data.target].tolist() == [
-        "Ankle boot", "T-shirt/top", "Dress", "Dress", "Sneaker"]
+        "Ankle boot",
+        "T-shirt/top",
+        "Dress",
+        "Dress",
+        "Sneaker",
+    ]
     assert "Fashion-MNIST" in data.DESCR
     data.images[0, 0, 0] = 1  # the arrays are writeable
 
 
-@pytest.mark.parametrize("subset, images, labels", [
-    ("train", TRAIN_IMAGES, TRAIN_LABELS),
-    ("test", TEST_IMAGES, TEST_LABELS),
-    ("all", np.concatenate([TRAIN_IMAGES, TEST_IMAGES]), np.r_[TRAIN_LABELS, TEST_LABELS]),
-])
+@pytest.mark.parametrize(
+    "subset, images, labels",
+    [
+        ("train", TRAIN_IMAGES, TRAIN_LABELS),
+        ("test", TEST_IMAGES, TEST_LABELS),
+        ("all", np.concatenate([TRAIN_IMAGES, TEST_IMAGES]), np.r_[TRAIN_LABELS, TEST_LABELS]),
+    ],
+)
 def test_subset(tmp_path, subset, images, labels):
     folder = _write_dataset(tmp_path)
     data = load_fashion_mnist(folder, subset=subset)
@@ -199,13 +217,21 @@ def test_error_lists_every_place_and_the_remedies(tmp_path, monkeypatch):
     with pytest.raises(FileNotFoundError) as excinfo:
         load_fashion_mnist(subset="all")
     msg = str(excinfo.value)
-    for place in [str(env), os.path.join(str(env), "fashion-mnist"),
-                  system, os.path.join(system, "data")]:
+    for place in [
+        str(env),
+        os.path.join(str(env), "fashion-mnist"),
+        system,
+        os.path.join(system, "data"),
+    ]:
         assert f"  - {place} (" in msg
     assert "missing t10k-images-idx3-ubyte[.gz], t10k-labels-idx1-ubyte[.gz]" in msg
     assert "folder does not exist" in msg
-    for remedy in ["path=", "SKLEARN_IGD_DATA", "apt-get install dataset-fashion-mnist",
-                   "download=True"]:
+    for remedy in [
+        "path=",
+        "SKLEARN_IGD_DATA",
+        "apt-get install dataset-fashion-mnist",
+        "download=True",
+    ]:
         assert remedy in msg
     # The download folder named is $SKLEARN_IGD_DATA/fashion-mnist.
     assert f"into {os.path.join(str(env), 'fashion-mnist')}" in msg
@@ -341,7 +367,8 @@ def test_download_verifies_md5_and_caches(tmp_path, monkeypatch, fake_server):
     np.testing.assert_array_equal(data.images, TEST_IMAGES)
     assert sorted(fetched) == sorted(
         "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/" + n + ".gz"
-        for n in ALL_NAMES)
+        for n in ALL_NAMES
+    )
     assert sorted(os.listdir(cache)) == sorted(n + ".gz" for n in ALL_NAMES)  # no temp file
 
     # Found again in the cache, without downloading (even with download=True).

@@ -41,8 +41,15 @@ def pullover(fmnist):
     return X_train, test.images[keep], (test.target[keep] == 2).astype(int)
 
 
-PULLOVER = dict(backbone="resnet18-lite", pretrain_epochs=10, max_epochs=10, batch_size=16,
-                lr=3e-4, local=False, random_state=0)
+PULLOVER = dict(
+    backbone="resnet18-lite",
+    pretrain_epochs=10,
+    max_epochs=10,
+    batch_size=16,
+    lr=3e-4,
+    local=False,
+    random_state=0,
+)
 
 
 @pytest.mark.parametrize("pretrain, min_auc", [(None, 0.85), ("kd", 0.78)])

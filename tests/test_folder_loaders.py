@@ -6,7 +6,6 @@ import sys
 
 import numpy as np
 import pytest
-
 from PIL import Image  # noqa: E402 - Pillow is a dependency
 
 from sklearn_igd.datasets import load_image_folder, load_mvtec_ad  # noqa: E402
@@ -45,8 +44,10 @@ def _make_mvtec(root, category="widget", rgb=False, seed=0):
     for i in (0, 1, 4):
         defect, file = TEST_NAMES[i].split("/")
         stem = os.path.splitext(file)[0]
-        _save(masks[i].astype(np.uint8) * 255,
-              os.path.join(base, "ground_truth", defect, f"{stem}_mask.png"))
+        _save(
+            masks[i].astype(np.uint8) * 255,
+            os.path.join(base, "ground_truth", defect, f"{stem}_mask.png"),
+        )
     return train, test, masks
 
 
@@ -80,8 +81,10 @@ def test_mvtec_grey_shapes_labels_masks_and_values(mvtec_grey):
     np.testing.assert_array_equal(data.masks_test, masks)  # exactly the drawn pixels
     assert not data.masks_test[data.y_test == 1].any()
 
-    rel = [os.path.relpath(f, os.path.join(root, "widget", "test")).replace(os.sep, "/")
-           for f in data.filenames_test]
+    rel = [
+        os.path.relpath(f, os.path.join(root, "widget", "test")).replace(os.sep, "/")
+        for f in data.filenames_test
+    ]
     assert rel == TEST_NAMES
     assert [os.path.basename(f) for f in data.filenames_train] == ["000.png", "001.png", "002.png"]
     assert data.category == "widget"
@@ -113,8 +116,10 @@ def test_mvtec_resize(mvtec_grey):
     assert data.masks_test.shape == (5, 8, 8) and data.masks_test.dtype == bool
     bilinear = [np.asarray(Image.fromarray(a).resize((8, 8), Image.BILINEAR)) for a in test]
     np.testing.assert_array_equal(data.images_test, np.stack(bilinear))
-    nearest = [np.asarray(Image.fromarray(m.astype(np.uint8) * 255).resize((8, 8), Image.NEAREST))
-               > 127 for m in masks]
+    nearest = [
+        np.asarray(Image.fromarray(m.astype(np.uint8) * 255).resize((8, 8), Image.NEAREST)) > 127
+        for m in masks
+    ]
     np.testing.assert_array_equal(data.masks_test, np.stack(nearest))
     assert data.masks_test[0].any() and not data.masks_test[2:4].any()
 
@@ -263,7 +268,8 @@ def test_image_folder_resize(tmp_path):
     data = load_image_folder(tmp_path, size=(5, 7))
     assert data.images.shape == (2, 5, 7)
     np.testing.assert_array_equal(
-        data.images[0], np.asarray(Image.fromarray(a).resize((7, 5), Image.BILINEAR)))
+        data.images[0], np.asarray(Image.fromarray(a).resize((7, 5), Image.BILINEAR))
+    )
     assert load_image_folder(tmp_path, size=8).images.shape == (2, 8, 8)
 
 

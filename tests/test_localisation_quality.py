@@ -19,8 +19,9 @@ from sklearn_igd import IGDDetector
 from sklearn_igd.datasets import make_texture_defects
 from sklearn_igd.metrics import pixel_roc_auc
 
-PARAMS = dict(backbone="resnet18-lite", max_epochs=5, batch_size=16, lr=3e-4, pretrain=None,
-              random_state=0)
+PARAMS = dict(
+    backbone="resnet18-lite", max_epochs=5, batch_size=16, lr=3e-4, pretrain=None, random_state=0
+)
 DATA = dict(n_train=64, n_test=40, size=32, random_state=0)
 
 #: texture: minimum pooled pixel ROC AUC of the default (balanced) heatmap. Measured on
@@ -28,7 +29,7 @@ DATA = dict(n_train=64, n_test=40, size=32, random_state=0)
 MIN_PIXEL_AUC = {"brick": 0.90, "grass": 0.58, "gravel": 0.66}
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _fit(texture):
     """``(data, fitted detector)``, one fit per texture for the whole module."""
     data = make_texture_defects(texture, **DATA)
@@ -43,8 +44,9 @@ def fitted(request):
 def _paper_map(det, X):
     """Eq. 16-17 as written, from the same fitted nets (the nets' default weights)."""
     x = torch.from_numpy(det._prepare(X))
-    return (det.net_.error_maps(x)
-            + det.local_net_.folded_patch_error_maps(x, det.patch_size_, det._grid()))
+    return det.net_.error_maps(x) + det.local_net_.folded_patch_error_maps(
+        x, det.patch_size_, det._grid()
+    )
 
 
 def test_heatmap_localises_defects(fitted):
@@ -70,8 +72,13 @@ def test_brick_image_score_beats_pixel_baselines():
     anomalous = data.y_test == -1
     igd = roc_auc_score(anomalous, det.anomaly_score(data.images_test))
     flat = lambda X: X.reshape(len(X), -1) / 255.0  # noqa: E731
-    peers = {name: roc_auc_score(anomalous, -est.fit(flat(data.images_train))
-                                 .decision_function(flat(data.images_test)))
-             for name, est in (("IsolationForest", IsolationForest(random_state=0)),
-                               ("OneClassSVM", OneClassSVM()))}
+    peers = {
+        name: roc_auc_score(
+            anomalous, -est.fit(flat(data.images_train)).decision_function(flat(data.images_test))
+        )
+        for name, est in (
+            ("IsolationForest", IsolationForest(random_state=0)),
+            ("OneClassSVM", OneClassSVM()),
+        )
+    }
     assert igd >= 0.85 and all(igd > auc + 0.05 for auc in peers.values()), (igd, peers)

@@ -77,9 +77,7 @@ def test_pixel_roc_auc_per_image_average_skips_images_without_both_classes():
     heatmaps[2, 0, 0] = 5.0
     # Image 3: only anomalous pixels -> skipped.
     masks[3] = 1
-    assert pixel_roc_auc(masks, heatmaps, average="per_image") == pytest.approx(
-        (1.0 + 0.75) / 2
-    )
+    assert pixel_roc_auc(masks, heatmaps, average="per_image") == pytest.approx((1.0 + 0.75) / 2)
     # Pooling gives a different number (image 2's hot pixel counts there).
     assert pixel_roc_auc(masks, heatmaps) != pytest.approx(0.875)
 
@@ -129,9 +127,7 @@ def test_aupro_tie_gives_diagonal_segment_and_interpolates_at_limit():
     # fpr_limit = 1/42 the interpolated PRO is 3/4, so the area is
     # 1/42 * (1/2 + 3/4) / 2 and the normalised value 5/8.
     assert aupro(masks, heatmaps, fpr_limit=1 / 42) == pytest.approx(0.625)
-    assert aupro(masks, heatmaps) == pytest.approx(
-        (1 / 21 * 0.75 + (0.3 - 1 / 21)) / 0.3
-    )
+    assert aupro(masks, heatmaps) == pytest.approx((1 / 21 * 0.75 + (0.3 - 1 / 21)) / 0.3)
 
 
 def test_aupro_regions_do_not_connect_across_images():
@@ -189,15 +185,9 @@ def test_aupro_num_thresholds_approximates_exact():
 def test_accepts_lists_ints_and_float32():
     masks, heatmaps = _two_regions()
     expected = aupro(masks, heatmaps)
-    assert aupro(masks.tolist(), heatmaps.astype(np.float32).tolist()) == (
-        pytest.approx(expected)
-    )
-    assert aupro(masks.astype(bool), heatmaps.astype(np.float32)) == pytest.approx(
-        expected
-    )
-    assert pixel_roc_auc(masks * 255, heatmaps) == pytest.approx(
-        pixel_roc_auc(masks, heatmaps)
-    )
+    assert aupro(masks.tolist(), heatmaps.astype(np.float32).tolist()) == (pytest.approx(expected))
+    assert aupro(masks.astype(bool), heatmaps.astype(np.float32)) == pytest.approx(expected)
+    assert pixel_roc_auc(masks * 255, heatmaps) == pytest.approx(pixel_roc_auc(masks, heatmaps))
 
 
 # ----------------------------------------------------------------------------- errors

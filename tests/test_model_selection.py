@@ -41,9 +41,7 @@ def test_split_contents(digits_one_class):
         assert np.all(np.isin(anomalies, test))  # all anomalies validate
         assert (y[test] == 1).sum() == n_test
         assert train.size == normal.size - n_test
-        np.testing.assert_array_equal(
-            np.sort(np.concatenate([train, test])), np.arange(len(y))
-        )
+        np.testing.assert_array_equal(np.sort(np.concatenate([train, test])), np.arange(len(y)))
     # different splits hold out different normals
     assert not np.array_equal(folds[0][0], folds[1][0])
 

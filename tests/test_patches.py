@@ -15,13 +15,15 @@ from sklearn_igd._patches import (
 )
 
 
-@pytest.mark.parametrize("side, patch, stride", [(28, 8, 4), (29, 8, 4), (64, 8, 4), (9, 9, 4),
-                                                 (256, 32, 16), (30, 7, 3)])
+@pytest.mark.parametrize(
+    "side, patch, stride",
+    [(28, 8, 4), (29, 8, 4), (64, 8, 4), (9, 9, 4), (256, 32, 16), (30, 7, 3)],
+)
 def test_patch_starts_cover_the_axis(side, patch, stride):
     starts = patch_starts(side, patch, stride)
     covered = np.zeros(side, bool)
     for s in starts:
-        covered[s:s + patch] = True
+        covered[s : s + patch] = True
     assert covered.all() and starts[0] == 0 and starts[-1] == side - patch
     assert np.all(np.diff(starts) >= 1) and np.all(np.diff(starts) <= stride)
 
@@ -53,7 +55,7 @@ def test_extract_matches_slicing_and_dataset():
     for i in range(3):
         for y in ys:
             for x0 in xs:
-                assert torch.equal(patches[k], x[i, :, y:y + 5, x0:x0 + 5])
+                assert torch.equal(patches[k], x[i, :, y : y + 5, x0 : x0 + 5])
                 assert torch.equal(ds[k][0], patches[k])
                 k += 1
 
@@ -68,8 +70,12 @@ def test_fold_averages_overlaps():
     expected = np.zeros((10, 9))
     for r in range(10):
         for c in range(9):
-            ks = [a * len(xs) + b for a, y in enumerate(ys) for b, x0 in enumerate(xs)
-                  if y <= r < y + 4 and x0 <= c < x0 + 4]
+            ks = [
+                a * len(xs) + b
+                for a, y in enumerate(ys)
+                for b, x0 in enumerate(xs)
+                if y <= r < y + 4 and x0 <= c < x0 + 4
+            ]
             expected[r, c] = np.mean(ks)
     np.testing.assert_allclose(folded[0].numpy(), expected)
     # extracting then folding an image gives the image back

@@ -1,6 +1,5 @@
 """Pre-training (issue 4): ImageNet KD, SimCLR, a user's backbone, and feature caching."""
 
-import io
 import urllib.error
 
 import joblib
@@ -10,14 +9,13 @@ import torch
 from sklearn.utils._param_validation import InvalidParameterError
 from torch import nn
 
-from sklearn_igd import IGDDetector
-from sklearn_igd import _pretrain
+from sklearn_igd import IGDDetector, _pretrain
 from sklearn_igd._net import IGDNet
 from sklearn_igd._networks import IGDModule
 from sklearn_igd._pretrain import (
+    RESNET18_URL,
     FrozenEncoder,
     ImageNetInput,
-    RESNET18_URL,
     nt_xent_loss,
     simclr_augmentation,
     to_rgb_min_side,
@@ -25,8 +23,14 @@ from sklearn_igd._pretrain import (
 )
 from sklearn_igd.datasets import load_digits_images
 
-FAST = dict(backbone="resnet18-lite", max_epochs=2, batch_size=32, local=False,
-            pretrain_epochs=2, random_state=0)
+FAST = dict(
+    backbone="resnet18-lite",
+    max_epochs=2,
+    batch_size=32,
+    local=False,
+    pretrain_epochs=2,
+    random_state=0,
+)
 
 
 @pytest.fixture(scope="module")
@@ -71,8 +75,9 @@ def test_kd_offline_teacher_fits_and_records_pretraining(kd_detector, digits):
 
 def test_kd_distillation_reduces_the_l2():
     X, y = load_digits_images(return_X_y=True)
-    det = IGDDetector(**{**FAST, "pretrain_epochs": 15, "max_epochs": 1},
-                      pretrain="kd", pretrain_batch_size=32).fit(X[y == 1][:128])
+    det = IGDDetector(
+        **{**FAST, "pretrain_epochs": 15, "max_epochs": 1}, pretrain="kd", pretrain_batch_size=32
+    ).fit(X[y == 1][:128])
     loss = det.history_[:, "pretrain_loss"]
     assert loss[-1] < 0.8 * loss[0]
 
@@ -91,9 +96,17 @@ def test_kd_encoder_is_frozen_and_only_the_head_trains(kd_detector):
 def test_igd_training_leaves_the_frozen_encoder_unchanged(digits):
     enc = FrozenEncoder(nn.Sequential(nn.Conv2d(1, 4, 3), nn.BatchNorm2d(4), nn.ReLU()))
     before = {k: v.clone() for k, v in enc.state_dict().items()}
-    net = IGDNet(IGDModule, module__input_shape=(1, 8, 8), module__backbone="resnet18-lite",
-                 module__encoder=enc, criterion=nn.L1Loss, max_epochs=2, batch_size=16,
-                 train_split=None, verbose=0)
+    net = IGDNet(
+        IGDModule,
+        module__input_shape=(1, 8, 8),
+        module__backbone="resnet18-lite",
+        module__encoder=enc,
+        criterion=nn.L1Loss,
+        max_epochs=2,
+        batch_size=16,
+        train_split=None,
+        verbose=0,
+    )
     net.fit(torch.from_numpy(digits[0][:, None].astype(np.float32) / 16.0), None)
     after = net.module_.backbone.state_dict()
     assert before.keys() == after.keys()
@@ -103,12 +116,14 @@ def test_igd_training_leaves_the_frozen_encoder_unchanged(digits):
 
 def test_kd_is_reproducible_and_persists(kd_detector, digits, tmp_path):
     again = IGDDetector(**FAST, pretrain="kd").fit(digits[0])
-    np.testing.assert_array_equal(again.decision_function(digits[1]),
-                                  kd_detector.decision_function(digits[1]))
+    np.testing.assert_array_equal(
+        again.decision_function(digits[1]), kd_detector.decision_function(digits[1])
+    )
     path = tmp_path / "kd.joblib"
     joblib.dump(kd_detector, path)
-    np.testing.assert_array_equal(joblib.load(path).decision_function(digits[1]),
-                                  kd_detector.decision_function(digits[1]))
+    np.testing.assert_array_equal(
+        joblib.load(path).decision_function(digits[1]), kd_detector.decision_function(digits[1])
+    )
 
 
 def _torchvision_resnet18_keys():
@@ -164,10 +179,13 @@ def test_resnet18_teacher_from_a_weights_file(tmp_path, digits):
     torch.save(state, path)
     teacher = _pretrain.load_teacher("resnet18", str(path))
     assert torch.equal(teacher.backbone.stem[0].weight, state["conv1.weight"])
-    assert torch.equal(teacher.backbone.layers[2].shortcut[1].running_mean,
-                       state["layer2.0.downsample.1.running_mean"])
-    det = IGDDetector(**FAST, pretrain="kd", kd_teacher="resnet18",
-                      kd_teacher_weights=path).fit(digits[0])
+    assert torch.equal(
+        teacher.backbone.layers[2].shortcut[1].running_mean,
+        state["layer2.0.downsample.1.running_mean"],
+    )
+    det = IGDDetector(**FAST, pretrain="kd", kd_teacher="resnet18", kd_teacher_weights=path).fit(
+        digits[0]
+    )
     assert np.all(np.isfinite(det.decision_function(digits[1])))
 
 
@@ -188,24 +206,31 @@ def test_resnet18_teacher_without_weights_gives_a_clear_error(tmp_path, monkeypa
     with pytest.raises(RuntimeError) as info:
         IGDDetector(**FAST, pretrain="kd", kd_teacher="resnet18").fit(digits[0])
     msg = str(info.value)
-    for needed in ("kd_teacher_weights", RESNET18_URL, str(tmp_path / "checkpoints"),
-                   "efficientnet-lite0", "Network is unreachable"):
+    for needed in (
+        "kd_teacher_weights",
+        RESNET18_URL,
+        str(tmp_path / "checkpoints"),
+        "efficientnet-lite0",
+        "Network is unreachable",
+    ):
         assert needed in msg, needed
 
 
 def test_resnet18_teacher_weights_path_must_exist(tmp_path, digits):
     missing = tmp_path / "nope.pth"
     with pytest.raises(FileNotFoundError, match="nope.pth.*is not a file"):
-        IGDDetector(**FAST, pretrain="kd", kd_teacher="resnet18",
-                    kd_teacher_weights=str(missing)).fit(digits[0])
+        IGDDetector(
+            **FAST, pretrain="kd", kd_teacher="resnet18", kd_teacher_weights=str(missing)
+        ).fit(digits[0])
 
 
 def test_resnet18_teacher_rejects_a_wrong_state_dict(tmp_path, digits):
     path = tmp_path / "wrong.pth"
     torch.save({"conv1.weight": torch.zeros(3)}, path)
     with pytest.raises(ValueError, match="not a torchvision ResNet18 state dict"):
-        IGDDetector(**FAST, pretrain="kd", kd_teacher="resnet18",
-                    kd_teacher_weights=path).fit(digits[0])
+        IGDDetector(**FAST, pretrain="kd", kd_teacher="resnet18", kd_teacher_weights=path).fit(
+            digits[0]
+        )
 
 
 def test_efficientnet_teacher_is_imagenet_pretrained():
@@ -295,8 +320,9 @@ def test_cached_features_give_the_same_scores_and_skip_the_backbone(digits):
     fits = {}
     user = CountingBackbone()  # one set of weights; each fit uses its own frozen copy
     for cache in (True, False):
-        det = IGDDetector(**{**FAST, "max_epochs": epochs}, pretrain=user,
-                          cache_features=cache).fit(X_train)
+        det = IGDDetector(
+            **{**FAST, "max_epochs": epochs}, pretrain=user, cache_features=cache
+        ).fit(X_train)
         enc = det.net_.module_.backbone.backbone
         seen_in_fit = enc.seen
         scores = det.decision_function(X_test)

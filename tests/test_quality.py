@@ -5,9 +5,7 @@ batch 16, lr 3e-4. Measured values at the time of writing are in the comments; t
 thresholds leave a margin for platform differences in floating point.
 """
 
-import numpy as np
 import pytest
-import torch
 from sklearn.ensemble import IsolationForest
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import train_test_split
@@ -16,9 +14,15 @@ from sklearn.svm import OneClassSVM
 from sklearn_igd import IGDDetector
 from sklearn_igd.datasets import load_digits_images, load_mnist_5k
 
-
-PARAMS = dict(backbone="resnet18-lite", max_epochs=20, batch_size=16, lr=3e-4, random_state=0,
-              local=False, pretrain=None)
+PARAMS = dict(
+    backbone="resnet18-lite",
+    max_epochs=20,
+    batch_size=16,
+    lr=3e-4,
+    random_state=0,
+    local=False,
+    pretrain=None,
+)
 
 
 def _halves(X, y):
@@ -40,8 +44,9 @@ def test_mnist_5k_digit_beats_one_class_svm_and_isolation_forest():
     X_train, normal = X_a[y_a == 0], (y_b == 0).astype(int)
     igd = roc_auc_score(normal, IGDDetector(**PARAMS).fit(X_train).decision_function(X_b))
     svm = roc_auc_score(normal, OneClassSVM().fit(_flat(X_train)).decision_function(_flat(X_b)))
-    ifo = roc_auc_score(normal, IsolationForest(random_state=0).fit(_flat(X_train))
-                        .decision_function(_flat(X_b)))
+    ifo = roc_auc_score(
+        normal, IsolationForest(random_state=0).fit(_flat(X_train)).decision_function(_flat(X_b))
+    )
     assert igd >= 0.985
     assert igd > svm and igd > ifo
 

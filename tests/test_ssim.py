@@ -72,7 +72,7 @@ def test_per_image_values():
     ours = ms_ssim(x, y)
     ref = _reference(x, y)
     torch.testing.assert_close(ours, ref, atol=1e-4, rtol=0)
-    single = torch.cat([ms_ssim(x[i:i + 1], y[i:i + 1]) for i in range(4)])
+    single = torch.cat([ms_ssim(x[i : i + 1], y[i : i + 1]) for i in range(4)])
     torch.testing.assert_close(ours, single, atol=1e-6, rtol=0)
     assert torch.all(ours[:-1] > ours[1:])  # more noise, lower similarity
 
@@ -80,8 +80,9 @@ def test_per_image_values():
 def test_data_range_and_K():
     x, y = _random_pair(2, 1, 176, 176, seed=3)
     ours = ms_ssim(255 * x, 255 * y, data_range=255.0, K=(0.02, 0.04))
-    ref = pytorch_msssim.ms_ssim(255 * x, 255 * y, data_range=255.0,
-                                 size_average=False, K=(0.02, 0.04))
+    ref = pytorch_msssim.ms_ssim(
+        255 * x, 255 * y, data_range=255.0, size_average=False, K=(0.02, 0.04)
+    )
     torch.testing.assert_close(ours, ref, atol=1e-4, rtol=0)
 
 
@@ -209,11 +210,14 @@ def test_bf16_autocast_and_low_precision_inputs():
 # --------------------------------------------------------------------------
 # Map
 # --------------------------------------------------------------------------
-@pytest.mark.parametrize("shape,kw", [
-    ((2, 3, 64, 48), {}),
-    ((3, 1, 28, 28), {}),
-    ((2, 1, 40, 40), {"win_size": 3, "weights": LOCAL_WEIGHTS}),
-])
+@pytest.mark.parametrize(
+    "shape,kw",
+    [
+        ((2, 3, 64, 48), {}),
+        ((3, 1, 28, 28), {}),
+        ((2, 1, 40, 40), {"win_size": 3, "weights": LOCAL_WEIGHTS}),
+    ],
+)
 def test_map_shape_and_mean_close_to_value(shape, kw):
     x, y = _smooth_pair(*shape, noise=0.05, seed=12)
     m = ms_ssim_map(x, y, **kw)

@@ -23,10 +23,22 @@ TEXTURES = ["brick", "grass", "gravel"]
 DEFECTS = ["scratch", "crack", "stain", "hole", "patch", "color"]
 
 
-def _gen(texture="brick", n_train=10, n_test=60, anomaly_ratio=0.5, size=64,
-         defect_types=None, random_state=0):
+def _gen(
+    texture="brick",
+    n_train=10,
+    n_test=60,
+    anomaly_ratio=0.5,
+    size=64,
+    defect_types=None,
+    random_state=0,
+):
     return _generate_texture_defects(
-        texture, n_train, n_test, anomaly_ratio, size, defect_types,
+        texture,
+        n_train,
+        n_test,
+        anomaly_ratio,
+        size,
+        defect_types,
         random_state,
     )
 
@@ -54,8 +66,13 @@ def test_shapes_and_dtypes(texture):
     data = make_texture_defects(texture, n_train=7, n_test=9, random_state=0)
     assert isinstance(data, Bunch)
     assert set(data) == {
-        "images_train", "images_test", "y_test", "masks_test",
-        "defect_type", "texture", "DESCR",
+        "images_train",
+        "images_test",
+        "y_test",
+        "masks_test",
+        "defect_type",
+        "texture",
+        "DESCR",
     }
     assert data.images_train.shape == (7, 64, 64)
     assert data.images_train.dtype == np.uint8
@@ -74,8 +91,7 @@ def test_shapes_and_dtypes(texture):
 
 @pytest.mark.parametrize("size", [16, 33, 256])
 def test_sizes(size):
-    data = make_texture_defects(n_train=2, n_test=12, anomaly_ratio=1.0,
-                                size=size, random_state=0)
+    data = make_texture_defects(n_train=2, n_test=12, anomaly_ratio=1.0, size=size, random_state=0)
     assert data.images_train.shape == (2, size, size)
     assert data.images_test.shape == (12, size, size)
     min_pixels = max(4, int(np.ceil(0.005 * size * size)))
@@ -85,11 +101,9 @@ def test_sizes(size):
 
 def test_reproducible():
     a = make_texture_defects(n_train=5, n_test=12, random_state=3)
-    b = make_texture_defects(n_train=5, n_test=12,
-                             random_state=np.random.RandomState(3))
+    b = make_texture_defects(n_train=5, n_test=12, random_state=np.random.RandomState(3))
     c = make_texture_defects(n_train=5, n_test=12, random_state=4)
-    for key in ["images_train", "images_test", "y_test", "masks_test",
-                "defect_type"]:
+    for key in ["images_train", "images_test", "y_test", "masks_test", "defect_type"]:
         np.testing.assert_array_equal(a[key], b[key])
     assert not np.array_equal(a.images_train, c.images_train)
     assert not np.array_equal(a.images_test, c.images_test)
@@ -105,16 +119,21 @@ def test_global_rng_untouched():
 
 @pytest.mark.parametrize(
     "n_test, ratio, expected",
-    [(100, 0.5, 50), (10, 0.25, 2), (7, 0.3, 2), (5, 0.0, 0), (5, 1.0, 5),
-     (1, 1.0, 1), (3, 0.1, 0)],
+    [
+        (100, 0.5, 50),
+        (10, 0.25, 2),
+        (7, 0.3, 2),
+        (5, 0.0, 0),
+        (5, 1.0, 5),
+        (1, 1.0, 1),
+        (3, 0.1, 0),
+    ],
 )
 def test_number_of_anomalies(n_test, ratio, expected):
-    data = make_texture_defects(n_train=1, n_test=n_test, anomaly_ratio=ratio,
-                                random_state=0)
+    data = make_texture_defects(n_train=1, n_test=n_test, anomaly_ratio=ratio, random_state=0)
     assert expected == round(ratio * n_test)
     assert int((data.y_test == -1).sum()) == expected
-    np.testing.assert_array_equal(data.y_test == 1,
-                                  data.defect_type == "good")
+    np.testing.assert_array_equal(data.y_test == 1, data.defect_type == "good")
 
 
 def test_test_order_is_shuffled():
@@ -138,8 +157,7 @@ def test_mask_is_exactly_the_changed_pixels(all_types):
         np.testing.assert_array_equal(changed, out["masks_test"])
     # normal test images are the untouched crops
     good = d["y_test"] == 1
-    np.testing.assert_array_equal(d["images_test"][good],
-                                  d["clean_test"][good])
+    np.testing.assert_array_equal(d["images_test"][good], d["clean_test"][good])
 
 
 def test_crops_come_from_disjoint_halves():
@@ -150,10 +168,9 @@ def test_crops_come_from_disjoint_halves():
     assert (pos_test[:, 0] >= 256).all() and (pos_test[:, 0] + 64 <= 512).all()
     assert (pos_train[:, 1] >= 0).all() and (pos_train[:, 1] + 64 <= 512).all()
     assert (pos_test[:, 1] >= 0).all() and (pos_test[:, 1] + 64 <= 512).all()
-    for crops, pos in [(d["images_train"], pos_train),
-                       (d["clean_test"], pos_test)]:
+    for crops, pos in [(d["images_train"], pos_train), (d["clean_test"], pos_test)]:
         for crop, (r, c) in zip(crops[:20], pos[:20]):
-            np.testing.assert_array_equal(crop, photo[r:r + 64, c:c + 64])
+            np.testing.assert_array_equal(crop, photo[r : r + 64, c : c + 64])
     # the positions are spread over each half, not stuck in a corner
     assert pos_train[:, 0].max() - pos_train[:, 0].min() > 150
     assert pos_test[:, 0].max() - pos_test[:, 0].min() > 150
@@ -176,21 +193,27 @@ def test_defect_types_are_balanced(all_types):
 
 
 def test_defect_types_subset_and_str():
-    data = make_texture_defects(n_train=1, n_test=10, anomaly_ratio=0.6,
-                                defect_types=["hole", "stain", "hole"],
-                                random_state=0)
+    data = make_texture_defects(
+        n_train=1,
+        n_test=10,
+        anomaly_ratio=0.6,
+        defect_types=["hole", "stain", "hole"],
+        random_state=0,
+    )
     types, counts = np.unique(data.defect_type, return_counts=True)
     assert types.tolist() == ["good", "hole", "stain"]
     assert counts.tolist() == [4, 3, 3]
-    data = make_texture_defects(n_train=1, n_test=4, defect_types="crack",
-                                random_state=0)
+    data = make_texture_defects(n_train=1, n_test=4, defect_types="crack", random_state=0)
     assert sorted(set(data.defect_type)) == ["crack", "good"]
 
 
 def _per_type(out, kind):
     sel = out["defect_type"] == kind
-    return (out["images_test"][sel].astype(int),
-            out["clean_test"][sel].astype(int), out["masks_test"][sel])
+    return (
+        out["images_test"][sel].astype(int),
+        out["clean_test"][sel].astype(int),
+        out["masks_test"][sel],
+    )
 
 
 def test_defects_stay_inside_the_crop(all_types):
@@ -221,7 +244,7 @@ def test_hole_is_dark(all_types):
         assert i[m].mean() < 30
         assert i[m].mean() < i[ring].mean() - 30
         area = m.sum()
-        assert 21 <= area <= np.pi * 10.5 ** 2
+        assert 21 <= area <= np.pi * 10.5**2
 
 
 def test_stain_and_color_shift_intensity(all_types):
@@ -256,15 +279,15 @@ def test_apply_defect_min_pixels_on_flat_and_saturated_crops(kind):
 
 def test_simple_detector_sees_holes():
     # max absolute deviation from the median-filtered image
-    data = make_texture_defects("brick", n_train=1, n_test=40,
-                                defect_types="hole", random_state=0)
+    data = make_texture_defects("brick", n_train=1, n_test=40, defect_types="hole", random_state=0)
     x = data.images_test.astype(float)
     score = [np.abs(im - median_filter(im, 5)).max() for im in x]
     assert roc_auc_score(data.y_test == -1, score) > 0.6
     # the darkest 5x5 mean finds holes on every texture
     for texture in TEXTURES:
-        data = make_texture_defects(texture, n_train=1, n_test=40,
-                                    defect_types="hole", random_state=0)
+        data = make_texture_defects(
+            texture, n_train=1, n_test=40, defect_types="hole", random_state=0
+        )
         x = data.images_test.astype(float)
         score = [-uniform_filter(im, 5).min() for im in x]
         assert roc_auc_score(data.y_test == -1, score) > 0.9
@@ -273,23 +296,25 @@ def test_simple_detector_sees_holes():
 @pytest.mark.parametrize(
     "kwargs, match",
     [
-        ({"texture": "wood"},
-         "texture must be one of ['brick', 'grass', 'gravel']; got "
-         "texture='wood'"),
+        (
+            {"texture": "wood"},
+            "texture must be one of ['brick', 'grass', 'gravel']; got texture='wood'",
+        ),
         ({"texture": 1}, "texture must be one of"),
         ({"n_train": 0}, "n_train must be an int >= 1; got n_train=0"),
         ({"n_train": 2.0}, "n_train must be an int >= 1; got n_train=2.0"),
         ({"n_test": 0}, "n_test must be an int >= 1; got n_test=0"),
-        ({"anomaly_ratio": 1.5},
-         "anomaly_ratio must be a float in [0, 1]; got anomaly_ratio=1.5"),
+        ({"anomaly_ratio": 1.5}, "anomaly_ratio must be a float in [0, 1]; got anomaly_ratio=1.5"),
         ({"anomaly_ratio": -0.1}, "anomaly_ratio=-0.1"),
         ({"anomaly_ratio": "0.5"}, "anomaly_ratio='0.5'"),
         ({"size": 15}, "size must be an int in [16, 256]"),
         ({"size": 257}, "got size=257"),
         ({"size": True}, "got size=True"),
-        ({"defect_types": ["hole", "dent"]},
-         "among ['scratch', 'crack', 'stain', 'hole', 'patch', 'color']; "
-         "got defect_types=['hole', 'dent'] (unknown: ['dent'])"),
+        (
+            {"defect_types": ["hole", "dent"]},
+            "among ['scratch', 'crack', 'stain', 'hole', 'patch', 'color']; "
+            "got defect_types=['hole', 'dent'] (unknown: ['dent'])",
+        ),
         ({"defect_types": []}, "non-empty"),
         ({"defect_types": 3}, "defect_types must be None, a str or a list"),
     ],

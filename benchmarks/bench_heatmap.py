@@ -63,7 +63,7 @@ def measure(size, n_test, device):
         n=n_test,
         patch=det.patch_size_,
         stride=det.patch_stride_,
-        patches_per_image=len(det._grid()[0]) * len(det._grid()[1]),
+        patches_per_image=len(det.patch_grid_[0]) * len(det.patch_grid_[1]),
         score_img_s=n_test / (t1 - t0),
         heatmap_img_s=n_test / (t2 - t1),
         base_mb=base,

@@ -45,18 +45,13 @@ VALIDATION = dict(n_train=100, n_test=100, size=64, random_state=1)
 
 
 def term_maps(det, X):
-    """The four error terms of prepared images ``X``: dict of float64 (n, H, W) arrays.
+    """The four unweighted error terms of images ``X``: dict of float64 (n, H, W) arrays.
 
-    One pass per model over ``X`` (the nets' term generators), both terms at once.
+    One pass per model over ``X`` (``IGDDetector.score_parts(X, terms=True)``).
     """
-    X = torch.from_numpy(X)
-    batches = {
-        "G": det.net_.error_terms(X),
-        "L": det.local_net_.folded_patch_error_terms(X, det.patch_size_, det._grid()),
-    }
+    parts = det.score_parts(X, terms=True)
     maps = {}
-    for model, terms in batches.items():
-        terms = torch.cat([t.double().cpu() for t in terms]).numpy()
+    for model, terms in (("G", parts.global_terms), ("L", parts.local_terms)):
         maps[f"A_{model}"], maps[f"S_{model}"] = terms[:, 0], terms[:, 1]
     return maps
 
@@ -67,7 +62,7 @@ def run_texture(texture, log=print):
     det = IGDDetector(random_state=0, heatmap="balanced", **TEXTURE_PARAMS)
     det.fit(data.images_train)
     fit_s = time.perf_counter() - t0
-    t = term_maps(det, det._prepare(data.images_test))
+    t = term_maps(det, data.images_test)
     rho, m = det.rho, det.heatmap_scale_
     paper = {k: rho * t[f"A_{k}"] + (1 - rho) * t[f"S_{k}"] for k in "GL"}
     # training means of the paper's per-model maps are linear in the term means

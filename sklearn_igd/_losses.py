@@ -1,8 +1,9 @@
-"""IGD's loss terms and per-sample anomaly scores as pure functions (paper eq. 5-12).
+"""IGD's loss terms as pure functions (paper eq. 5-12) and the training criterion.
 
 Every function takes tensors and named weights and returns tensors; none holds state.
 ``n`` is the batch size, ``Z`` the code size; images are ``(n, C, H, W)`` in ``[0, 1]``,
-vectors ``(n, d)``.
+vectors ``(n, d)``. :class:`IGDLoss` bundles the autoencoder side of eq. 7 as the
+``criterion`` of :class:`~sklearn_igd._net.IGDNet`.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
+from torch import nn
 
 from ._ssim import GLOBAL_WEIGHTS, LOCAL_WEIGHTS, ms_ssim, ms_ssim_map
 
@@ -33,6 +35,11 @@ GLOBAL_SSIM = SSIMSettings()
 LOCAL_SSIM = SSIMSettings(win_size=3, weights=LOCAL_WEIGHTS)
 
 
+def _float(t):
+    """``t`` in at least float32 (bf16/fp16 activations are scored in float32)."""
+    return t.to(torch.promote_types(t.dtype, torch.float32))
+
+
 def gaussian_anomaly_loss(z, mu, sigma2):
     """Gaussian anomaly classifier loss ``l_h = 1 - exp(-||z - mu||^2 / sigma^2)`` (eq. 5, 8).
 
@@ -41,16 +48,16 @@ def gaussian_anomaly_loss(z, mu, sigma2):
     z : Tensor (n, Z)
     mu : Tensor (Z,)
     sigma2 : Tensor ()
-        The E-step's mean squared distance to ``mu``.
+        The E-step's scale of the squared distances to ``mu``.
 
     Returns
     -------
     Tensor (n,)
         In ``[0, 1)``; higher = farther from the centre.
     """
-    dtype = torch.promote_types(z.dtype, torch.float32)
-    d2 = (z.to(dtype) - mu.to(dtype)).pow(2).sum(1)
-    return 1.0 - torch.exp(-d2 / sigma2.to(dtype).clamp_min(1e-12))
+    z = _float(z)
+    d2 = (z - mu.to(z.dtype)).pow(2).sum(1)
+    return 1.0 - torch.exp(-d2 / sigma2.to(z.dtype).clamp_min(1e-12))
 
 
 def reconstruction_loss(x, x_hat, *, rho=0.15, ssim=GLOBAL_SSIM):
@@ -68,8 +75,8 @@ def reconstruction_loss(x, x_hat, *, rho=0.15, ssim=GLOBAL_SSIM):
     -------
     Tensor (n,)
     """
-    dtype = torch.promote_types(x_hat.dtype, torch.float32)
-    x, x_hat = x.to(dtype), x_hat.to(dtype)
+    x, x_hat = _float(x), _float(x_hat)
+    x = x.to(x_hat.dtype)
     mae = (x - x_hat).abs().flatten(1).mean(1)
     if x.ndim == 2:
         return mae
@@ -101,8 +108,8 @@ def reconstruction_error_terms(x, x_hat, *, ssim=GLOBAL_SSIM):
         ``[:, 0]`` the absolute error, ``[:, 1]`` one minus the MS-SSIM map; both zero
         where the reconstruction is exact, higher = worse reconstructed.
     """
-    dtype = torch.promote_types(x_hat.dtype, torch.float32)
-    x, x_hat = x.to(dtype), x_hat.to(dtype)
+    x, x_hat = _float(x), _float(x_hat)
+    x = x.to(x_hat.dtype)
     abs_err = (x - x_hat).abs().mean(1)
     m = ms_ssim_map(
         x,
@@ -113,27 +120,6 @@ def reconstruction_error_terms(x, x_hat, *, ssim=GLOBAL_SSIM):
         weights=ssim.weights,
     )
     return torch.stack([abs_err, 1.0 - m], dim=1)
-
-
-def reconstruction_error_map(x, x_hat, *, rho=0.15, ssim=GLOBAL_SSIM):
-    """Per-pixel reconstruction error of eq. 17, for anomaly heatmaps.
-
-    ``rho * |x - x_hat| + (1 - rho) * (1 - MS-SSIM map)``: the two terms of
-    :func:`reconstruction_error_terms` weighted by ``rho`` and ``1 - rho``.
-
-    Parameters
-    ----------
-    x, x_hat : Tensor (n, C, H, W)
-    rho : float
-    ssim : SSIMSettings
-
-    Returns
-    -------
-    Tensor (n, H, W)
-        Zero where the reconstruction is exact; higher = worse reconstructed.
-    """
-    terms = reconstruction_error_terms(x, x_hat, ssim=ssim)
-    return rho * terms[:, 0] + (1.0 - rho) * terms[:, 1]
 
 
 def critic_loss(alpha_hat, alpha, zeta_hat):
@@ -152,7 +138,7 @@ def critic_loss(alpha_hat, alpha, zeta_hat):
     -------
     Tensor ()
     """
-    return (alpha_hat.float() - alpha).pow(2).mean() + zeta_hat.float().pow(2).mean()
+    return (_float(alpha_hat) - alpha).pow(2).mean() + _float(zeta_hat).pow(2).mean()
 
 
 def autoencoder_loss(l_h, l_r, alpha_hat, *, lambda2=1.0, lambda3=0.1):
@@ -163,9 +149,11 @@ def autoencoder_loss(l_h, l_r, alpha_hat, *, lambda2=1.0, lambda3=0.1):
 
     Parameters
     ----------
-    l_h, l_r : Tensor (n,)
+    l_h : Tensor (n,) or None
+        None without the Gaussian anomaly classifier (the REC ablation).
+    l_r : Tensor (n,)
     alpha_hat : Tensor (n,) or None
-        Critic output on interpolations; None when no interpolation was made.
+        Critic output on interpolations; None without the critic.
 
     Returns
     -------
@@ -173,10 +161,33 @@ def autoencoder_loss(l_h, l_r, alpha_hat, *, lambda2=1.0, lambda3=0.1):
     """
     l_fg = l_r.mean()
     if alpha_hat is not None:
-        l_fg = l_fg + lambda3 * alpha_hat.float().pow(2).mean()
-    return l_h.mean() + lambda2 * l_fg
+        l_fg = l_fg + lambda3 * _float(alpha_hat).pow(2).mean()
+    return lambda2 * l_fg if l_h is None else l_h.mean() + lambda2 * l_fg
 
 
-def anomaly_score(l_r, l_h):
-    """Per-sample score of one model, ``s = l_r + l_h`` (eq. 14), shape (n,)."""
-    return l_r + l_h
+class IGDLoss(nn.Module):
+    """The autoencoder side of eq. 7 as a criterion: ``mean(l_h) + lambda2 * l_fg``.
+
+    Parameters
+    ----------
+    lambda2, lambda3, rho : float
+        Weights of eq. 7, 11 and 12.
+    ssim : SSIMSettings
+        MS-SSIM settings of the reconstruction loss.
+
+    The forward pass takes the model's outputs on a batch and returns the scalar loss and
+    the per-sample terms ``(l_h or None, l_r)`` so that the caller can record them.
+    """
+
+    def __init__(self, *, lambda2=1.0, lambda3=0.1, rho=0.15, ssim=GLOBAL_SSIM):
+        super().__init__()
+        self.lambda2 = lambda2
+        self.lambda3 = lambda3
+        self.rho = rho
+        self.ssim = ssim
+
+    def forward(self, x, x_hat, l_h, alpha_hat):
+        """``x, x_hat`` (n, ...), ``l_h`` (n,) or None, ``alpha_hat`` (n,) or None."""
+        l_r = reconstruction_loss(x, x_hat, rho=self.rho, ssim=self.ssim)
+        loss = autoencoder_loss(l_h, l_r, alpha_hat, lambda2=self.lambda2, lambda3=self.lambda3)
+        return loss, l_r

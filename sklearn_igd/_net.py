@@ -1,39 +1,34 @@
 """skorch training wrapper for :class:`~sklearn_igd._networks.IGDModule`.
 
-:class:`IGDNet` owns the EM loop of the paper: the M-step is :meth:`IGDNet.train_step`
-(two Adam optimisers, autoencoder then critic, alternating on each batch) and the E-step
-is the :class:`EStep` callback. Loss terms of every batch are recorded in the skorch
-history and averaged per epoch by ``PassthroughScoring`` callbacks.
+:class:`IGDNet` only trains: the M-step is :meth:`IGDNet.train_step` (two Adam
+optimisers, autoencoder then critic, alternating on each batch, the autoencoder's loss
+from the :class:`~sklearn_igd._losses.IGDLoss` criterion through skorch's ``get_loss``),
+and the E-step is the :class:`EStep` callback. Scoring a fitted model is the model's own
+business (:meth:`IGDModule.score_terms`, :mod:`sklearn_igd._scoring`). Loss terms of
+every batch are recorded in the skorch history and averaged per epoch by
+``PassthroughScoring`` callbacks.
 """
 
 from __future__ import annotations
 
 import contextlib
-import copy
 
-import numpy as np
 import torch
 from skorch import NeuralNet
 from skorch.callbacks import Callback, PassthroughScoring
-from skorch.utils import to_device
+from skorch.utils import TeeGenerator, to_device
 
-from ._losses import (
-    GLOBAL_SSIM,
-    autoencoder_loss,
-    critic_loss,
-    gaussian_anomaly_loss,
-    reconstruction_error_terms,
-    reconstruction_loss,
-)
-from ._patches import extract_patches, fold_patch_maps
-
-#: Patches scored per forward pass, in multiples of the (patch) batch size: with the image
-#: batches split to match, memory is bounded by that of a training batch whatever the image
-#: size and the patch count.
-PATCH_CHUNK_BATCHES = 1
+from ._data import BatchIterator, Samples, distributed_context
+from ._losses import critic_loss
 
 #: Loss terms recorded per batch and per epoch in ``history_``.
 LOSS_TERMS = ("l_h", "l_r", "l_fg", "l_d")
+
+#: Smallest running variance a refreshed batch-norm layer keeps. On degenerate data
+#: (e.g. identical training images) a channel's variance is exactly 0, and dividing by
+#: ``sqrt(0 + eps)`` in eval mode amplifies float noise layer after layer (codes of 1e33
+#: and NaN scores were seen); real channels have variances far above this.
+BN_MIN_VAR = 1e-3
 
 
 def unpack_batch(xb):
@@ -44,19 +39,48 @@ def unpack_batch(xb):
     return xb, None
 
 
+def effective_rank(z):
+    """Effective rank of codes ``z`` (n, Z): ``exp`` of the entropy of the normalised
+    singular values of the centred codes (Roy and Vetterli, 2007); 1 = collapsed."""
+    return effective_rank_from_singular_values(torch.linalg.svdvals((z - z.mean(0)).double()))
+
+
+def _all_reduce_sum(t):
+    """Sum of ``t`` over the ``torch.distributed`` processes (``t`` itself outside one)."""
+    if distributed_context()[1] > 1:
+        t = t.clone()
+        torch.distributed.all_reduce(t)
+    return t
+
+
+def all_reduce_grads(params):
+    """Average the gradients of ``params`` over the ``torch.distributed`` processes
+    (data parallelism: every process then takes the same optimiser step); a no-op
+    outside a process group. One flattened all-reduce per call."""
+    if distributed_context()[1] == 1:
+        return
+    grads = [p.grad for p in params if p.grad is not None]
+    if not grads:
+        return
+    flat = torch._utils._flatten_dense_tensors(grads)
+    torch.distributed.all_reduce(flat)
+    flat /= distributed_context()[1]
+    for g, synced in zip(grads, torch._utils._unflatten_dense_tensors(flat, grads)):
+        g.copy_(synced)
+
+
 class EStep(Callback):
     """E-step of eq. 3 as a skorch callback.
 
     Sets ``mu`` and ``sigma2`` of the module from the codes of the whole training set,
     computed in eval mode without augmentation: before training, after every ``every``
     epochs, and at the end of training, so that the stored descriptor matches the final
-    weights. The ``sigma2`` in use is recorded in the history every epoch.
+    weights. Each epoch records the ``sigma2`` in use and ``code_rank``, the effective
+    rank of the training codes at the last E-step (:func:`effective_rank`): a collapse of
+    the code space shows as both falling.
 
     Before the first and the last E-step the batch-norm running statistics are
-    recomputed over the whole training set (``torch.optim.swa_utils.update_bn``): at
-    initialisation they are the defaults (0, 1), which would make eval-mode codes, and
-    so ``mu`` and ``sigma2``, unrelated to the codes seen in training; at the end they
-    become exact for the final weights, which scoring uses.
+    recomputed over the whole training set (:meth:`IGDNet.update_batchnorm`).
     """
 
     def __init__(self, every=1):
@@ -64,12 +88,13 @@ class EStep(Callback):
 
     def on_train_begin(self, net, X=None, y=None, **kwargs):
         net.update_batchnorm(X)
-        net.estep(X)
+        self.rank_ = net.estep(X)
 
     def on_epoch_end(self, net, dataset_train=None, dataset_valid=None, **kwargs):
         if len(net.history) % self.every == 0:
-            net.estep(dataset_train)
+            self.rank_ = net.estep(dataset_train)
         net.history.record("sigma2", float(net.module_.sigma2))  # the one in use
+        net.history.record("code_rank", self.rank_)
 
     def on_train_end(self, net, X=None, y=None, **kwargs):
         net.update_batchnorm(X)
@@ -93,10 +118,8 @@ class EpochProgressBar(Callback):
 
     def on_epoch_end(self, net, **kwargs):
         row = net.history[-1]
-        self.bar_.set_postfix(
-            {k: f"{row[k]:.4f}" for k in ("train_loss",) + tuple(self.terms) if k in row},
-            refresh=False,
-        )
+        shown = ("train_loss",) + tuple(self.terms)
+        self.bar_.set_postfix({k: f"{row[k]:.4f}" for k in shown if k in row}, refresh=False)
         self.bar_.update(1)
 
     def on_train_end(self, net, **kwargs):
@@ -105,41 +128,39 @@ class EpochProgressBar(Callback):
 
 
 class IGDNet(NeuralNet):
-    """skorch net training one IGD model with the loss of eq. 7.
+    """skorch net training one :class:`~sklearn_igd._networks.IGDModule` (eq. 7).
+
+    Under ``torch.distributed`` (e.g. launched by ``torchrun``) every process trains on its
+    shard of each epoch and the gradients of both optimisers are averaged over the
+    processes before each step (:func:`all_reduce_grads`), so that all processes keep
+    identical weights; the E-step and the batch-norm refresh add up all shards.
+
+    The criterion is :class:`~sklearn_igd._losses.IGDLoss` (``criterion__lambda2``,
+    ``criterion__lambda3``, ``criterion__rho``, ``criterion__ssim``); datasets are
+    :class:`~sklearn_igd._data.Samples` or :class:`~sklearn_igd._data.PatchSamples`,
+    batched by :class:`~sklearn_igd._data.BatchIterator`.
 
     Parameters (besides :class:`skorch.NeuralNet`'s)
     ------------------------------------------------
-    lambda1, lambda2, lambda3, rho : float
-        Weights of eq. 7, 11 and 12.
-    ssim : SSIMSettings
-        MS-SSIM settings of the reconstruction loss.
+    lambda1 : float
+        Weight of the critic's game (eq. 7): the critic's Adam learning rate is
+        ``lambda1 * lr`` (Adam is invariant to a constant factor on a loss, so a weight
+        on ``l_d`` acts through the step size); 0 leaves the critic untrained.
     amp_dtype : torch.dtype or None
         Autocast dtype on CUDA (bf16); None trains in float32.
-    gaussian_weight : float
-        Weight of ``l_h`` in the autoencoder loss: 1 in eq. 7; 0 only for ablations.
+
+    Attributes
+    ----------
+    interrupted_ : int or None
+        The epoch during which a KeyboardInterrupt stopped training, else None.
     """
 
-    def __init__(
-        self,
-        module,
-        *args,
-        lambda1=1.0,
-        lambda2=1.0,
-        lambda3=0.1,
-        rho=0.15,
-        ssim=GLOBAL_SSIM,
-        amp_dtype=None,
-        gaussian_weight=1.0,
-        **kwargs,
-    ):
+    def __init__(self, module, *args, lambda1=1.0, amp_dtype=None, **kwargs):
+        kwargs.setdefault("iterator_train", BatchIterator)
+        kwargs.setdefault("iterator_valid", BatchIterator)
         super().__init__(module, *args, **kwargs)
         self.lambda1 = lambda1
-        self.lambda2 = lambda2
-        self.lambda3 = lambda3
-        self.rho = rho
-        self.ssim = ssim
         self.amp_dtype = amp_dtype
-        self.gaussian_weight = gaussian_weight
 
     def get_default_callbacks(self):
         return list(super().get_default_callbacks()) + [
@@ -148,15 +169,29 @@ class IGDNet(NeuralNet):
 
     # ---- initialisation hooks -------------------------------------------------------
     def initialize_optimizer(self, *args, **kwargs):
-        """Two Adam optimisers: ``optimizer_`` for f and g, ``critic_optimizer_`` for d."""
+        """Two Adam optimisers: ``optimizer_`` for f and g, ``critic_optimizer_`` for d.
+
+        The critic's learning rate is ``lambda1`` times the autoencoder's.
+        """
         named = [(n, p) for n, p in self.module_.named_parameters() if p.requires_grad]
         ae = [(n, p) for n, p in named if not n.startswith("critic.")]
         critic = [(n, p) for n, p in named if n.startswith("critic.")]
         args_, kwargs_ = self.get_params_for_optimizer("optimizer", ae)
         self.optimizer_ = self.optimizer(*args_, **kwargs_)
-        args_, kwargs_ = self.get_params_for_optimizer("optimizer", critic)
-        self.critic_optimizer_ = self.optimizer(*args_, **kwargs_)
+        self.critic_optimizer_ = None
+        if critic:
+            args_, kwargs_ = self.get_params_for_optimizer("optimizer", critic)
+            kwargs_["lr"] = self.lambda1 * kwargs_.get("lr", self.lr)
+            self.critic_optimizer_ = self.optimizer(*args_, **kwargs_)
         return self
+
+    def get_dataset(self, X, y=None):
+        """``X`` as a :class:`Samples` (a tensor, or a dict with cached features)."""
+        if isinstance(X, torch.utils.data.Dataset):
+            return X
+        if isinstance(X, dict):
+            return Samples(X["x"], X.get("features"))
+        return Samples(torch.as_tensor(X))
 
     # ---- helpers --------------------------------------------------------------------
     def autocast(self):
@@ -166,23 +201,23 @@ class IGDNet(NeuralNet):
             return torch.autocast("cuda", dtype=self.amp_dtype)
         return contextlib.nullcontext()
 
-    def _batches(self, X):
-        """Evaluation batches of ``X`` on the net's device, in order.
-
-        A DataLoader draws a base seed from the global torch RNG when it starts; the
-        fork keeps scoring from touching the user's RNG state.
-        """
-        dataset = X if isinstance(X, torch.utils.data.Dataset) else self.get_dataset(X)
-        with torch.random.fork_rng(devices=[]):
-            for Xi, _ in self.get_iterator(dataset, training=False):
-                yield to_device(Xi, self.device)
+    def _shard(self, X):
+        """This process's eval batches of ``X`` (all of them outside ``torch.distributed``)."""
+        dataset = self.get_dataset(X)
+        rank, world = distributed_context()
+        n = len(dataset)
+        idx = torch.arange(rank, n, world)
+        for start in range(0, len(idx), self.batch_size):
+            yield to_device(dataset.batch(idx[start : start + self.batch_size]), self.device)
 
     @torch.no_grad()
     def update_batchnorm(self, X):
         """Recompute batch-norm running statistics over all of ``X`` (no weight change).
 
         As ``torch.optim.swa_utils.update_bn`` (cumulative averages over one pass in
-        train mode), restricted to the layers outside a frozen pre-trained backbone.
+        train mode), restricted to the layers outside a frozen pre-trained backbone,
+        averaged over the processes under ``torch.distributed``, and with every running
+        variance floored at :data:`BN_MIN_VAR`.
         """
         module = self.module_
         layers = module.trainable_batchnorms()
@@ -195,231 +230,132 @@ class IGDNet(NeuralNet):
             m.momentum = None
         module.train()
         with self.autocast():
-            for xb in self._batches(X):
+            for xb in self._shard(X):
                 module(*unpack_batch(xb))
+        world = distributed_context()[1]
         for m, momentum in momenta.items():
             m.momentum = momentum
+            if world > 1:
+                m.running_mean.copy_(_all_reduce_sum(m.running_mean) / world)
+                m.running_var.copy_(_all_reduce_sum(m.running_var) / world)
+            m.running_var.clamp_(min=BN_MIN_VAR)
         module.train(was_training)
 
     @torch.no_grad()
-    def encode_all(self, X):
-        """Codes ``(n, Z)`` of all samples of ``X``, eval mode, float32."""
+    def estep(self, X):
+        """E-step (eq. 3): ``mu`` = mean code, ``sigma2`` = mean squared distance to it.
+
+        Sums run in float64 and are added up over the ``torch.distributed`` processes, each
+        of which encodes its own shard. Returns the codes' effective rank.
+        """
+        was_training = self.module_.training
         self.module_.eval()
         with self.autocast():
-            codes = [self.module_.encode(*unpack_batch(xb)).float() for xb in self._batches(X)]
-        return torch.cat(codes)
-
-    def estep(self, X):
-        """E-step (eq. 3): ``mu`` = mean code, ``sigma2`` = mean squared distance to it."""
-        was_training = self.module_.training
-        z = self.encode_all(X).double()
-        mu = z.mean(0)
-        sigma2 = (z - mu).pow(2).sum(1).mean()
+            codes = [self.module_.encode(*unpack_batch(xb)).float() for xb in self._shard(X)]
+        z = torch.cat(codes).double()
+        n = _all_reduce_sum(torch.tensor(float(z.shape[0]), device=z.device))
+        total = _all_reduce_sum(z.sum(0))
+        gram = _all_reduce_sum(z.T @ z)  # (Z, Z)
+        mu = total / n
+        cov = gram / n - torch.outer(mu, mu)
+        sigma2 = torch.trace(cov).clamp_min(0)
         self.module_.set_descriptor(mu.float(), sigma2.float())
         self.module_.train(was_training)
-
-    @torch.no_grad()
-    def score_terms(self, X):
-        """Per-sample ``l_r`` and ``l_h`` (eq. 14) as float64 arrays of shape (n,).
-
-        The MLP model of 2-D input is evaluated in float64, where the scores of a
-        sample do not depend on which other samples share its batch (float32 matrix
-        products differ by ~1e-7 with the batch composition); its cost is negligible.
-        """
-        module = self.module_
-        if not module.is_image:
-            module = copy.deepcopy(module).double()
-        module.eval()
-        l_r, l_h = [], []
-        for x in self._batches(X):
-            if not module.is_image:
-                x = x.double()
-            with self.autocast():
-                z, x_hat = module(x)
-            l_r.append(reconstruction_loss(x, x_hat, rho=self.rho, ssim=self.ssim).cpu())
-            l_h.append(gaussian_anomaly_loss(z, module.mu, module.sigma2).cpu())
-        l_r = torch.cat(l_r).double().numpy()
-        l_h = torch.cat(l_h).double().numpy()
-        return l_r, l_h
-
-    def _image_groups(self, X, n_patches):
-        """Batches of images of which all patches together stay within the chunk size."""
-        per_group = max(1, (PATCH_CHUNK_BATCHES * self.batch_size) // n_patches)
-        for x in self._batches(X):
-            for start in range(0, x.shape[0], per_group):
-                yield x[start : start + per_group]
-
-    def _patch_forward(self, X, patch, grid):
-        """Eval-mode pass over all grid patches, by image groups of bounded patch count.
-
-        Yields ``(n_images, p, z, p_hat)`` per group: the patches ``p`` (m, C, patch,
-        patch), their codes and reconstructions, ``m = n_images * P`` in image order.
-        """
-        self.module_.eval()
-        n_patches = len(grid[0]) * len(grid[1])
-        for x in self._image_groups(X, n_patches):
-            p = extract_patches(x, patch, grid)
-            with self.autocast():
-                z, p_hat = self.module_(p)
-            yield x.shape[0], p, z, p_hat
-
-    @torch.no_grad()
-    def patch_score_terms(self, X, patch, grid):
-        """Per-patch ``l_r`` and ``l_h`` of every image: two float64 arrays (n, P)."""
-        n_patches = len(grid[0]) * len(grid[1])
-        l_r, l_h = [], []
-        for n_img, p, z, p_hat in self._patch_forward(X, patch, grid):
-            l_r.append(
-                reconstruction_loss(p, p_hat, rho=self.rho, ssim=self.ssim)
-                .view(n_img, n_patches)
-                .cpu()
-            )
-            l_h.append(
-                gaussian_anomaly_loss(z, self.module_.mu, self.module_.sigma2)
-                .view(n_img, n_patches)
-                .cpu()
-            )
-        return torch.cat(l_r).double().numpy(), torch.cat(l_h).double().numpy()
-
-    def _empty_maps(self, X):
-        n, _, h, w = X.shape
-        return np.zeros((n, h, w), dtype=np.float64)
-
-    def _term_weights(self, weights):
-        """``(w_abs, w_ssim)``: ``weights`` or, when None, eq. 17's ``(rho, 1 - rho)``."""
-        return (self.rho, 1.0 - self.rho) if weights is None else tuple(weights)
-
-    @staticmethod
-    def _add_weighted(out, start, terms, weights):
-        """``out[start:start + n] += w_abs * terms[:, 0] + w_ssim * terms[:, 1]``."""
-        terms = terms.double().cpu().numpy()
-        out[start : start + terms.shape[0]] += weights[0] * terms[:, 0] + weights[1] * terms[:, 1]
-        return start + terms.shape[0]
-
-    @staticmethod
-    def _term_means(term_batches):
-        """Mean over all pixels of each of the two terms: float64 (2,)."""
-        sums, count = np.zeros(2), 0
-        for terms in term_batches:
-            sums += terms.double().sum(dim=(0, 2, 3)).cpu().numpy()
-            count += terms.shape[0] * terms.shape[2] * terms.shape[3]
-        return sums / max(count, 1)
-
-    @torch.no_grad()
-    def error_terms(self, X):
-        """Yield, batch by batch, the two error terms of whole images: (b, 2, H, W).
-
-        ``[:, 0]`` the absolute error and ``[:, 1]`` one minus the MS-SSIM map
-        (:func:`reconstruction_error_terms`) of the global model's reconstructions.
-        """
-        self.module_.eval()
-        for x in self._batches(X):
-            with self.autocast():
-                _, x_hat = self.module_(x)
-            yield reconstruction_error_terms(x, x_hat, ssim=self.ssim)
-
-    @torch.no_grad()
-    def folded_patch_error_terms(self, X, patch, grid):
-        """Yield, by image groups, the two error terms of every patch folded back.
-
-        Each term of the patches' reconstructions (:func:`reconstruction_error_terms`) is
-        folded back to the image with overlapping patches averaged: (n_images, 2, H, W)
-        float64 per group, in image order.
-        """
-        n_patches = len(grid[0]) * len(grid[1])
-        for n_img, p, _, p_hat in self._patch_forward(X, patch, grid):
-            terms = reconstruction_error_terms(p, p_hat, ssim=self.ssim)
-            terms = terms.double().view(n_img, n_patches, 2, patch, patch).transpose(1, 2)
-            folded = fold_patch_maps(
-                terms.reshape(n_img * 2, n_patches, patch, patch), X.shape[-2:], patch, grid
-            )
-            yield folded.view(n_img, 2, *folded.shape[-2:])
-
-    def error_maps(self, X, weights=None, out=None):
-        """Per-pixel reconstruction error maps of whole images, float64 (n, H, W).
-
-        ``w_abs |x - x_hat| + w_ssim (1 - MS-SSIM map)`` with ``weights = (w_abs,
-        w_ssim)``, by default ``(rho, 1 - rho)`` (eq. 17). Added into ``out`` (float64
-        (n, H, W)) when given, so that a caller summing maps holds a single output array.
-        """
-        weights = self._term_weights(weights)
-        out = self._empty_maps(X) if out is None else out
-        start = 0
-        for terms in self.error_terms(X):
-            start = self._add_weighted(out, start, terms, weights)
-        return out
-
-    def folded_patch_error_maps(self, X, patch, grid, weights=None, out=None):
-        """Error maps of every patch folded back to (n, H, W), overlaps averaged, float64.
-
-        Weighted and added into ``out`` when given, as in :meth:`error_maps`.
-        """
-        weights = self._term_weights(weights)
-        out = self._empty_maps(X) if out is None else out
-        start = 0
-        for terms in self.folded_patch_error_terms(X, patch, grid):
-            start = self._add_weighted(out, start, terms, weights)
-        return out
-
-    def error_term_means(self, X):
-        """Mean of each error term over all pixels of ``X``: float64 (2,) (MAE, 1-MS-SSIM)."""
-        return self._term_means(self.error_terms(X))
-
-    def folded_patch_error_term_means(self, X, patch, grid):
-        """As :meth:`error_term_means`, of the folded patch error terms."""
-        return self._term_means(self.folded_patch_error_terms(X, patch, grid))
+        eig = torch.linalg.eigvalsh(cov).clamp_min(0).sqrt()  # singular values / sqrt(n)
+        return effective_rank_from_singular_values(eig)
 
     # ---- the M-step -----------------------------------------------------------------
+    def get_loss(self, y_pred, y_true, X=None, training=False):
+        """``(loss, l_r)`` of the autoencoder side of eq. 7 from the criterion.
+
+        ``y_pred = (x_hat, l_h, alpha_hat)`` and ``y_true = x``.
+        """
+        x_hat, l_h, alpha_hat = y_pred
+        return self.criterion_(y_true, x_hat, l_h, alpha_hat)
+
+    def _notify_grads(self, params, batch):
+        self.notify(
+            "on_grad_computed", named_parameters=TeeGenerator(params), batch=batch, training=True
+        )
+
     def train_step(self, batch, **fit_params):
         """One alternating update on a batch: autoencoder (f, g), then critic (d).
 
-        Autoencoder: ``mean(l_h) + lambda2 * (mean(l_r) + lambda3 ||d(x_alpha)||^2)``.
-        Critic: ``lambda1 * l_d`` (eq. 10), on detached images.
+        Autoencoder: ``mean(l_h) + lambda2 * (mean(l_r) + lambda3 ||d(x_alpha)||^2)``
+        (:class:`~sklearn_igd._losses.IGDLoss`). Critic: ``l_d`` (eq. 10) on detached
+        images, with its own optimiser. ``on_grad_computed`` is notified after each
+        backward pass with the parameters it computed gradients for.
         """
         self._set_training(True)
         Xi, _ = batch
         x, features = unpack_batch(to_device(Xi, self.device))
         module = self.module_
         n = x.shape[0]
-        # interpolation partners: a shift of the (shuffled) batch, never the image itself
-        partner = torch.roll(torch.arange(n, device=x.device), 1)
-        alpha = torch.rand(n, device=x.device) * 0.5
+        train_critic = module.critic is not None
         with self.autocast():
             z, x_hat = module(x, features)
-            l_h = gaussian_anomaly_loss(z, module.mu, module.sigma2)
-            l_r = reconstruction_loss(x, x_hat, rho=self.rho, ssim=self.ssim)
-            z_mix = alpha[:, None] * z + (1 - alpha[:, None]) * z[partner]
-            x_alpha = module.decode(z_mix)
-            alpha_hat = module.critic(x_alpha)
-            loss_ae = autoencoder_loss(
-                self.gaussian_weight * l_h,
-                l_r,
-                alpha_hat,
-                lambda2=self.lambda2,
-                lambda3=self.lambda3,
-            )
+            l_h = module.gaussian_term(z) if module.gaussian else None
+            alpha_hat = None
+            if train_critic:
+                # interpolation partners: a shift of the (shuffled) batch, never itself
+                partner = torch.roll(torch.arange(n, device=x.device), 1)
+                alpha = torch.rand(n, device=x.device) * 0.5
+                x_alpha = module.decode(alpha[:, None] * z + (1 - alpha[:, None]) * z[partner])
+                alpha_hat = module.critic(x_alpha)
+            loss_ae, l_r = self.get_loss((x_hat, l_h, alpha_hat), x, X=Xi, training=True)
         self.optimizer_.zero_grad(set_to_none=True)
         loss_ae.backward()
+        named = list(module.named_parameters())
+        ae_params = [(k, p) for k, p in named if not k.startswith("critic.")]
+        all_reduce_grads([p for _, p in ae_params])
+        self._notify_grads(ae_params, batch)
         self.optimizer_.step()
 
-        zeta = torch.rand((n,) + (1,) * (x.ndim - 1), device=x.device)
-        x_zeta = zeta * x + (1 - zeta) * x_hat.detach()
-        with self.autocast():
-            l_d = critic_loss(module.critic(x_alpha.detach()), alpha, module.critic(x_zeta))
-        self.critic_optimizer_.zero_grad(set_to_none=True)
-        (self.lambda1 * l_d).backward()
-        self.critic_optimizer_.step()
+        l_d = torch.zeros((), device=x.device)
+        if train_critic:
+            zeta = torch.rand((n,) + (1,) * (x.ndim - 1), device=x.device)
+            x_zeta = zeta * x + (1 - zeta) * x_hat.detach()
+            with self.autocast():
+                l_d = critic_loss(module.critic(x_alpha.detach()), alpha, module.critic(x_zeta))
+            self.critic_optimizer_.zero_grad(set_to_none=True)
+            if self.lambda1 > 0:
+                l_d.backward()
+                critic_params = [(k, p) for k, p in named if k.startswith("critic.")]
+                all_reduce_grads([p for _, p in critic_params])
+                self._notify_grads(critic_params, batch)
+                self.critic_optimizer_.step()
 
-        l_fg = l_r.mean() + self.lambda3 * alpha_hat.float().pow(2).mean()
-        for name, value in (
-            ("l_h", l_h.mean()),
-            ("l_r", l_r.mean()),
-            ("l_fg", l_fg),
-            ("l_d", l_d),
-        ):
+        lambda3 = self.criterion_.lambda3
+        penalty = alpha_hat.float().pow(2).mean() if train_critic else torch.zeros(())
+        terms = {
+            "l_h": l_h.mean() if l_h is not None else torch.zeros(()),
+            "l_r": l_r.mean(),
+            "l_fg": l_r.mean() + lambda3 * penalty.to(l_r.device),
+            "l_d": l_d,
+        }
+        for name, value in terms.items():
             self.history.record_batch(name, float(value.detach()))
-        total = loss_ae.detach() + self.lambda1 * l_d.detach()
-        return {"loss": total, "y_pred": x_hat.detach()}
+        return {"loss": loss_ae.detach() + l_d.detach(), "y_pred": x_hat.detach()}
+
+    def fit_loop(self, X, y=None, epochs=None, **fit_params):
+        """skorch's loop; a KeyboardInterrupt records its epoch in ``interrupted_`` first
+        (skorch then stops training and runs the final E-step)."""
+        self.interrupted_ = None
+        try:
+            return super().fit_loop(X, y, epochs=epochs, **fit_params)
+        except KeyboardInterrupt:
+            self.interrupted_ = len(self.history)
+            raise
 
     def validation_step(self, batch, **fit_params):  # pragma: no cover - no valid split
         raise NotImplementedError("IGD trains without a validation split.")
+
+
+def effective_rank_from_singular_values(s):
+    """:func:`effective_rank` from the singular values ``s`` of the centred codes."""
+    total = s.sum()
+    if total <= 0:
+        return 1.0
+    p = s / total
+    p = p[p > 0]
+    return float(torch.exp(-(p * p.log()).sum()))

@@ -14,6 +14,13 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from ._losses import (
+    GLOBAL_SSIM,
+    gaussian_anomaly_loss,
+    reconstruction_error_terms,
+    reconstruction_loss,
+)
+
 #: Channel widths of the four ResNet stages for each ``backbone`` name.
 BACKBONE_WIDTHS = {
     "resnet18": (64, 128, 256, 512),
@@ -262,6 +269,9 @@ def _feature_dim(encoder, input_shape):
 class IGDModule(nn.Module):
     """One IGD model (eq. 7): encoder ``f``, decoder ``g``, critic ``d`` and ``(mu, sigma2)``.
 
+    In eval mode the model also scores itself: :meth:`score_terms` gives the per-sample
+    ``l_r`` and ``l_h`` of eq. 14 and :meth:`error_terms` the per-pixel terms of eq. 17.
+
     Parameters
     ----------
     input_shape : tuple
@@ -274,6 +284,15 @@ class IGDModule(nn.Module):
         A frozen pre-trained feature extractor ``(n, C, H, W) -> (n, d)`` (a
         :class:`~sklearn_igd._pretrain.FrozenEncoder`) used as the backbone instead of a
         trainable ResNet; only the Linear ``d -> Z`` after it trains. Images only.
+    rho : float
+        Weight of the MAE term of the reconstruction loss (eq. 12).
+    ssim : SSIMSettings
+        MS-SSIM settings of the reconstruction loss and of the error maps.
+    gaussian : bool
+        Whether the Gaussian anomaly classifier is part of the model (False: the REC and
+        MSE ablations of the paper's Table 5; ``l_h`` is then 0 in training and scoring).
+    critic : bool
+        Whether the model has the interpolation critic (False: no ``d``, no ``l_d``).
 
     Notes
     -----
@@ -281,11 +300,25 @@ class IGDModule(nn.Module):
     are saved, loaded and moved between devices with the weights.
     """
 
-    def __init__(self, input_shape, backbone="resnet18", latent_dim=128, encoder=None):
+    def __init__(
+        self,
+        input_shape,
+        backbone="resnet18",
+        latent_dim=128,
+        encoder=None,
+        *,
+        rho=0.15,
+        ssim=GLOBAL_SSIM,
+        gaussian=True,
+        critic=True,
+    ):
         super().__init__()
         self.input_shape = tuple(int(s) for s in input_shape)
         self.is_image = len(self.input_shape) == 3
         self.frozen_backbone = encoder is not None
+        self.rho = float(rho)
+        self.ssim = ssim
+        self.gaussian = bool(gaussian)
         if self.is_image:
             c, h, w = self.input_shape
             small = max(h, w) <= SMALL_STEM_MAX_SIDE
@@ -298,12 +331,12 @@ class IGDModule(nn.Module):
                 self.backbone = encoder
                 self.backbone.out_features = _feature_dim(encoder, self.input_shape)
             self.decoder = ResNetDecoder(latent_dim, c, (h, w), widths, small_stem=small)
-            self.critic = ConvCritic(c, (h, w))
+            self.critic = ConvCritic(c, (h, w)) if critic else None
         else:
             (d,) = self.input_shape
             self.backbone = MLPEncoder(d)
             self.decoder = MLPDecoder(latent_dim, d)
-            self.critic = MLPCritic(d)
+            self.critic = MLPCritic(d) if critic else None
         self.head = nn.Linear(self.backbone.out_features, latent_dim)
         self.register_buffer("mu", torch.zeros(latent_dim))
         self.register_buffer("sigma2", torch.ones(()))
@@ -324,6 +357,22 @@ class IGDModule(nn.Module):
         """Return ``(z, x_hat)``."""
         z = self.encode(x, features)
         return z, self.decode(z)
+
+    def gaussian_term(self, z):
+        """``l_h`` (n,) of codes ``z`` (n, Z): eq. 8, or zeros without the classifier."""
+        if not self.gaussian:
+            return z.new_zeros(z.shape[0], dtype=torch.float32)
+        return gaussian_anomaly_loss(z, self.mu, self.sigma2)
+
+    def score_terms(self, x, features=None):
+        """Per-sample ``(l_r, l_h)`` of eq. 14, each (n,) float32: call in eval mode."""
+        z, x_hat = self(x, features)
+        return reconstruction_loss(x, x_hat, rho=self.rho, ssim=self.ssim), self.gaussian_term(z)
+
+    def error_terms(self, x):
+        """Per-pixel ``|x - x_hat|`` and ``1 - MS-SSIM map`` (eq. 17): (n, 2, H, W) float32."""
+        _, x_hat = self(x)
+        return reconstruction_error_terms(x, x_hat, ssim=self.ssim)
 
     def trainable_batchnorms(self):
         """Batch-norm layers outside a frozen backbone (those the training may update)."""

@@ -1,4 +1,4 @@
-"""Patch grids for the local IGD model: extraction, lazy patch datasets and folding back.
+"""Patch grids for the local IGD model: extraction and folding back.
 
 Pure functions of tensors (shapes in the docstrings). A patch grid covers the whole image:
 patches of side ``p`` start every ``stride`` pixels and, where the stride does not land on
@@ -93,27 +93,3 @@ def fold_patch_maps(maps, image_size, patch, grid):
             count[y : y + patch, x0 : x0 + patch] += 1
             k += 1
     return out / count
-
-
-class PatchDataset(torch.utils.data.Dataset):
-    """Lazy dataset of every grid patch of every image: memory stays that of the images.
-
-    Item ``i`` is patch ``i % P`` of image ``i // P``, shape (C, patch, patch), with a
-    dummy target (skorch datasets yield ``(X, y)``).
-    """
-
-    def __init__(self, images, patch, grid):
-        self.images = images
-        self.patch = patch
-        self.ys = [int(v) for v in grid[0]]
-        self.xs = [int(v) for v in grid[1]]
-        self.per_image = len(self.ys) * len(self.xs)
-
-    def __len__(self):
-        return self.images.shape[0] * self.per_image
-
-    def __getitem__(self, i):
-        img, k = divmod(int(i), self.per_image)
-        y = self.ys[k // len(self.xs)]
-        x = self.xs[k % len(self.xs)]
-        return self.images[img, :, y : y + self.patch, x : x + self.patch], torch.zeros(())

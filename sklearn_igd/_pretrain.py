@@ -31,6 +31,7 @@ from pathlib import Path
 
 import torch
 from skorch import NeuralNet
+from skorch.history import History
 from skorch.utils import to_device
 from torch import nn
 from torch.nn import functional as F
@@ -247,7 +248,15 @@ def _resnet18_weights_path(weights):
 def resnet18_teacher(weights=None):
     """torchvision's ImageNet ResNet18 as :class:`ResNetEncoder`: ``-> (n, 512)``."""
     path = _resnet18_weights_path(weights)
-    state = torch.load(path, map_location="cpu", weights_only=True)
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - an unreadable or unsafe file, whatever the cause
+        # never pass torch's advice on: loading with weights_only=False runs the file's code
+        raise ValueError(
+            f"{path} could not be read as a tensor-only state dict ({type(exc).__name__}); "
+            f"expected torchvision's ImageNet ResNet18 weights ({RESNET18_FILE}, from "
+            f"{RESNET18_URL})."
+        ) from None
     net = ResNetEncoder(3, BACKBONE_WIDTHS["resnet18"], small_stem=False, pool=1)
     try:
         net.load_state_dict(torchvision_resnet18_to_encoder(state))
@@ -418,3 +427,44 @@ def simclr(X, *, backbone, epochs, batch_size, device, callbacks=(), verbose=0):
 def user_encoder(module):
     """A frozen copy of a user's backbone (the caller's module is left untouched)."""
     return FrozenEncoder(copy.deepcopy(module))
+
+
+def pretrained_encoder(est, X, plan):
+    """The frozen encoder for ``est.pretrain`` and its training history (or None, None).
+
+    ``X`` (n, C, H, W) float32 ndarray of training images; ``plan`` the fit's
+    :class:`~sklearn_igd._config.FitPlan` (backbone and device).
+    """
+    from ._net import EpochProgressBar
+
+    if not est.is_image_ or est.pretrain is None:
+        return None, None
+    if isinstance(est.pretrain, nn.Module):
+        return user_encoder(est.pretrain), None
+    X = torch.from_numpy(X)
+    callbacks = []
+    if est.verbose == 1:
+        callbacks.append(("progress", EpochProgressBar(desc=est.pretrain.upper(), terms=())))
+    common = dict(
+        backbone=plan.backbone,
+        epochs=est.pretrain_epochs,
+        batch_size=est.pretrain_batch_size,
+        device=plan.device,
+        callbacks=callbacks,
+        verbose=int(est.verbose >= 2),
+    )
+    if est.pretrain == "kd":
+        teacher = load_teacher(est.kd_teacher, est.kd_teacher_weights)
+        return distill(X, teacher=teacher, **common)
+    return simclr(X, **common)
+
+
+def with_pretrain_rows(history, pretrain_history, stage):
+    """``history`` with the pre-training epochs prepended as ``stage`` rows."""
+    if pretrain_history is None:
+        return history
+    rows = [
+        {"stage": stage, "epoch": r["epoch"], "pretrain_loss": r["train_loss"], "dur": r["dur"]}
+        for r in pretrain_history
+    ]
+    return History(rows + list(history))

@@ -12,6 +12,7 @@ import numbers
 
 import numpy as np
 import torch
+from sklearn.utils._param_validation import InvalidParameterError
 from sklearn.utils.validation import validate_data
 
 #: Smallest image side the ResNet encoder handles (three stride-2 stages down to 1 px).
@@ -99,6 +100,19 @@ def _resize(X, image_size):
         t, size=tuple(image_size), mode="bilinear", antialias=True, align_corners=False
     )
     return t.clamp_(0, 1).numpy()
+
+
+def check_image_size_param(image_size):
+    """Tuples/lists given to ``image_size`` must be two ints >= :data:`MIN_IMAGE_SIDE`."""
+    ok = lambda v: isinstance(v, numbers.Integral) and not isinstance(v, bool)  # noqa: E731
+    if isinstance(image_size, (tuple, list)) and not (
+        len(image_size) == 2 and all(ok(v) and v >= MIN_IMAGE_SIDE for v in image_size)
+    ):
+        raise InvalidParameterError(
+            f"The 'image_size' parameter of IGDDetector must be None, an int >= "
+            f"{MIN_IMAGE_SIDE} or a pair (H, W) of ints >= {MIN_IMAGE_SIDE}. Got "
+            f"{image_size!r} instead."
+        )
 
 
 def normalise_image_size(image_size):

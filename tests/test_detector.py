@@ -2,7 +2,6 @@
 
 import copy
 import io
-import re
 import subprocess
 import sys
 import textwrap
@@ -12,6 +11,8 @@ import joblib
 import numpy as np
 import pytest
 import torch
+from conftest import FAST
+from conftest import raises_match as _raises
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 from sklearn.model_selection import GridSearchCV
@@ -21,22 +22,7 @@ from sklearn.utils._param_validation import InvalidParameterError
 from skorch.exceptions import DeviceWarning
 
 from sklearn_igd import IGDDetector
-from sklearn_igd.datasets import load_digits_images, load_mnist_5k
 from sklearn_igd.model_selection import OneClassSplit
-
-FAST = dict(backbone="resnet18-lite", max_epochs=2, batch_size=32, random_state=0, pretrain=None)
-
-
-@pytest.fixture(scope="module")
-def digits():
-    X, y = load_digits_images(return_X_y=True)
-    return X, y
-
-
-@pytest.fixture(scope="module")
-def fitted(digits):
-    X, y = digits
-    return IGDDetector(**FAST).fit(X[y == 0])
 
 
 # --------------------------------------------------------------------- the contract
@@ -55,16 +41,19 @@ def test_relations_hold_exactly(fitted, digits):
     assert set(np.unique(pred)) <= {-1, 1}
 
 
-def test_anomaly_score_is_reconstruction_plus_gaussian_term(digits):
-    """The global model alone (local=False): s = l_r + l_h (eq. 14)."""
-    X, y = digits
-    from sklearn_igd._validation import check_input
-
-    det = IGDDetector(**{**FAST, "local": False}).fit(X[y == 0])
-    l_r, l_h = det._score_terms(check_input(det, X[:50], reset=False))
+def test_anomaly_score_is_reconstruction_plus_gaussian_term(fitted, digits):
+    """The global model alone: s = l_r + l_h (eq. 14), from the model's own terms."""
+    X, _ = digits
+    x = torch.from_numpy(X[:50, None].astype(np.float32) / 255)
+    module = fitted.net_.module_.eval()
+    with torch.no_grad():
+        l_r, l_h = (t.double().numpy() for t in module.score_terms(x))
     assert np.all((l_h >= 0) & (l_h < 1))
     assert np.all(l_r >= 0)
-    np.testing.assert_allclose(det.anomaly_score(X[:50]), l_r + l_h, rtol=0, atol=0)
+    np.testing.assert_allclose(fitted.anomaly_score(X[:50]), l_r + l_h, rtol=1e-6)
+    np.testing.assert_array_equal(
+        fitted.score_parts(X[:50]).global_score, fitted.anomaly_score(X[:50])
+    )
 
 
 def test_contamination_sets_training_outlier_share(digits):
@@ -95,7 +84,7 @@ def test_not_fitted_raises(digits):
 def test_history_records_each_loss_term(fitted):
     hist = fitted.history_
     assert len(hist) == FAST["max_epochs"]
-    for key in ("train_loss", "l_h", "l_r", "l_fg", "l_d", "sigma2", "dur"):
+    for key in ("train_loss", "l_h", "l_r", "l_fg", "l_d", "sigma2", "code_rank", "dur"):
         values = hist[:, key]
         assert len(values) == FAST["max_epochs"] and np.all(np.isfinite(values)), key
     # the batch-level terms are there too: 178 zeros / batch 32 -> 5 full batches
@@ -106,18 +95,14 @@ def test_history_records_each_loss_term(fitted):
 
 def test_training_reduces_reconstruction_loss(digits):
     X, y = digits
-    det = IGDDetector(backbone="resnet18-lite", max_epochs=8, batch_size=32, random_state=0).fit(
-        X[y == 1]
-    )
+    det = IGDDetector(**{**FAST, "max_epochs": 8}).fit(X[y == 1])
     l_r = det.history_[:, "l_r"]
     assert l_r[-1] < 0.8 * l_r[0]
 
 
 def test_batch_size_larger_than_data(digits):
     X, y = digits
-    det = IGDDetector(backbone="resnet18-lite", max_epochs=2, batch_size=64, random_state=0).fit(
-        X[y == 2][:10]
-    )
+    det = IGDDetector(**{**FAST, "batch_size": 64}).fit(X[y == 2][:10])
     assert len(det.history_[-1, "batches"]) == 1
     assert det.history_[-1, "batches"][0]["train_batch_size"] == 10
     assert np.all(np.isfinite(det.score_samples(X[:5])))
@@ -127,7 +112,7 @@ def test_verbose_levels(digits, capsys):
     X, y = digits
     IGDDetector(**{**FAST, "verbose": 2}).fit(X[y == 0][:40])
     out = capsys.readouterr().out
-    for col in ("epoch", "l_h", "l_r", "l_fg", "l_d", "sigma2"):
+    for col in ("epoch", "l_h", "l_r", "l_fg", "l_d", "sigma2", "code_rank"):
         assert col in out
     IGDDetector(**{**FAST, "verbose": 1}).fit(X[y == 0][:40])
     captured = capsys.readouterr()
@@ -191,23 +176,6 @@ def test_image_size_resizes_when_asked(digits):
 
 
 # ------------------------------------------------------------------------ bad input
-def _raises(exc, *patterns):
-    class _Ctx:
-        def __enter__(self):
-            self.cm = pytest.raises(exc)
-            self.info = self.cm.__enter__()
-            return self.info
-
-        def __exit__(self, *a):
-            out = self.cm.__exit__(*a)
-            msg = str(self.info.value)
-            for p in patterns:
-                assert re.search(p, msg), f"{p!r} not in {msg!r}"
-            return out
-
-    return _Ctx()
-
-
 def test_nan_and_inf_are_rejected(fitted, digits):
     X = digits[0][:10].astype(np.float64) / 255.0
     for bad in (np.nan, np.inf):
@@ -388,76 +356,212 @@ def _first_storage_bytes(det):
 
 
 # ----------------------------------------------------------------- the local model
-@pytest.fixture(scope="module")
-def local_fitted():
-    X, y = load_mnist_5k(return_X_y=True)
-    return IGDDetector(**{**FAST, "max_epochs": 1, "batch_size": 64}).fit(X[y == 3][:64])
-
-
-def test_combined_score_is_scaled_global_plus_max_over_patches(local_fitted):
-    from sklearn_igd._validation import check_input
-
-    X, _ = load_mnist_5k(return_X_y=True)
+def test_local_model_geometry(local_fitted):
     det = local_fitted
     assert det.patch_size_ == 8 and det.patch_stride_ == 4  # auto for 28x28
-    Xp = check_input(det, X[:40], reset=False)
-    l_r, l_h = det.net_.score_terms(torch.from_numpy(Xp))
-    p_r, p_h = det.local_net_.patch_score_terms(torch.from_numpy(Xp), 8, det._grid())
-    assert p_r.shape == (40, 36)  # 6 x 6 patches of 8 px every 4 px
-    a, b = det.score_scale_  # training means of s_G and s_L (tests/test_combination.py)
-    np.testing.assert_allclose(
-        det.anomaly_score(X[:40]), (l_r + l_h) / a + (p_r + p_h).max(1) / b, rtol=1e-12
-    )
-    glob = IGDDetector(**{**FAST, "max_epochs": 1, "batch_size": 64, "local": False})
-    glob.fit(load_mnist_5k(return_X_y=True)[0][:64])
-    assert glob.local_net_ is None and glob.patch_size_ is None
-
-
-def test_predict_heatmap(local_fitted, digits):
-    from sklearn_igd._losses import LOCAL_SSIM, reconstruction_error_map
-    from sklearn_igd._patches import extract_patches, fold_patch_maps
-    from sklearn_igd._validation import check_input
-
-    X, _ = load_mnist_5k(return_X_y=True)
-    det = local_fitted
-    heat = det.predict_heatmap(X[:10])
-    assert heat.shape == (10, 28, 28) and heat.dtype == np.float64
-    assert np.all(np.isfinite(heat)) and heat.min() >= 0
-    # = global error terms + local patch terms folded back with overlaps averaged, each
-    # divided by its mean over the training pixels (tests/test_combination.py)
-    x = torch.from_numpy(check_input(det, X[:10], reset=False))
-    m = det.heatmap_scale_
-    with torch.no_grad():
-        det.net_.module_.eval()
-        det.local_net_.module_.eval()
-        x_hat = det.net_.module_(x)[1]
-        g = (
-            reconstruction_error_map(x, x_hat, rho=1.0) / m[0, 0]
-            + reconstruction_error_map(x, x_hat, rho=0.0) / m[0, 1]
-        )
-        p = extract_patches(x, 8, det._grid())
-        p_hat = det.local_net_.module_(p)[1]
-        lm = (
-            reconstruction_error_map(p, p_hat, rho=1.0, ssim=LOCAL_SSIM) / m[1, 0]
-            + reconstruction_error_map(p, p_hat, rho=0.0, ssim=LOCAL_SSIM) / m[1, 1]
-        )
-        loc = fold_patch_maps(lm.view(10, 36, 8, 8).double(), (28, 28), 8, det._grid())
-    np.testing.assert_allclose(heat, g.double().numpy() + loc.numpy(), rtol=1e-5, atol=1e-5)
-    with _raises(ValueError, "predict_heatmap needs images", "4 features"):
-        IGDDetector(**FAST).fit(np.random.RandomState(0).rand(20, 4)).predict_heatmap(
-            np.zeros((2, 4))
-        )
+    assert det.local_net_ is not None and det.score_scale_.shape == (2,)
 
 
 def test_patch_size_larger_than_image():
     with _raises(ValueError, "patch_size=12", "8x8", "at most 8"):
-        IGDDetector(**{**FAST, "patch_size": 12}).fit(np.zeros((4, 8, 8), dtype=np.uint8))
+        IGDDetector(**{**FAST, "local": True, "patch_size": 12}).fit(
+            np.arange(4 * 64).reshape(4, 8, 8).astype(np.uint8)
+        )
 
 
 def test_local_batch_size(local_fitted, digits):
-    # auto: 16 x batch_size patches, capped at the number of training patches
-    assert local_fitted.local_net_.batch_size == min(16 * 64, 64 * 36)
+    # auto: a pixel budget (2**18 values) and at most 16 x batch_size, capped at the
+    # number of training patches: 48 images x 36 patches of 8x8 here
+    assert local_fitted.local_net_.batch_size == min(16 * 16, 2**18 // 64, 48 * 36)
     X, y = digits
-    det = IGDDetector(**{**FAST, "local_batch_size": 8}).fit(X[y == 0][:40])
+    det = IGDDetector(**{**FAST, "local": True, "local_batch_size": 8}).fit(X[y == 0][:40])
     assert det.local_net_.batch_size == 8
     assert len(det.local_history_[-1, "batches"]) == 40 // 8  # one 8x8 patch per 8x8 image
+
+
+# ------------------------------------------------------------------ atomic fit
+def test_failed_refit_leaves_the_previous_model_exactly(mnist):
+    """A refit that fails on the patch geometry fails before training, and leaves the
+    detector as it was: same nets, same threshold, same scores."""
+    X, y = mnist
+    det = IGDDetector(**{**FAST, "max_epochs": 1, "local": True, "patch_size": 12})
+    det.fit(X[y == 1][:32])
+    before = dict(det.__dict__)
+    scores = det.decision_function(X[:50])
+    small = np.random.RandomState(0).randint(0, 255, (20, 8, 8)).astype(np.uint8)
+    with _raises(ValueError, "patch_size=12 does not fit images of 8x8", "at most 8"):
+        det.fit(small)
+    assert det.__dict__.keys() == before.keys()
+    assert all(det.__dict__[k] is before[k] for k in before)
+    np.testing.assert_array_equal(det.decision_function(X[:50]), scores)
+
+
+def test_failure_after_training_restores_the_previous_model(fitted, digits, monkeypatch):
+    det = copy.deepcopy(fitted)
+    X, y = digits
+    scores = det.decision_function(X[:20])
+    before = dict(det.__dict__)
+
+    def broken(self, X):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(IGDDetector, "_fit_thresholds", broken)
+    with pytest.raises(RuntimeError, match="disk full"):
+        det.fit(X[y == 7])
+    monkeypatch.undo()
+    assert det.__dict__.keys() == before.keys()
+    assert all(det.__dict__[k] is before[k] for k in before)
+    np.testing.assert_array_equal(det.decision_function(X[:20]), scores)
+
+
+def test_failed_first_fit_leaves_an_unfitted_estimator(digits):
+    X, y = digits
+    det = IGDDetector(**{**FAST, "local": True, "patch_size": 12})
+    with pytest.raises(ValueError, match="patch_size=12"):
+        det.fit(X[y == 0])
+    assert not hasattr(det, "n_features_in_") and not hasattr(det, "net_")
+    with pytest.raises(NotFittedError):
+        det.predict(X[:3])
+
+
+def test_patch_grid_with_gaps_is_rejected_before_training(digits):
+    X, y = digits
+    with _raises(ValueError, "patch_stride=5", "patch_size=2", "gaps", "at most|<= 2"):
+        IGDDetector(**{**FAST, "local": True, "patch_size": 2, "patch_stride": 5}).fit(X[y == 0])
+
+
+# ----------------------------------------------------------------- no silent NaN
+def test_identical_training_images_are_rejected():
+    for X in (np.zeros((20, 8, 8), np.uint8), np.full((20, 8, 8), 255, np.uint8)):
+        with _raises(ValueError, "All 20 training samples are identical", "variation"):
+            IGDDetector(**FAST).fit(X)
+    with _raises(ValueError, "identical"):
+        IGDDetector(**FAST).fit(np.ones((10, 3)))
+
+
+def test_constant_images_train_to_finite_scores(mnist):
+    """Every image flat (one grey level each, no edges): a degenerate but valid training
+    set; batch norm sees zero spatial variance. Scores and heatmaps stay finite."""
+    levels = np.linspace(40, 200, 24).astype(np.uint8)
+    X = np.broadcast_to(levels[:, None, None], (24, 16, 16)).copy()
+    det = IGDDetector(**{**FAST, "local": True, "batch_size": 8}).fit(X)
+    for data in (X, mnist[0][:20, :16, :16]):
+        assert np.all(np.isfinite(det.anomaly_score(data)))
+        assert np.all(np.isfinite(det.predict_heatmap(data)))
+    assert np.all(np.isfinite(det.score_scale_)) and np.all(det.heatmap_scale_ > 0)
+
+
+def test_non_finite_scores_raise_with_the_rows(fitted, digits):
+    X, _ = digits
+    det = copy.deepcopy(fitted)
+    with torch.no_grad():
+        det.net_.module_.head.weight[0, 0] = float("nan")
+    with _raises(ValueError, "non-finite anomaly scores", "5 of the 5", r"rows 0, 1, 2, 3, 4"):
+        det.predict(X[:5])
+    with _raises(ValueError, "non-finite"):
+        det.decision_function(X[:5])
+
+
+# ------------------------------------------------------------------------- Ctrl-C
+def _interrupt_at(monkeypatch, net_cls, call):
+    """Make ``net_cls.train_step`` raise KeyboardInterrupt at its ``call``-th call."""
+    original = net_cls.train_step
+    calls = {"n": 0}
+
+    def step(self, batch, **kw):
+        calls["n"] += 1
+        if calls["n"] == call:
+            raise KeyboardInterrupt
+        return original(self, batch, **kw)
+
+    monkeypatch.setattr(net_cls, "train_step", step)
+
+
+def test_interrupt_during_global_training_stops_the_whole_fit(mnist, monkeypatch):
+    from sklearn_igd._net import IGDNet
+
+    X, y = mnist
+    _interrupt_at(monkeypatch, IGDNet, call=4)  # 32 images, batch 16: epoch 2, batch 2
+    det = IGDDetector(**{**FAST, "max_epochs": 5, "batch_size": 16, "local": True})
+    with pytest.warns(
+        UserWarning,
+        match=r"interrupted .* epoch 2 of 5 of the global model.*"
+        "local model was not trained",
+    ):
+        det.fit(X[y == 4][:32])
+    assert det.local_net_ is None and det.score_scale_ is None
+    assert np.all(np.isfinite(det.decision_function(X[:30])))
+    assert det.net_.module_.sigma2 > 0  # the final E-step ran on the weights reached
+
+
+def test_interrupt_during_local_training(mnist, monkeypatch):
+    from sklearn_igd._net import IGDNet
+
+    X, y = mnist
+    # global: 1 epoch of 2 batches; the local model's first batch is call 3
+    _interrupt_at(monkeypatch, IGDNet, call=3)
+    det = IGDDetector(**{**FAST, "max_epochs": 1, "batch_size": 16, "local": True})
+    with pytest.warns(UserWarning, match="epoch 1 of 1 of the local model"):
+        det.fit(X[y == 4][:32])
+    assert det.local_net_ is not None
+    assert np.all(np.isfinite(det.anomaly_score(X[:10])))
+
+
+def test_interrupt_outside_training_restores_state(fitted, digits, monkeypatch):
+    det = copy.deepcopy(fitted)
+    X, y = digits
+    scores = det.anomaly_score(X[:10])
+
+    def interrupted(self, X):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(IGDDetector, "_fit_thresholds", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        det.fit(X[y == 3])
+    monkeypatch.undo()
+    np.testing.assert_array_equal(det.anomaly_score(X[:10]), scores)
+
+
+# ------------------------------------------------------- every weight is a real knob
+@pytest.mark.parametrize(
+    "param, value", [("lambda1", 0.2), ("lambda2", 3.0), ("lambda3", 1.0), ("rho", 0.5)]
+)
+def test_each_loss_weight_changes_the_fitted_model(digits, param, value):
+    X, y = digits
+    base = IGDDetector(**{**FAST, "max_epochs": 1}).fit(X[y == 6])
+    other = IGDDetector(**{**FAST, "max_epochs": 1, param: value}).fit(X[y == 6])
+    a, b = base.net_.module_.state_dict(), other.net_.module_.state_dict()
+    changed = [k for k in a if not k.startswith("critic.") and not torch.equal(a[k], b[k])]
+    assert changed, f"{param}={value} left the encoder and decoder unchanged"
+    assert not np.allclose(base.anomaly_score(X[:20]), other.anomaly_score(X[:20]))
+
+
+def test_lambda1_sets_the_critic_learning_rate(digits):
+    from sklearn_igd._config import resolve_fit_plan
+
+    X, y = digits
+    det = IGDDetector(**{**FAST, "lambda1": 0.25, "lr": 1e-3})
+    plan = resolve_fit_plan(det, (1, 8, 8), 100, 1)
+    net = det._build_net((1, 8, 8), plan, ssim=None, batch_size=16).initialize()
+    assert net.optimizer_.param_groups[0]["lr"] == 1e-3
+    assert net.critic_optimizer_.param_groups[0]["lr"] == 0.25e-3
+
+
+@pytest.mark.parametrize(
+    "variant, has_critic, gaussian",
+    [("igd", True, True), ("rec+gac", False, True), ("rec", False, False)],
+)
+def test_variants(digits, variant, has_critic, gaussian):
+    X, y = digits
+    det = IGDDetector(**{**FAST, "max_epochs": 1, "variant": variant}).fit(X[y == 2])
+    module = det.net_.module_
+    assert (module.critic is not None) == has_critic and module.gaussian == gaussian
+    l_h = np.asarray(det.history_[:, "l_h"])
+    assert (l_h > 0).all() == gaussian and np.all(np.asarray(det.history_[:, "l_d"]) >= 0)
+    if not has_critic:
+        assert np.all(np.asarray(det.history_[:, "l_d"]) == 0)
+    if not gaussian:  # s = l_r
+        x = torch.from_numpy(X[:10, None].astype(np.float32) / 255)
+        with torch.no_grad():
+            l_r, _ = module.eval().score_terms(x)
+        np.testing.assert_allclose(det.anomaly_score(X[:10]), l_r.double().numpy(), rtol=1e-6)

@@ -7,10 +7,10 @@ below what these fits measure (printed in the assertion messages); the texture d
 (``make demo``, ``benchmarks/results/demo_textures.md``) reports the full-size numbers.
 """
 
+import copy
 import functools
 
 import pytest
-import torch
 from sklearn.ensemble import IsolationForest
 from sklearn.metrics import roc_auc_score
 from sklearn.svm import OneClassSVM
@@ -20,7 +20,13 @@ from sklearn_igd.datasets import make_texture_defects
 from sklearn_igd.metrics import pixel_roc_auc
 
 PARAMS = dict(
-    backbone="resnet18-lite", max_epochs=5, batch_size=16, lr=3e-4, pretrain=None, random_state=0
+    backbone="resnet18-lite",
+    max_epochs=5,
+    batch_size=16,
+    lr=3e-4,
+    pretrain=None,
+    local=True,
+    random_state=0,
 )
 DATA = dict(n_train=64, n_test=40, size=32, random_state=0)
 
@@ -42,11 +48,10 @@ def fitted(request):
 
 
 def _paper_map(det, X):
-    """Eq. 16-17 as written, from the same fitted nets (the nets' default weights)."""
-    x = torch.from_numpy(det._prepare(X))
-    return det.net_.error_maps(x) + det.local_net_.folded_patch_error_maps(
-        x, det.patch_size_, det._grid()
-    )
+    """Eq. 16-17 as written, from the same fitted models (rho and 1 - rho weights)."""
+    paper = copy.copy(det)
+    paper.heatmap_scale_ = None
+    return paper.predict_heatmap(X)
 
 
 def test_heatmap_localises_defects(fitted):

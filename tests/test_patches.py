@@ -1,12 +1,11 @@
-"""Patch grids, patch datasets, folding back, and the per-pixel error map (local model)."""
+"""Patch grids, patch extraction and folding back (the local model)."""
 
 import numpy as np
 import pytest
 import torch
 
-from sklearn_igd._losses import LOCAL_SSIM, reconstruction_error_map
+from sklearn_igd._data import PatchSamples
 from sklearn_igd._patches import (
-    PatchDataset,
     auto_patch_size,
     extract_patches,
     fold_patch_maps,
@@ -49,7 +48,7 @@ def test_extract_matches_slicing_and_dataset():
     patches = extract_patches(x, 5, grid)
     ys, xs = grid
     assert patches.shape == (3 * len(ys) * len(xs), 2, 5, 5)
-    ds = PatchDataset(x, 5, grid)
+    ds = PatchSamples(x, 5, grid)
     assert len(ds) == patches.shape[0]
     k = 0
     for i in range(3):
@@ -82,17 +81,3 @@ def test_fold_averages_overlaps():
     img = torch.rand(2, 1, 10, 9, dtype=torch.float64)
     back = fold_patch_maps(extract_patches(img, 4, grid).reshape(2, P, 4, 4), (10, 9), 4, grid)
     torch.testing.assert_close(back, img[:, 0])
-
-
-def test_reconstruction_error_map():
-    g = torch.Generator().manual_seed(1)
-    x = torch.rand(2, 3, 32, 32, generator=g)
-    m = reconstruction_error_map(x, x.clone())
-    assert m.shape == (2, 32, 32)
-    torch.testing.assert_close(m, torch.zeros_like(m), atol=1e-5, rtol=0)
-    bad = x.clone()
-    bad[:, :, 10:16, 10:16] = 1 - bad[:, :, 10:16, 10:16]
-    m = reconstruction_error_map(x, bad, ssim=LOCAL_SSIM)
-    inside = m[:, 10:16, 10:16].mean()
-    outside = m[:, 24:, 24:].mean()
-    assert inside > 0.3 and outside < 0.05

@@ -1,0 +1,231 @@
+"""Resolution of :class:`~sklearn_igd.IGDDetector`'s ``"auto"`` parameters for one fit.
+
+:func:`resolve_fit_plan` turns the estimator's parameters and the shape of the training
+data into a :class:`FitPlan`: the device, the backbone, the number of epochs, the batch
+sizes, whether the local model trains and its patch geometry. Everything that can be
+checked against the data is checked here, before any training starts, with errors that
+name the parameter, the expected and the received value.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import sys
+from dataclasses import dataclass
+from numbers import Integral
+
+import torch
+from sklearn.utils._param_validation import Interval
+
+from ._data import distributed_context
+from ._patches import auto_patch_size, patch_grid
+
+#: ``local="auto"`` trains the local model for images whose shorter side is at least this.
+#: The paper uses the local model on MVTec AD's 256 px images; on 28 px digits a patch
+#: of 8 px sees a stroke fragment and the global model alone is the paper's setting.
+LOCAL_AUTO_MIN_SIDE = 64
+
+#: ``local_batch_size="auto"``: input values (pixels x channels) per local training
+#: batch. Training memory grows with it (about 3-5 kB per value for the lite backbone
+#: with MS-SSIM), so a budget, not a patch count, keeps a 512 px fit within 2 GB.
+LOCAL_BATCH_VALUES = 1 << 18
+#: ... and at most this many patches, in multiples of ``batch_size``.
+LOCAL_BATCH_FACTOR = 16
+
+#: ``max_epochs="auto"`` on CUDA: the paper's 256 epochs.
+GPU_EPOCHS = 256
+#: ``max_epochs="auto"`` on a CPU: optimizer steps of the global model, spread over as
+#: many epochs as that takes (at least :data:`CPU_MIN_EPOCHS`, at most
+#: :data:`CPU_MAX_EPOCHS`).
+CPU_STEPS = 600
+CPU_MIN_EPOCHS = 10
+CPU_MAX_EPOCHS = 100
+
+
+class Count(Interval):
+    """An :class:`~sklearn.utils._param_validation.Interval` of integers excluding bools
+    (``True`` is an ``Integral`` in Python, and ``max_epochs=True`` must not mean 1)."""
+
+    def __init__(self, left, right=None, closed="left"):
+        super().__init__(Integral, left, right, closed=closed)
+
+    def is_satisfied_by(self, val):
+        return not isinstance(val, bool) and super().is_satisfied_by(val)
+
+
+def resolve_device(device):
+    """``"auto"`` -> ``"cuda:LOCAL_RANK"`` under torchrun, ``"cuda"`` when available, else
+    ``"cpu"``; other values are checked. Returns a string."""
+    if device == "auto":
+        if not torch.cuda.is_available():
+            return "cpu"
+        local_rank = os.environ.get("LOCAL_RANK")
+        return f"cuda:{int(local_rank)}" if local_rank is not None else "cuda"
+    try:
+        resolved = torch.device(device)
+    except (RuntimeError, TypeError) as exc:
+        raise ValueError(
+            f"device must be 'auto', 'cpu', 'cuda' or 'cuda:<index>'; received {device!r}."
+        ) from exc
+    if resolved.type not in ("cpu", "cuda"):
+        raise ValueError(
+            f"device must be 'auto', 'cpu', 'cuda' or 'cuda:<index>'; received {device!r} "
+            f"(device type {resolved.type!r} cannot train IGD)."
+        )
+    if resolved.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(
+            f"device={device!r} was requested but CUDA is not available on this machine; "
+            "use device='auto' or 'cpu'."
+        )
+    return str(resolved)
+
+
+def resolve_threads(n_threads):
+    """Torch CPU threads for a fit or a scoring call: ``n_threads``, else the Dask
+    worker's ``nthreads`` inside a Dask worker, else the process's current setting."""
+    if n_threads is not None:
+        return int(n_threads)
+    if "distributed" in sys.modules:
+        try:
+            from distributed import get_worker
+
+            return int(get_worker().state.nthreads)
+        except (ValueError, AttributeError, ImportError):
+            pass  # not inside a worker
+    return torch.get_num_threads()
+
+
+@contextlib.contextmanager
+def torch_threads(n):
+    """Run the block with ``torch.set_num_threads(n)``, then restore the previous count."""
+    before = torch.get_num_threads()
+    if n != before:
+        torch.set_num_threads(n)
+    try:
+        yield n
+    finally:
+        if torch.get_num_threads() != before:
+            torch.set_num_threads(before)
+
+
+@contextlib.contextmanager
+def torch_seed(seed, device):
+    """Seed torch's CPU (and the device's CUDA) RNG inside a fork: global states untouched."""
+    devices = [torch.device(device)] if str(device).startswith("cuda") else []
+    with torch.random.fork_rng(devices=devices, device_type="cuda"):
+        torch.manual_seed(seed)
+        yield
+
+
+@dataclass(frozen=True)
+class FitPlan:
+    """The resolved settings of one fit (see :func:`resolve_fit_plan`)."""
+
+    device: str
+    amp_dtype: object
+    backbone: str
+    n_epochs: int
+    batch_size: int
+    local: bool
+    patch_size: int | None
+    patch_stride: int | None
+    grid: tuple | None
+    local_batch_size: int | None
+    n_threads: int
+    world_size: int = 1
+
+
+def _auto_epochs(device, n_samples, batch_size):
+    if device.startswith("cuda"):
+        return GPU_EPOCHS
+    steps_per_epoch = max(1, n_samples // batch_size)
+    epochs = math.ceil(CPU_STEPS / steps_per_epoch)
+    return int(min(CPU_MAX_EPOCHS, max(CPU_MIN_EPOCHS, epochs)))
+
+
+def _patch_geometry(est, h, w):
+    patch = auto_patch_size(h, w) if est.patch_size == "auto" else est.patch_size
+    if patch > min(h, w):
+        raise ValueError(
+            f"patch_size={patch} does not fit images of {h}x{w}; expected at most "
+            f"{min(h, w)} (or 'auto' = {auto_patch_size(h, w)})."
+        )
+    stride = max(1, patch // 2) if est.patch_stride == "auto" else est.patch_stride
+    if stride > patch:
+        raise ValueError(
+            f"patch_stride={stride} is larger than patch_size={patch}: the patches would "
+            f"leave gaps of {stride - patch} px that neither the local score nor the heatmap "
+            f"covers; expected patch_stride <= {patch}."
+        )
+    return patch, stride
+
+
+def resolve_fit_plan(est, input_shape, n_samples, n_threads):
+    """The :class:`FitPlan` of ``est`` for ``n_samples`` samples of ``input_shape``.
+
+    Under ``torch.distributed`` the batch sizes are per process: ``batch_size`` (and the
+    local batch) divided by the number of processes, so that the global batch is the
+    one asked for. Raises ValueError for a patch geometry that does not fit the images.
+    """
+    device = resolve_device(est.device)
+    is_image = len(input_shape) == 3
+    world = distributed_context()[1]
+    batch_size = min(est.batch_size, n_samples) // world  # per process
+    if batch_size < 2:
+        raise ValueError(
+            f"batch_size={est.batch_size} gives {batch_size} sample(s) per process with "
+            f"{world} torch.distributed processes and {n_samples} training samples; expected "
+            f"at least 2 per process (batch_size >= {2 * world})."
+        )
+    backbone = est.backbone
+    if backbone == "auto":
+        backbone = "resnet18" if device.startswith("cuda") else "resnet18-lite"
+    epochs = est.max_epochs
+    if epochs == "auto":
+        epochs = _auto_epochs(device, n_samples, batch_size)
+    local = is_image and (
+        est.local if est.local != "auto" else min(input_shape[1:]) >= LOCAL_AUTO_MIN_SIDE
+    )
+    patch = stride = grid = local_batch = None
+    if local:
+        c, h, w = input_shape
+        patch, stride = _patch_geometry(est, h, w)
+        grid = patch_grid(h, w, patch, stride)
+        n_patches = n_samples * len(grid[0]) * len(grid[1])
+        if est.local_batch_size == "auto":
+            local_batch = min(
+                LOCAL_BATCH_FACTOR * est.batch_size, LOCAL_BATCH_VALUES // (c * patch * patch)
+            )
+        else:
+            local_batch = est.local_batch_size
+        local_batch = max(2, min(local_batch, n_patches) // world)
+    return FitPlan(
+        device=device,
+        amp_dtype=torch.bfloat16 if device.startswith("cuda") else None,
+        backbone=backbone,
+        n_epochs=int(epochs),
+        batch_size=batch_size,
+        local=bool(local),
+        patch_size=patch,
+        patch_stride=stride,
+        grid=grid,
+        local_batch_size=local_batch,
+        n_threads=n_threads,
+        world_size=world,
+    )
+
+
+def shared_seed(random_state):
+    """An int seed from ``random_state``; under ``torch.distributed`` rank 0's, so that
+    every process initialises the same weights and draws the same permutations."""
+    import numpy as np
+    from sklearn.utils import check_random_state
+
+    seed = int(check_random_state(random_state).randint(np.iinfo(np.int32).max))
+    if distributed_context()[1] > 1:
+        box = [seed]
+        torch.distributed.broadcast_object_list(box, src=0)
+        seed = int(box[0])
+    return seed

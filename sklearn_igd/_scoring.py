@@ -1,0 +1,227 @@
+"""Scoring fitted IGD models: anomaly scores (eq. 13-15) and heatmaps (eq. 16-17).
+
+The torch models score themselves in eval mode
+(:meth:`~sklearn_igd._networks.IGDModule.score_terms` and ``error_terms``).
+:class:`LocalScorer` gives the local (patch) model its patch geometry once and turns whole
+images into per-patch terms and folded per-pixel maps; :class:`IGDScorer` adds the global
+and the local parts with their fitted scales. Both are ``nn.Module`` s, so that scoring is
+one torch graph from images to score and heatmap (what :func:`sklearn_igd.to_onnx`
+exports). :func:`score_in_batches` runs a scorer over an array in batches whose size is
+set by a pixel budget, so memory does not grow with the image size or count.
+
+Shapes: images ``(n, C, H, W)`` float32 in ``[0, 1]``; ``P`` patches per image.
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+import numpy as np
+import torch
+from sklearn.utils import Bunch
+from torch import nn
+
+from ._patches import extract_patches, fold_patch_maps
+
+#: Input values (pixels x channels) per forward pass when scoring: bounds scoring memory
+#: (a few hundred MB for the lite backbone) whatever the image size.
+EVAL_VALUES = 1 << 20
+
+#: Names of the per-sample and per-pixel parts :meth:`IGDScorer.parts` returns.
+SCORE_PARTS = ("score", "global_score", "local_score")
+HEATMAP_PARTS = ("heatmap", "global_heatmap", "local_heatmap")
+
+
+class LocalScorer(nn.Module):
+    """The local (patch) IGD model applied to whole images.
+
+    Parameters
+    ----------
+    module : IGDModule
+        The patch model, trained on ``(C, patch, patch)`` patches.
+    image_size : (H, W)
+    patch : int
+    grid : (ys, xs)
+        Patch start offsets (:func:`~sklearn_igd._patches.patch_grid`).
+    max_patches : int or None
+        Patches per forward pass of ``module``; None passes all patches of a batch at
+        once. Bounds memory when one image has many large patches.
+    """
+
+    def __init__(self, module, image_size, patch, grid, max_patches=None):
+        super().__init__()
+        self.module = module
+        self.image_size = tuple(int(s) for s in image_size)
+        self.patch = int(patch)
+        self.grid = (np.asarray(grid[0]), np.asarray(grid[1]))
+        self.n_patches = len(self.grid[0]) * len(self.grid[1])
+        self.max_patches = max_patches
+
+    def _chunks(self, p):
+        step = p.shape[0] if self.max_patches is None else max(1, int(self.max_patches))
+        for start in range(0, p.shape[0], step):
+            yield p[start : start + step]
+
+    def score_terms(self, x):
+        """Per-patch ``(l_r, l_h)`` of the images ``x`` (n, C, H, W): two (n, P) tensors."""
+        p = extract_patches(x, self.patch, self.grid)
+        terms = [self.module.score_terms(c) for c in self._chunks(p)]
+        l_r = torch.cat([t[0] for t in terms]).view(x.shape[0], self.n_patches)
+        l_h = torch.cat([t[1] for t in terms]).view(x.shape[0], self.n_patches)
+        return l_r, l_h
+
+    def error_terms(self, x):
+        """The patches' per-pixel error terms folded back to the image, overlaps averaged.
+
+        Returns (n, 2, H, W): ``[:, 0]`` absolute error, ``[:, 1]`` ``1 - MS-SSIM map``.
+        """
+        n, p_ = x.shape[0], self.patch
+        p = extract_patches(x, p_, self.grid)
+        terms = torch.cat([self.module.error_terms(c).float() for c in self._chunks(p)])
+        terms = terms.view(n, self.n_patches, 2, p_, p_).transpose(1, 2)
+        folded = fold_patch_maps(
+            terms.reshape(n * 2, self.n_patches, p_, p_), self.image_size, p_, self.grid
+        )
+        return folded.view(n, 2, *self.image_size)
+
+
+class IGDScorer(nn.Module):
+    """Scores and heatmaps of a fitted detector: the global model plus the local one.
+
+    Parameters
+    ----------
+    global_model : IGDModule
+    local_model : LocalScorer or None
+    score_scale : array of shape (2,) or None
+        Divides ``s_G`` and ``s_L`` before they are added (with the local model).
+    heatmap_weights : array of shape (n_models, 2)
+        Weights of the absolute-error and ``1 - MS-SSIM`` terms of each model's map.
+
+    The score is ``s = s_G`` without the local model (eq. 14) and
+    ``s = s_G / score_scale[0] + s_L / score_scale[1]`` with it (eq. 13-15); the heatmap
+    is ``sum_model sum_term weight * term`` (eq. 16-17).
+    """
+
+    def __init__(self, global_model, local_model=None, score_scale=None, heatmap_weights=None):
+        super().__init__()
+        self.global_model = global_model
+        self.local_model = local_model
+        scale = torch.ones(2) if score_scale is None else torch.as_tensor(score_scale)
+        self.register_buffer("score_scale", scale.double())
+        weights = torch.ones(2, 2) if heatmap_weights is None else torch.as_tensor(heatmap_weights)
+        self.register_buffer("heatmap_weights", weights.double())
+
+    def parts(self, x, heatmap=False, terms=False):
+        """A dict of the score's parts (each (n,)) and, with ``heatmap``, the maps' parts
+        (each (n, H, W)); the local parts are None without the local model. With
+        ``terms``, also each model's unweighted error terms ``global_terms`` and
+        ``local_terms`` (each (n, 2, H, W) or None)."""
+        # the parts are combined in float64, so that the documented sums hold to rounding
+        l_r, l_h = self.global_model.score_terms(x)
+        out = {"global_score": (l_r + l_h).double(), "local_score": None}
+        score = out["global_score"]
+        if self.local_model is not None:
+            p_r, p_h = self.local_model.score_terms(x)
+            out["local_score"] = (p_r + p_h).amax(dim=1).double()
+            score = score / self.score_scale[0] + out["local_score"] / self.score_scale[1]
+        out["score"] = score
+        if not (heatmap or terms):
+            return out
+        g = self.global_model.error_terms(x).double()
+        t = self.local_model.error_terms(x).double() if self.local_model is not None else None
+        if terms:
+            out["global_terms"], out["local_terms"] = g, t
+        if heatmap:
+            w = self.heatmap_weights
+            out["global_heatmap"] = w[0, 0] * g[:, 0] + w[0, 1] * g[:, 1]
+            out["local_heatmap"] = None if t is None else w[1, 0] * t[:, 0] + w[1, 1] * t[:, 1]
+            out["heatmap"] = out["global_heatmap"]
+            if t is not None:
+                out["heatmap"] = out["heatmap"] + out["local_heatmap"]
+        return out
+
+    def forward(self, x):
+        """``(score (n,), heatmap (n, H, W))`` of images ``x`` (n, C, H, W)."""
+        out = self.parts(x, heatmap=True)
+        return out["score"], out["heatmap"]
+
+
+def eval_batch_size(sample_shape, patch_shape=None):
+    """Images per scoring batch under the :data:`EVAL_VALUES` budget (at least 1).
+
+    ``patch_shape`` ``(P, C, p, p)``: with the local model, all patches of a batch count.
+    """
+    values = int(np.prod(sample_shape))
+    if patch_shape is not None:
+        values = max(values, int(np.prod(patch_shape)))
+    return max(1, EVAL_VALUES // max(values, 1))
+
+
+def max_patches_per_pass(patch_shape):
+    """Patches per forward pass of the local model under :data:`EVAL_VALUES`."""
+    return max(1, EVAL_VALUES // int(np.prod(patch_shape)))
+
+
+def _autocast(device, amp_dtype):
+    if amp_dtype is not None and torch.device(device).type == "cuda":
+        return torch.autocast("cuda", dtype=amp_dtype)
+    return contextlib.nullcontext()
+
+
+@torch.inference_mode()
+def score_in_batches(
+    scorer, X, *, batch_size, device="cpu", amp_dtype=None, heatmap=False, terms=None, dtype=None
+):
+    """Run ``scorer.parts`` over ``X`` (n, ...) in batches; float64 numpy arrays out.
+
+    Parameters
+    ----------
+    scorer : IGDScorer
+    X : ndarray or Tensor (n, ...)
+    batch_size : int
+    device : str
+    amp_dtype : torch.dtype or None
+        Autocast dtype on CUDA.
+    heatmap : bool
+        Also compute the maps (each (n, H, W) float64, filled batch by batch into one
+        preallocated array).
+    terms : {None, "maps", "means"}
+        ``"maps"``: also return each model's unweighted error terms ``global_terms`` and
+        ``local_terms`` (n, 2, H, W); ``"means"``: only their means over all pixels of
+        ``X``, ``term_means`` float64 (n_models, 2), without keeping the maps.
+    dtype : torch.dtype or None
+        Cast the scorer and the inputs to this dtype first (float64 for the MLP model,
+        whose scores then do not depend on the batch they are computed in).
+
+    Returns
+    -------
+    Bunch
+        The keys of :data:`SCORE_PARTS` (and :data:`HEATMAP_PARTS` with ``heatmap``, and
+        the terms asked for); local parts are None without the local model.
+    """
+    scorer.eval()
+    X = torch.as_tensor(X)
+    n = X.shape[0]
+    out, sums = {}, {}
+    for start in range(0, n, batch_size):
+        x = X[start : start + batch_size].to(device)
+        if dtype is not None:
+            x = x.to(dtype)
+        with _autocast(device, amp_dtype):
+            parts = scorer.parts(x, heatmap=heatmap, terms=terms is not None)
+        for key, value in parts.items():
+            if value is None:
+                out[key] = None
+            elif key.endswith("_terms") and terms == "means":  # keep only the sums
+                sums[key] = sums.get(key, 0.0) + value.double().sum(dim=(0, 2, 3)).cpu().numpy()
+            else:
+                if key not in out:
+                    out[key] = np.empty((n,) + tuple(value.shape[1:]), dtype=np.float64)
+                out[key][start : start + value.shape[0]] = value.double().cpu().numpy()
+    if terms == "means":
+        for key in ("global_terms", "local_terms"):
+            out.pop(key, None)
+        pixels = n * X.shape[-2] * X.shape[-1]
+        means = [sums[k] / pixels for k in ("global_terms", "local_terms") if k in sums]
+        out["term_means"] = np.vstack(means)
+    return Bunch(**out)

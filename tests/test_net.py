@@ -1,0 +1,95 @@
+"""The training wrapper (sklearn_igd._net): the M-step, the E-step and skorch's hooks."""
+
+import numpy as np
+import torch
+from skorch.callbacks import Callback
+
+from sklearn_igd._data import Samples
+from sklearn_igd._losses import GLOBAL_SSIM, IGDLoss
+from sklearn_igd._net import BN_MIN_VAR, EStep, IGDNet, effective_rank
+from sklearn_igd._networks import IGDModule
+
+
+class GradCounter(Callback):
+    def initialize(self):
+        self.calls = []
+        return self
+
+    def on_grad_computed(self, net, named_parameters, batch=None, training=None, **kw):
+        names = [n for n, p in named_parameters if p.grad is not None]
+        self.calls.append(names)
+
+
+def _net(**kw):
+    params = dict(
+        module__input_shape=(1, 8, 8),
+        module__backbone="resnet18-lite",
+        module__latent_dim=8,
+        criterion=IGDLoss,
+        criterion__ssim=GLOBAL_SSIM,
+        optimizer=torch.optim.Adam,
+        lr=1e-3,
+        batch_size=8,
+        max_epochs=2,
+        train_split=None,
+        iterator_train__shuffle=True,
+        iterator_train__drop_last=True,
+        callbacks=[("estep", EStep())],
+        verbose=0,
+    )
+    return IGDNet(IGDModule, **{**params, **kw})
+
+
+def _x(n=32, seed=0):
+    return torch.rand(n, 1, 8, 8, generator=torch.Generator().manual_seed(seed))
+
+
+def test_on_grad_computed_is_notified_for_both_players():
+    counter = GradCounter()
+    torch.manual_seed(0)
+    net = _net(callbacks=[("estep", EStep()), ("grads", counter)])
+    net.fit(Samples(_x()), None)
+    # 2 epochs x 4 batches x (autoencoder, critic)
+    assert len(counter.calls) == 16
+    assert all(not any(n.startswith("critic.") for n in c) for c in counter.calls[::2])
+    assert all(c and all(n.startswith("critic.") for n in c) for c in counter.calls[1::2])
+
+
+def test_estep_matches_the_codes():
+    torch.manual_seed(0)
+    net = _net().fit(Samples(_x()), None)
+    module = net.module_.eval()
+    with torch.no_grad():
+        z = module.encode(_x()).double()
+    mu = z.mean(0)
+    torch.testing.assert_close(module.mu.double(), mu, rtol=1e-5, atol=1e-6)
+    sigma2 = (z - mu).pow(2).sum(1).mean()
+    torch.testing.assert_close(module.sigma2.double(), sigma2, rtol=1e-4, atol=1e-7)
+    rank = np.asarray(net.history[:, "code_rank"])
+    assert np.all((rank >= 1) & (rank <= 8))
+
+
+def test_effective_rank():
+    g = torch.Generator().manual_seed(0)
+    assert abs(effective_rank(torch.randn(2000, 4, generator=g)) - 4) < 0.1
+    line = torch.randn(100, 1, generator=g) * torch.tensor([[1.0, 2.0, 3.0]])
+    assert abs(effective_rank(line) - 1) < 1e-6
+    assert effective_rank(torch.zeros(5, 3)) == 1.0
+
+
+def test_batchnorm_refresh_floors_the_variance():
+    torch.manual_seed(0)
+    net = _net(max_epochs=1).fit(Samples(torch.full((16, 1, 8, 8), 0.5)), None)
+    for m in net.module_.trainable_batchnorms():
+        assert float(m.running_var.min()) >= BN_MIN_VAR
+
+
+def test_lambda1_zero_leaves_the_critic_untrained():
+    torch.manual_seed(0)
+    net = _net(lambda1=0.0)
+    net.initialize()
+    before = {k: v.clone() for k, v in net.module_.critic.state_dict().items()}
+    net.partial_fit(Samples(_x()), None)
+    after = net.module_.critic.state_dict()
+    assert all(torch.equal(before[k], after[k]) for k in before)
+    assert net.critic_optimizer_.param_groups[0]["lr"] == 0.0

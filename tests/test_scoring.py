@@ -1,0 +1,192 @@
+"""How scores and heatmaps are put together (sklearn_igd._scoring).
+
+With the local model, the image score adds the two models' parts, each divided by its
+mean over the training images (``score_scale_``); without it, the score is the global
+model's, unscaled (eq. 14). The default heatmap (``heatmap="balanced"``) adds the
+absolute-error and ``1 - MS-SSIM`` terms of each model, each divided by its mean over
+the training pixels (``heatmap_scale_``); ``heatmap="paper"`` is eq. 16-17 as written.
+"""
+
+import numpy as np
+import pytest
+import torch
+from conftest import FAST
+
+from sklearn_igd import IGDDetector
+from sklearn_igd._patches import extract_patches, fold_patch_maps
+from sklearn_igd._scoring import (
+    EVAL_VALUES,
+    LocalScorer,
+    eval_batch_size,
+    max_patches_per_pass,
+)
+
+LOCAL = {**FAST, "max_epochs": 1, "batch_size": 16, "local": True}
+
+
+@pytest.fixture(scope="module")
+def data(mnist):
+    X, y = mnist
+    return X[y == 3][:48], X[:40]
+
+
+def _x(X):
+    return torch.from_numpy(X[:, None].astype(np.float32) / 255)
+
+
+@torch.no_grad()
+def _raw(det, X):
+    """Straight from the torch models: ``(s_G, s_L, terms)``, terms ``{"A_G", "S_G",
+    "A_L", "S_L"}``: absolute error and ``1 - MS-SSIM`` of the global model and of the
+    local model's patches folded back, float64 (n, H, W)."""
+    x = _x(X)
+    g = det.net_.module_.eval()
+    l_r, l_h = g.score_terms(x)
+    t = g.error_terms(x).double().numpy()
+    terms = {"A_G": t[:, 0], "S_G": t[:, 1]}
+    s_l = None
+    if det.local_net_ is not None:
+        p, n = det.patch_size_, x.shape[0]
+        loc = det.local_net_.module_.eval()
+        ys = np.unique(np.r_[np.arange(0, 28 - p + 1, det.patch_stride_), 28 - p])
+        grid = (ys, ys)
+        patches = extract_patches(x, p, grid)
+        p_r, p_h = loc.score_terms(patches)
+        s_l = (p_r + p_h).view(n, -1).max(1).values.double().numpy()
+        pt = loc.error_terms(patches).double()
+        for i, name in enumerate(("A_L", "S_L")):
+            maps = pt[:, i].reshape(n, len(ys) ** 2, p, p)
+            terms[name] = fold_patch_maps(maps, (28, 28), p, grid).numpy()
+    return (l_r + l_h).double().numpy(), s_l, terms
+
+
+def test_scales_are_training_means(local_fitted, data):
+    det = local_fitted
+    X_train, _ = data
+    assert det.score_scale_.shape == (2,) and det.heatmap_scale_.shape == (2, 2)
+    s_g, s_l, t = _raw(det, X_train)
+    np.testing.assert_allclose(det.score_scale_, [s_g.mean(), s_l.mean()], rtol=1e-6)
+    np.testing.assert_allclose(
+        det.heatmap_scale_,
+        [[t["A_G"].mean(), t["S_G"].mean()], [t["A_L"].mean(), t["S_L"].mean()]],
+        rtol=1e-5,
+    )
+    # hence training images score 2 on average, and their pixels 4 (one per term)
+    assert det.anomaly_score(X_train).mean() == pytest.approx(2.0, rel=1e-6)
+    assert det.predict_heatmap(X_train).mean() == pytest.approx(4.0, rel=1e-5)
+
+
+def test_score_and_heatmap_formulas(local_fitted, data):
+    det = local_fitted
+    _, X = data
+    s_g, s_l, t = _raw(det, X)
+    parts = det.score_parts(X, heatmap=True)
+    np.testing.assert_allclose(parts.global_score, s_g, rtol=1e-6)
+    np.testing.assert_allclose(parts.local_score, s_l, rtol=1e-6)
+    expected = s_g / det.score_scale_[0] + s_l / det.score_scale_[1]
+    np.testing.assert_allclose(det.anomaly_score(X), expected, rtol=1e-6)
+    np.testing.assert_array_equal(parts.score, det.anomaly_score(X))
+    m = det.heatmap_scale_
+    e_g = t["A_G"] / m[0, 0] + t["S_G"] / m[0, 1]
+    e_l = t["A_L"] / m[1, 0] + t["S_L"] / m[1, 1]
+    np.testing.assert_allclose(parts.global_heatmap, e_g, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(parts.local_heatmap, e_l, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(
+        parts.heatmap, parts.global_heatmap + parts.local_heatmap, rtol=1e-12
+    )
+    np.testing.assert_array_equal(det.predict_heatmap(X), parts.heatmap)
+    assert parts.heatmap.dtype == np.float64 and parts.heatmap.shape == (40, 28, 28)
+
+
+def test_paper_heatmap_is_eq16_and_leaves_scores_alone(local_fitted, data):
+    X_train, X = data
+    det = IGDDetector(**LOCAL, heatmap="paper").fit(X_train)
+    assert det.heatmap_scale_ is None
+    _, _, t = _raw(det, X[:10])
+    rho = det.rho
+    expected = (rho * t["A_G"] + (1 - rho) * t["S_G"]) + (rho * t["A_L"] + (1 - rho) * t["S_L"])
+    np.testing.assert_allclose(det.predict_heatmap(X[:10]), expected, rtol=1e-5, atol=1e-6)
+    # the same fit as the balanced detector: identical scores, score scales and offset
+    np.testing.assert_array_equal(det.anomaly_score(X), local_fitted.anomaly_score(X))
+    np.testing.assert_array_equal(det.score_scale_, local_fitted.score_scale_)
+    assert det.offset_ == local_fitted.offset_
+
+
+@pytest.mark.parametrize("heatmap", ["balanced", "paper"])
+def test_global_model_alone(data, heatmap):
+    X_train, X = data
+    det = IGDDetector(**{**LOCAL, "local": False, "heatmap": heatmap}).fit(X_train)
+    assert det.local_net_ is None and det.patch_size_ is None and det.score_scale_ is None
+    s_g, _, t = _raw(det, X)
+    np.testing.assert_allclose(det.anomaly_score(X), s_g, rtol=1e-6)
+    parts = det.score_parts(X[:5], heatmap=True)
+    assert parts.local_score is None and parts.local_heatmap is None
+    if heatmap == "paper":
+        assert det.heatmap_scale_ is None
+        w = (det.rho, 1 - det.rho)
+    else:
+        _, _, t_train = _raw(det, X_train)
+        m = det.heatmap_scale_
+        assert m.shape == (1, 2)
+        np.testing.assert_allclose(m[0], [t_train["A_G"].mean(), t_train["S_G"].mean()], rtol=1e-5)
+        w = 1 / m[0]
+    expected = w[0] * t["A_G"][:5] + w[1] * t["S_G"][:5]
+    np.testing.assert_allclose(parts.heatmap, expected, rtol=1e-5, atol=1e-6)
+
+
+def test_tabular_input_has_no_scales_and_no_heatmap(raises=None):
+    X = np.random.RandomState(0).rand(30, 4)
+    det = IGDDetector(**FAST).fit(X)
+    assert det.local_net_ is None and det.score_scale_ is None and det.heatmap_scale_ is None
+    with pytest.raises(ValueError, match="predict_heatmap needs images.*4 features"):
+        det.predict_heatmap(np.zeros((2, 4)))
+
+
+def test_tabular_scores_do_not_depend_on_the_batch():
+    X = np.random.RandomState(0).rand(60, 5)
+    det = IGDDetector(**FAST).fit(X)
+    whole = det.anomaly_score(X)
+    one_by_one = np.concatenate([det.anomaly_score(X[i : i + 1]) for i in range(10)])
+    np.testing.assert_allclose(whole[:10], one_by_one, rtol=1e-12)
+
+
+def test_offset_uses_the_combined_score(local_fitted, data):
+    det = local_fitted
+    X_train, _ = data
+    expected = np.percentile(-det.anomaly_score(X_train), 100.0 * det.contamination)
+    assert det.offset_ == pytest.approx(expected, rel=1e-9)
+
+
+def test_digits_with_one_patch(digits):
+    """8x8 digits: a single 8 px patch per image; the scales stay finite and positive."""
+    X, y = digits
+    det = IGDDetector(**LOCAL).fit(X[y == 0][:40])
+    assert det.local_net_ is not None and det.patch_size_ == 8
+    assert np.all(det.score_scale_ > 0) and np.all(det.heatmap_scale_ > 0)
+
+
+# ------------------------------------------------------------ bounded memory
+def test_eval_batches_follow_the_pixel_budget():
+    assert eval_batch_size((1, 28, 28)) == EVAL_VALUES // 784
+    assert eval_batch_size((3, 512, 512)) == 1  # one image over the budget: one per batch
+    # with the local model, all patches of an image count
+    assert eval_batch_size((1, 28, 28), (36, 1, 8, 8)) == EVAL_VALUES // (36 * 64)
+    assert max_patches_per_pass((1, 64, 64)) == EVAL_VALUES // 4096
+
+
+def test_local_scorer_chunks_give_the_same_terms(local_fitted, data):
+    """Splitting one image's patches over several forward passes changes nothing."""
+    det = local_fitted
+    _, X = data
+    x = _x(X[:6])
+    grid = (np.array([0, 4, 8, 12, 16, 20]),) * 2
+    module = det.local_net_.module_.eval()
+    whole = LocalScorer(module, (28, 28), 8, grid)
+    chunked = LocalScorer(module, (28, 28), 8, grid, max_patches=7)
+    with torch.no_grad():
+        # convolutions may pick another algorithm for another batch size: float rounding
+        for a, b in zip(whole.score_terms(x), chunked.score_terms(x)):
+            torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
+        torch.testing.assert_close(
+            whole.error_terms(x), chunked.error_terms(x), rtol=1e-4, atol=1e-4
+        )

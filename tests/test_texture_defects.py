@@ -1,3 +1,5 @@
+"""Tests of make_texture_defects (synthetic defects on scikit-image's textures)."""
+
 import re
 
 import numpy as np
@@ -9,14 +11,14 @@ pytest.importorskip("skimage")
 
 from scipy.ndimage import binary_dilation, median_filter, uniform_filter  # noqa: E402
 
-from sklearn_igd.datasets import (  # noqa: E402
+from sklearn_igd.datasets import make_texture_defects  # noqa: E402
+from sklearn_igd.datasets._texture_defects import (  # noqa: E402
     _DEFECT_TYPES,
     _TEXTURES,
     _apply_defect,
     _crop_positions,
     _generate_texture_defects,
     _load_texture,
-    make_texture_defects,
 )
 
 TEXTURES = ["brick", "grass", "gravel"]

@@ -1,17 +1,15 @@
 """Fashion-MNIST: Zalando's 28x28 article images, read from idx files (local or downloaded)."""
 
 import gzip
-import hashlib
 import os
-import shutil
-import tempfile
 
 import numpy as np
-from sklearn.utils import Bunch
+from sklearn.utils import Bunch, deprecated
+from sklearn.utils._param_validation import StrOptions, validate_params
 
-from ._base import _load_descr
+from ._base import DATA_HOME_ENV, RemoteFileMetadata, _fetch_remote, _load_descr, get_data_home
 
-__all__ = ["load_fashion_mnist"]
+__all__ = ["fetch_fashion_mnist", "load_fashion_mnist"]
 
 _FASHION_MNIST_CLASSES = (
     "T-shirt/top",
@@ -32,14 +30,15 @@ _FASHION_MNIST_FILES = {
     "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
 }
 
-# The environment variable naming sklearn-igd's data folder.
-_DATA_ENV = "SKLEARN_IGD_DATA"
-
 # Where the Debian package ``dataset-fashion-mnist`` installs the four
 # gzipped idx files.
 _FASHION_MNIST_SYSTEM_DIR = "/usr/share/datasets/fashion-mnist"
 
-# Download folder when SKLEARN_IGD_DATA is not set ("~" is expanded).
+# The subfolder of the data folder (get_data_home) that fetch_fashion_mnist uses.
+_FASHION_MNIST_SUBFOLDER = "fashion-mnist"
+
+# The download folder of the deprecated load_fashion_mnist when SKLEARN_IGD_DATA is not set
+# ("~" is expanded).
 _FASHION_MNIST_CACHE_DIR = os.path.join("~", ".cache", "sklearn_igd", "fashion-mnist")
 
 # The dataset's official host and the MD5 sums of its gzipped files, as
@@ -168,16 +167,16 @@ def _fashion_mnist_file(folder, name):
 
 
 def _fashion_mnist_places(path):
-    """The ``(folder, how)`` pairs to search and the download folder."""
+    """The ``(folder, how)`` pairs to search and the download folder (load_fashion_mnist)."""
     if path is not None:
         folder = os.path.expanduser(os.fspath(path))
         return [(folder, "path=")], folder
     places = []
-    env = os.environ.get(_DATA_ENV, "")
+    env = os.environ.get(DATA_HOME_ENV, "")
     if env:
         env = os.path.expanduser(env)
-        env_sub = os.path.join(env, "fashion-mnist")
-        places += [(env, _DATA_ENV), (env_sub, _DATA_ENV)]
+        env_sub = os.path.join(env, _FASHION_MNIST_SUBFOLDER)
+        places += [(env, DATA_HOME_ENV), (env_sub, DATA_HOME_ENV)]
         download_dir = env_sub
     else:
         download_dir = os.path.expanduser(_FASHION_MNIST_CACHE_DIR)
@@ -212,203 +211,35 @@ def _find_fashion_mnist(places, names):
     return None, report
 
 
-def _fetch_url(url, filename):
-    """Download ``url`` into the file ``filename`` (overwritten)."""
-    from urllib.request import urlopen
-
-    with urlopen(url, timeout=60) as response, open(filename, "wb") as f:
-        shutil.copyfileobj(response, f, 1 << 20)
-
-
-def _md5(filename):
-    digest = hashlib.md5(usedforsecurity=False)
-    with open(filename, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+def _fashion_mnist_remotes():
+    """The four gzipped files on the official host, with their published MD5 sums."""
+    return [
+        RemoteFileMetadata(gz, _FASHION_MNIST_URL + gz, _FASHION_MNIST_MD5[gz], "md5")
+        for gz in (name + ".gz" for names in _FASHION_MNIST_FILES.values() for name in names)
+    ]
 
 
 def _download_fashion_mnist(folder):
-    """Download the four gzipped Fashion-MNIST files missing from ``folder``.
+    """Download the gzipped Fashion-MNIST files missing from ``folder``.
 
-    Each file is written to a temporary file in ``folder``, checked against
-    the published MD5 sum and only then renamed to its final name, so that
-    an interrupted or corrupted download never leaves a partial file under
-    the final name.
+    Each file is checked against the MD5 sum published by the Fashion-MNIST project and
+    written atomically (see :func:`~sklearn_igd.datasets._base._fetch_remote`).
     """
-    os.makedirs(folder, exist_ok=True)
-    for names in _FASHION_MNIST_FILES.values():
-        for name in names:
-            if _fashion_mnist_file(folder, name) is not None:
-                continue
-            gz_name = name + ".gz"
-            url = _FASHION_MNIST_URL + gz_name
-            fd, tmp = tempfile.mkstemp(prefix=f".{gz_name}.", suffix=".part", dir=folder)
-            os.close(fd)
-            try:
-                try:
-                    _fetch_url(url, tmp)
-                except OSError as exc:
-                    raise OSError(
-                        f"Could not download {url} into {folder!r}: {exc}. "
-                        f"Check the network connection, or get the files "
-                        f"another way (see load_fashion_mnist's "
-                        f"documentation)."
-                    ) from exc
-                expected = _FASHION_MNIST_MD5[gz_name]
-                got = _md5(tmp)
-                if got != expected:
-                    raise ValueError(
-                        f"The file downloaded from {url} has the wrong MD5 "
-                        f"checksum: expected {expected}, got {got}. It was "
-                        f"deleted; try again later."
-                    )
-                os.replace(tmp, os.path.join(folder, gz_name))
-            except BaseException:
-                if os.path.exists(tmp):
-                    os.remove(tmp)
-                raise
+    for remote in _fashion_mnist_remotes():
+        if _fashion_mnist_file(folder, remote.filename.removesuffix(".gz")) is None:
+            _fetch_remote(remote, folder)
 
 
-def load_fashion_mnist(path=None, *, subset="train", download=False, return_X_y=False):
-    """Load the Fashion-MNIST dataset (Zalando's 28x28 article images).
+def _load_fashion_mnist(places, download_dir, subset, download, return_X_y, remedies):
+    """Find (or download), read and return the files of ``subset``.
 
-    The four idx files of the dataset, ``train-images-idx3-ubyte``,
-    ``train-labels-idx1-ubyte``, ``t10k-images-idx3-ubyte`` and
-    ``t10k-labels-idx1-ubyte``, are read plain or gzipped (with a ``.gz``
-    suffix; the plain file is preferred when both exist). They are looked
-    for, in this order:
-
-    1. in the folder ``path``, if given (and nowhere else);
-    2. otherwise in the folder named by the environment variable
-       ``SKLEARN_IGD_DATA``, if set, then in its ``fashion-mnist``
-       subfolder;
-    3. in ``/usr/share/datasets/fashion-mnist``, where the Debian package
-       ``dataset-fashion-mnist`` installs them
-       (``apt-get install dataset-fashion-mnist``), then in its ``data``
-       subfolder;
-    4. if ``SKLEARN_IGD_DATA`` is not set, in
-       ``~/.cache/sklearn_igd/fashion-mnist``, the download folder.
-
-    The first folder holding both files of each requested subset is used.
-    If there is none and ``download=True``, the four gzipped files (about
-    30 MB) are downloaded from the dataset's official host
-    (http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/) into
-    ``path`` if given, else into ``$SKLEARN_IGD_DATA/fashion-mnist`` if
-    that variable is set, else into ``~/.cache/sklearn_igd/fashion-mnist``.
-    Each download is checked against the MD5 sum published by the
-    Fashion-MNIST project and written atomically (to a temporary file that
-    is renamed once verified).
-
-    Parameters
-    ----------
-    path : str, path-like or None, default=None
-        The folder holding the idx files. If None, the places above are
-        searched.
-    subset : {"train", "test", "all"}, default="train"
-        The 60,000 training images, the 10,000 test images, or both (the
-        training images first).
-    download : bool, default=False
-        If True and the files are not found, download them (needs network
-        access).
-    return_X_y : bool, default=False
-        If True, return ``(images, target)`` instead of a Bunch.
-
-    Returns
-    -------
-    data : :class:`~sklearn.utils.Bunch`
-        Dictionary-like object with the following attributes.
-
-        images : ndarray of shape (n_images, 28, 28), dtype uint8
-            Grayscale images, pixel values in 0..255 (60,000 for
-            ``subset="train"``, 10,000 for ``"test"``, 70,000 for
-            ``"all"``).
-        target : ndarray of shape (n_images,), dtype int
-            Class label of each image, in 0..9.
-        target_names : ndarray of shape (10,), dtype str
-            The class names: ``"T-shirt/top"``, ``"Trouser"``,
-            ``"Pullover"``, ``"Dress"``, ``"Coat"``, ``"Sandal"``,
-            ``"Shirt"``, ``"Sneaker"``, ``"Bag"``, ``"Ankle boot"``.
-        DESCR : str
-            Description of the dataset.
-
-    (images, target) : tuple of ndarrays
-        Returned instead of the Bunch when ``return_X_y=True``.
-
-    Raises
-    ------
-    FileNotFoundError
-        If the files are not found and ``download=False``; the message
-        lists every folder searched and the ways to provide the files.
-    ValueError
-        If ``subset`` is invalid; if an idx file has the wrong magic number
-        or item shape, is truncated or too long, or is a corrupted gzip
-        file; if the images and labels files of a subset hold different
-        numbers of items, or a label is above 9; or if a downloaded file
-        has the wrong MD5 sum (it is then deleted). The message names the
-        file, the expected and the received values.
-    OSError
-        If a download fails.
-
-    See Also
-    --------
-    load_mnist_5k : 5,000 MNIST digits, with the same image size.
-    sklearn_igd.model_selection.make_one_class : Build a one-vs-rest anomaly
-        detection split.
-
-    Notes
-    -----
-    The MD5 sums are only checked for downloaded files: local copies may be
-    recompressed (those of the Debian package are), and are instead checked
-    for a valid idx header and length.
-
-    Examples
-    --------
-    Tiny idx files written on the spot stand in for the real ones:
-
-    >>> import gzip, os, tempfile
-    >>> import numpy as np
-    >>> from sklearn_igd.datasets import load_fashion_mnist
-    >>> tmp = tempfile.TemporaryDirectory()
-    >>> def write_idx(name, magic, array):
-    ...     header = np.array([magic, *array.shape], dtype=">u4").tobytes()
-    ...     with gzip.open(os.path.join(tmp.name, name + ".gz"), "wb") as f:
-    ...         _ = f.write(header + array.astype(np.uint8).tobytes())
-    >>> rng = np.random.RandomState(0)
-    >>> for prefix, n in [("train", 6), ("t10k", 4)]:
-    ...     write_idx(f"{prefix}-images-idx3-ubyte", 2051,
-    ...               rng.randint(0, 256, size=(n, 28, 28)))
-    ...     write_idx(f"{prefix}-labels-idx1-ubyte", 2049, np.arange(n) % 10)
-    >>> data = load_fashion_mnist(tmp.name)
-    >>> data.images.shape, data.images.dtype
-    ((6, 28, 28), dtype('uint8'))
-    >>> data.target.tolist()
-    [0, 1, 2, 3, 4, 5]
-    >>> data.target_names[data.target[:3]].tolist()
-    ['T-shirt/top', 'Trouser', 'Pullover']
-    >>> images, target = load_fashion_mnist(tmp.name, subset="all",
-    ...                                     return_X_y=True)
-    >>> images.shape, target.tolist()
-    ((10, 28, 28), [0, 1, 2, 3, 4, 5, 0, 1, 2, 3])
-    >>> tmp.cleanup()
-
-    With the real files (from the Debian package, ``SKLEARN_IGD_DATA``, or
-    a download):
-
-    >>> data = load_fashion_mnist()  # doctest: +SKIP
-    >>> data.images.shape  # doctest: +SKIP
-    (60000, 28, 28)
-    >>> images, target = load_fashion_mnist(
-    ...     subset="test", download=True, return_X_y=True)  # doctest: +SKIP
-    >>> images.shape, np.bincount(target).tolist()[:3]  # doctest: +SKIP
-    ((10000, 28, 28), [1000, 1000, 1000])
+    ``places`` are the ``(folder, how)`` pairs searched in order, ``download_dir`` the
+    folder that ``download=True`` fills, and ``remedies`` the end of the error message
+    raised when the files are not found.
     """
-    if not isinstance(subset, str) or subset not in ("train", "test", "all"):
-        raise ValueError(f"subset must be one of 'train', 'test' or 'all'; got subset={subset!r}.")
     subsets = ["train", "test"] if subset == "all" else [subset]
     names = [name for s in subsets for name in _FASHION_MNIST_FILES[s]]
 
-    places, download_dir = _fashion_mnist_places(path)
     files, report = _find_fashion_mnist(places, names)
     if files is None and download:
         _download_fashion_mnist(download_dir)
@@ -416,15 +247,10 @@ def load_fashion_mnist(path=None, *, subset="train", download=False, return_X_y=
     if files is None:
         wanted = ", ".join(f"{name}[.gz]" for name in names)
         raise FileNotFoundError(
-            f"Fashion-MNIST files for subset={subset!r} ({wanted}) not "
-            f"found. Looked in:\n" + "\n".join(report) + "\n"
-            f"Provide them in one of these ways: pass path=FOLDER, a folder "
-            f"holding them; set the environment variable {_DATA_ENV} to a "
-            f"folder holding them, directly or in a 'fashion-mnist' "
-            f"subfolder; install the Debian package "
-            f"('apt-get install dataset-fashion-mnist', which puts them in "
-            f"{_FASHION_MNIST_SYSTEM_DIR}); or pass download=True to "
-            f"download them from {_FASHION_MNIST_URL} into {download_dir}."
+            f"Fashion-MNIST files for subset={subset!r} ({wanted}) not found. Looked in:\n"
+            + "\n".join(report)
+            + "\nProvide them in one of these ways: "
+            + remedies
         )
 
     parts = [
@@ -444,3 +270,234 @@ def load_fashion_mnist(path=None, *, subset="train", download=False, return_X_y=
         target_names=np.asarray(_FASHION_MNIST_CLASSES),
         DESCR=_load_descr("fashion_mnist.rst"),
     )
+
+
+def _debian_places():
+    system = _FASHION_MNIST_SYSTEM_DIR
+    how = "Debian package dataset-fashion-mnist"
+    return [(system, how), (os.path.join(system, "data"), how)]
+
+
+@validate_params(
+    {
+        "data_home": [str, os.PathLike, None],
+        "subset": [StrOptions({"train", "test", "all"})],
+        "download_if_missing": ["boolean"],
+        "return_X_y": ["boolean"],
+    },
+    prefer_skip_nested_validation=True,
+)
+def fetch_fashion_mnist(
+    *, data_home=None, subset="train", download_if_missing=True, return_X_y=False
+):
+    """Load the Fashion-MNIST dataset (Zalando's 28x28 article images), downloading it if needed.
+
+    The four idx files of the dataset, ``train-images-idx3-ubyte``,
+    ``train-labels-idx1-ubyte``, ``t10k-images-idx3-ubyte`` and ``t10k-labels-idx1-ubyte``,
+    are read plain or gzipped (with a ``.gz`` suffix; the plain file is preferred when both
+    exist). They are looked for, in this order:
+
+    1. in the ``fashion-mnist`` subfolder of the data folder ``data_home`` (by default
+       ``$SKLEARN_IGD_DATA``, else ``~/sklearn_igd_data``; see :func:`get_data_home`),
+       where downloads go, then in ``data_home`` itself;
+    2. in ``/usr/share/datasets/fashion-mnist``, where the Debian package
+       ``dataset-fashion-mnist`` installs them (``apt-get install dataset-fashion-mnist``),
+       then in its ``data`` subfolder.
+
+    The first folder holding both files of each requested subset is used. If there is none
+    and ``download_if_missing=True``, the four gzipped files (about 30 MB) are downloaded
+    from the dataset's official host
+    (http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/) into
+    ``data_home/fashion-mnist``, once. Each download is checked against the MD5 sum
+    published by the Fashion-MNIST project and written atomically (to a temporary file that
+    is renamed once verified).
+
+    Parameters
+    ----------
+    data_home : str, path-like or None, default=None
+        The data folder (created if needed). If None, :func:`get_data_home` decides:
+        ``$SKLEARN_IGD_DATA`` if set, else ``~/sklearn_igd_data``.
+    subset : {"train", "test", "all"}, default="train"
+        The 60,000 training images, the 10,000 test images, or both (the training images
+        first).
+    download_if_missing : bool, default=True
+        If True, download the files when they are not found (needs network access); if
+        False, raise a FileNotFoundError instead.
+    return_X_y : bool, default=False
+        If True, return ``(images, target)`` instead of a Bunch.
+
+    Returns
+    -------
+    data : :class:`~sklearn.utils.Bunch`
+        Dictionary-like object with the following attributes.
+
+        images : ndarray of shape (n_images, 28, 28), dtype uint8
+            Grayscale images, pixel values in 0..255 (60,000 for ``subset="train"``, 10,000
+            for ``"test"``, 70,000 for ``"all"``).
+        target : ndarray of shape (n_images,), dtype int
+            Class label of each image, in 0..9.
+        target_names : ndarray of shape (10,), dtype str
+            The class names: ``"T-shirt/top"``, ``"Trouser"``, ``"Pullover"``, ``"Dress"``,
+            ``"Coat"``, ``"Sandal"``, ``"Shirt"``, ``"Sneaker"``, ``"Bag"``,
+            ``"Ankle boot"``.
+        DESCR : str
+            Description of the dataset.
+
+    (images, target) : tuple of ndarrays
+        Returned instead of the Bunch when ``return_X_y=True``.
+
+    Raises
+    ------
+    FileNotFoundError
+        If the files are not found and ``download_if_missing=False``; the message lists
+        every folder searched and the ways to provide the files.
+    ValueError
+        If a parameter is invalid; if an idx file has the wrong magic number or item shape,
+        is truncated or too long, or is a corrupted gzip file; if the images and labels
+        files of a subset hold different numbers of items, or a label is above 9; or if a
+        downloaded file has the wrong MD5 sum (it is then deleted). The message names the
+        file, the expected and the received values.
+    OSError
+        If a download fails.
+
+    See Also
+    --------
+    load_mnist_5k : 5,000 MNIST digits, with the same image size.
+    sklearn_igd.model_selection.make_one_class : Build a one-vs-rest anomaly
+        detection split.
+
+    Notes
+    -----
+    The MD5 sums are only checked for downloaded files: local copies may be recompressed
+    (those of the Debian package are), and are instead checked for a valid idx header and
+    length.
+
+    Examples
+    --------
+    Tiny idx files written on the spot stand in for the real ones:
+
+    >>> import gzip, os, tempfile
+    >>> import numpy as np
+    >>> from sklearn_igd.datasets import fetch_fashion_mnist
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> def write_idx(name, magic, array):
+    ...     header = np.array([magic, *array.shape], dtype=">u4").tobytes()
+    ...     with gzip.open(os.path.join(tmp.name, name + ".gz"), "wb") as f:
+    ...         _ = f.write(header + array.astype(np.uint8).tobytes())
+    >>> rng = np.random.RandomState(0)
+    >>> for prefix, n in [("train", 6), ("t10k", 4)]:
+    ...     write_idx(f"{prefix}-images-idx3-ubyte", 2051,
+    ...               rng.randint(0, 256, size=(n, 28, 28)))
+    ...     write_idx(f"{prefix}-labels-idx1-ubyte", 2049, np.arange(n) % 10)
+    >>> data = fetch_fashion_mnist(data_home=tmp.name, download_if_missing=False)
+    >>> data.images.shape, data.images.dtype
+    ((6, 28, 28), dtype('uint8'))
+    >>> data.target.tolist()
+    [0, 1, 2, 3, 4, 5]
+    >>> data.target_names[data.target[:3]].tolist()
+    ['T-shirt/top', 'Trouser', 'Pullover']
+    >>> images, target = fetch_fashion_mnist(data_home=tmp.name, subset="all",
+    ...                                      return_X_y=True)
+    >>> images.shape, target.tolist()
+    ((10, 28, 28), [0, 1, 2, 3, 4, 5, 0, 1, 2, 3])
+    >>> tmp.cleanup()
+
+    With the real files (from ``SKLEARN_IGD_DATA``, the Debian package, or a download):
+
+    >>> data = fetch_fashion_mnist()  # doctest: +SKIP
+    >>> data.images.shape  # doctest: +SKIP
+    (60000, 28, 28)
+    >>> images, target = fetch_fashion_mnist(subset="test", return_X_y=True)  # doctest: +SKIP
+    >>> images.shape, np.bincount(target).tolist()[:3]  # doctest: +SKIP
+    ((10000, 28, 28), [1000, 1000, 1000])
+    """
+    data_home = get_data_home(data_home)
+    folder = os.path.join(data_home, _FASHION_MNIST_SUBFOLDER)
+    places = [(folder, "data_home"), (data_home, "data_home"), *_debian_places()]
+    remedies = (
+        f"pass data_home=FOLDER, a folder holding them directly or in a "
+        f"'{_FASHION_MNIST_SUBFOLDER}' subfolder (data_home defaults to the environment "
+        f"variable {DATA_HOME_ENV}, else ~/sklearn_igd_data); install the Debian package "
+        f"('apt-get install dataset-fashion-mnist', which puts them in "
+        f"{_FASHION_MNIST_SYSTEM_DIR}); or pass download_if_missing=True to download them "
+        f"from {_FASHION_MNIST_URL} into {folder}."
+    )
+    return _load_fashion_mnist(places, folder, subset, download_if_missing, return_X_y, remedies)
+
+
+@deprecated(
+    "use fetch_fashion_mnist instead: fetch_fashion_mnist(data_home=path, "
+    "download_if_missing=download) reads the same files. load_fashion_mnist will be removed "
+    "in 0.3."
+)
+@validate_params(
+    {
+        "path": [str, os.PathLike, None],
+        "subset": [StrOptions({"train", "test", "all"})],
+        "download": ["boolean"],
+        "return_X_y": ["boolean"],
+    },
+    prefer_skip_nested_validation=True,
+)
+def load_fashion_mnist(path=None, *, subset="train", download=False, return_X_y=False):
+    """Load the Fashion-MNIST dataset; deprecated, use :func:`fetch_fashion_mnist`.
+
+    .. deprecated:: 0.1
+        ``load_fashion_mnist`` is deprecated in 0.1 and will be removed in 0.3. Use
+        :func:`fetch_fashion_mnist` (``data_home`` for ``path``, ``download_if_missing``
+        for ``download``; note that it downloads missing files by default).
+
+    Reads the same idx files as :func:`fetch_fashion_mnist`, with the same checks, looked
+    for, in this order:
+
+    1. in the folder ``path``, if given (and nowhere else);
+    2. otherwise in the folder named by the environment variable ``SKLEARN_IGD_DATA``, if
+       set, then in its ``fashion-mnist`` subfolder;
+    3. in ``/usr/share/datasets/fashion-mnist`` (the Debian package
+       ``dataset-fashion-mnist``), then in its ``data`` subfolder;
+    4. if ``SKLEARN_IGD_DATA`` is not set, in ``~/.cache/sklearn_igd/fashion-mnist``, the
+       download folder.
+
+    If the files are not found and ``download=True``, they are downloaded (and checked)
+    into ``path`` if given, else into ``$SKLEARN_IGD_DATA/fashion-mnist`` if that variable
+    is set, else into ``~/.cache/sklearn_igd/fashion-mnist``.
+
+    Parameters
+    ----------
+    path : str, path-like or None, default=None
+        The folder holding the idx files. If None, the places above are searched.
+    subset : {"train", "test", "all"}, default="train"
+        The 60,000 training images, the 10,000 test images, or both (the training images
+        first).
+    download : bool, default=False
+        If True and the files are not found, download them (needs network access).
+    return_X_y : bool, default=False
+        If True, return ``(images, target)`` instead of a Bunch.
+
+    Returns
+    -------
+    data : :class:`~sklearn.utils.Bunch` or tuple of ndarrays
+        As returned by :func:`fetch_fashion_mnist`.
+
+    Raises
+    ------
+    FileNotFoundError
+        If the files are not found and ``download=False``; the message lists every folder
+        searched and the ways to provide the files.
+    ValueError, OSError
+        As raised by :func:`fetch_fashion_mnist`.
+
+    See Also
+    --------
+    fetch_fashion_mnist : The replacement of this function.
+    """
+    places, download_dir = _fashion_mnist_places(path)
+    remedies = (
+        f"pass path=FOLDER, a folder holding them; set the environment variable "
+        f"{DATA_HOME_ENV} to a folder holding them, directly or in a "
+        f"'{_FASHION_MNIST_SUBFOLDER}' subfolder; install the Debian package "
+        f"('apt-get install dataset-fashion-mnist', which puts them in "
+        f"{_FASHION_MNIST_SYSTEM_DIR}); or pass download=True to download them from "
+        f"{_FASHION_MNIST_URL} into {download_dir}."
+    )
+    return _load_fashion_mnist(places, download_dir, subset, download, return_X_y, remedies)

@@ -15,16 +15,18 @@ from ..model_selection import make_one_class
 from ._base import get_data_home
 from ._digits import load_digits_images
 from ._fashion_mnist import fetch_fashion_mnist, load_fashion_mnist
-from ._image_folder import load_image_folder, load_mvtec_ad
+from ._image_folder import list_image_files, load_image_folder, load_images, load_mvtec_ad
 from ._mnist import load_mnist_5k
 from ._texture_defects import make_texture_defects
 
 __all__ = [
     "fetch_fashion_mnist",
     "get_data_home",
+    "list_image_files",
     "load_digits_images",
     "load_fashion_mnist",
     "load_image_folder",
+    "load_images",
     "load_mnist_5k",
     "load_mvtec_ad",
     "make_one_class",

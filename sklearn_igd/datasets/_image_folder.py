@@ -5,10 +5,11 @@ import os
 
 import numpy as np
 from sklearn.utils import Bunch
+from sklearn.utils._param_validation import validate_params
 
 from ._base import _load_descr
 
-__all__ = ["load_image_folder", "load_mvtec_ad"]
+__all__ = ["list_image_files", "load_images", "load_image_folder", "load_mvtec_ad"]
 
 
 def _is_int(value):
@@ -56,31 +57,63 @@ def _check_size(size):
     return int(hw[0]), int(hw[1])
 
 
-def _check_color(color):
-    if color is None:
-        return None
-    if isinstance(color, (bool, np.bool_)):
-        return bool(color)
-    raise ValueError(f"color must be None, True or False; got color={color!r}.")
+@validate_params({"root": [str, os.PathLike]}, prefer_skip_nested_validation=True)
+def list_image_files(root):
+    """Return the sorted paths of the image files in a folder.
 
+    The files with extension ``.png``, ``.jpg``, ``.jpeg``, ``.bmp``, ``.tif`` or ``.tiff``
+    (case-insensitive) directly in ``root``, in the lexicographic order of their file names
+    (e.g. ``"10.png"`` before ``"2.png"``). Subfolders and hidden files (names starting with
+    ``"."``) are ignored. These are the files that :func:`load_image_folder` reads; with
+    :func:`load_images`, a large folder can be read in batches.
 
-def _list_image_files(directory):
-    """Sorted full paths of the image files directly in ``directory``.
+    Parameters
+    ----------
+    root : str or path-like
+        The folder.
 
-    Hidden files (names starting with ``"."``) are skipped.
+    Returns
+    -------
+    paths : list of str
+        The path of each image file (``root`` joined with the file name); empty if the
+        folder holds no image file.
+
+    Raises
+    ------
+    FileNotFoundError
+        If ``root`` does not exist.
+    NotADirectoryError
+        If ``root`` is not a folder.
+
+    See Also
+    --------
+    load_images : Load a list of image files into one array.
+    load_image_folder : Load every image file of a folder.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> from sklearn_igd.datasets import list_image_files
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> for name in ["b.png", "a.JPG", "notes.txt", ".hidden.png"]:
+    ...     open(os.path.join(tmp.name, name), "wb").close()
+    >>> [os.path.basename(path) for path in list_image_files(tmp.name)]
+    ['a.JPG', 'b.png']
+    >>> tmp.cleanup()
     """
-    if not os.path.exists(directory):
-        raise FileNotFoundError(f"Image folder not found: {directory!r}.")
-    if not os.path.isdir(directory):
-        raise NotADirectoryError(f"Not a folder: {directory!r}.")
+    root = os.fspath(root)
+    if not os.path.exists(root):
+        raise FileNotFoundError(f"Image folder not found: {root!r}.")
+    if not os.path.isdir(root):
+        raise NotADirectoryError(f"Not a folder: {root!r}.")
     names = sorted(
         entry.name
-        for entry in os.scandir(directory)
+        for entry in os.scandir(root)
         if not entry.name.startswith(".")
         and os.path.splitext(entry.name)[1].lower() in _IMAGE_EXTENSIONS
         and entry.is_file()
     )
-    return [os.path.join(directory, name) for name in names]
+    return [os.path.join(root, name) for name in names]
 
 
 def _list_subfolders(directory):
@@ -187,6 +220,83 @@ def _load_images(Image, paths, size, color):
     return out
 
 
+@validate_params(
+    {"paths": ["array-like"], "size": "no_validation", "color": [None, "boolean"]},
+    prefer_skip_nested_validation=True,
+)
+def load_images(paths, *, size=None, color=None):
+    """Load a list of image files into one uint8 array.
+
+    The images are decoded and converted with the rules of :func:`load_image_folder` (the
+    same ``size`` and ``color`` parameters, the same errors); only the first frame of
+    multi-frame files is read. With :func:`list_image_files`, a large folder can be read
+    in batches of paths: pass ``size`` and ``color`` explicitly then, as with
+    ``color=None`` the choice between RGB and grayscale, and with ``size=None`` the size
+    check, are made over each batch.
+
+    Requires ``Pillow`` (a dependency of sklearn-igd, imported lazily).
+
+    Parameters
+    ----------
+    paths : list of str or path-like
+        The image files, in the order of the returned images; at least one.
+    size : int, (int, int) or None, default=None
+        As in :func:`load_image_folder`.
+    color : bool or None, default=None
+        As in :func:`load_image_folder`.
+
+    Returns
+    -------
+    images : ndarray of shape (n_images, H, W) or (n_images, H, W, 3), dtype uint8
+        The images, in the order of ``paths``.
+
+    Raises
+    ------
+    ImportError
+        If Pillow is not installed.
+    FileNotFoundError
+        If a file does not exist.
+    ValueError
+        If ``paths`` is empty, ``size=None`` and the images do not all have the same size
+        (the message lists the sizes found), or ``size``/``color`` is invalid.
+
+    See Also
+    --------
+    list_image_files : The image files of a folder.
+    load_image_folder : Load every image file of a folder.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> import numpy as np
+    >>> from PIL import Image
+    >>> from sklearn_igd.datasets import list_image_files, load_images
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> for i in range(5):
+    ...     image = np.full((32, 48), 40 * i, dtype=np.uint8)
+    ...     Image.fromarray(image).save(os.path.join(tmp.name, f"{i:03d}.png"))
+    >>> paths = list_image_files(tmp.name)
+    >>> for start in range(0, len(paths), 2):  # batches of two images
+    ...     batch = load_images(paths[start:start + 2], size=16, color=False)
+    ...     print(batch.shape, batch[:, 0, 0].tolist())
+    (2, 16, 16) [0, 40]
+    (2, 16, 16) [80, 120]
+    (1, 16, 16) [160]
+    >>> tmp.cleanup()
+    """
+    Image = _import_pil_image("load_images")
+    size = _check_size(size)
+    color = None if color is None else bool(color)
+    paths = [os.fspath(path) for path in paths]
+    if not paths:
+        raise ValueError("paths must hold at least one image file; got an empty list.")
+    return _load_images(Image, paths, size, color)
+
+
+@validate_params(
+    {"root": [str, os.PathLike], "size": "no_validation", "color": [None, "boolean"]},
+    prefer_skip_nested_validation=True,
+)
 def load_image_folder(root, *, size=None, color=None):
     """Load every image file of a folder into one uint8 array.
 
@@ -244,6 +354,8 @@ dtype uint8
 
     See Also
     --------
+    list_image_files : The image files of a folder (those read here).
+    load_images : Load a list of image files (e.g. a folder in batches).
     load_mvtec_ad : Load one category of the MVTec AD dataset.
     sklearn_igd.model_selection.make_one_class : Build a one-vs-rest anomaly
         detection split.
@@ -267,19 +379,27 @@ dtype uint8
     (3, 16, 16, 3)
     >>> tmp.cleanup()
     """
-    Image = _import_pil_image("load_image_folder")
-    size = _check_size(size)
-    color = _check_color(color)
-    root = os.fspath(root)
-    paths = _list_image_files(root)
+    _import_pil_image("load_image_folder")
+    _check_size(size)  # before listing the folder
+    paths = list_image_files(root)
     if not paths:
         raise FileNotFoundError(
-            f"No image files ({', '.join(_IMAGE_EXTENSIONS)}) found in the folder {root!r}."
+            f"No image files ({', '.join(_IMAGE_EXTENSIONS)}) found in the folder "
+            f"{os.fspath(root)!r}."
         )
-    images = _load_images(Image, paths, size, color)
+    images = load_images(paths, size=size, color=color)
     return Bunch(images=images, filenames=paths)
 
 
+@validate_params(
+    {
+        "root": [str, os.PathLike],
+        "category": [str],
+        "size": "no_validation",
+        "color": [None, "boolean"],
+    },
+    prefer_skip_nested_validation=True,
+)
 def load_mvtec_ad(root, category, *, size=None, color=None):
     """Load one category of the MVTec AD anomaly detection dataset.
 
@@ -393,7 +513,6 @@ dtype uint8
     """
     Image = _import_pil_image("load_mvtec_ad")
     size = _check_size(size)
-    color = _check_color(color)
     root = os.fspath(root)
     if not os.path.exists(root):
         raise FileNotFoundError(f"MVTec AD root folder not found: {root!r}.")
@@ -414,7 +533,7 @@ dtype uint8
     category_dir = os.path.join(root, category)
 
     train_dir = os.path.join(category_dir, "train", "good")
-    train_paths = _list_image_files(train_dir)
+    train_paths = list_image_files(train_dir)
     if not train_paths:
         raise FileNotFoundError(f"No training images found in {train_dir!r}.")
 
@@ -423,7 +542,7 @@ dtype uint8
         raise FileNotFoundError(f"MVTec AD test folder not found: {test_dir!r}.")
     test_paths, defect_type = [], []
     for defect in _list_subfolders(test_dir):
-        paths = _list_image_files(os.path.join(test_dir, defect))
+        paths = list_image_files(os.path.join(test_dir, defect))
         test_paths.extend(paths)
         defect_type.extend([defect] * len(paths))
     if not test_paths:
@@ -444,7 +563,7 @@ dtype uint8
             )
         mask_paths.append(mask_path)
 
-    images = _load_images(Image, train_paths + test_paths, size, color)
+    images = load_images(train_paths + test_paths, size=size, color=color)
     n_train = len(train_paths)
     images_train, images_test = images[:n_train], images[n_train:]
 

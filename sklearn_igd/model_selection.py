@@ -6,10 +6,12 @@ detectors.
 """
 
 import numbers
+from numbers import Integral, Real
 
 import numpy as np
 from sklearn.model_selection import BaseCrossValidator
 from sklearn.utils import _safe_indexing, check_random_state
+from sklearn.utils._param_validation import Interval, RealNotInt, validate_params
 from sklearn.utils.validation import _num_samples
 
 __all__ = ["OneClassSplit", "make_one_class"]
@@ -237,14 +239,21 @@ class OneClassSplit(BaseCrossValidator):
             yield train, test
 
 
-def _is_int(value):
-    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
-
-
-def _is_real(value):
-    return isinstance(value, numbers.Real) and not isinstance(value, bool)
-
-
+@validate_params(
+    {
+        "X": ["array-like", "sparse matrix"],
+        "y": ["array-like"],
+        "normal_class": "no_validation",  # one of the labels of y: checked in the body
+        "train_size": [
+            Interval(RealNotInt, 0, 1, closed="neither"),
+            Interval(Integral, 1, None, closed="left"),  # at most n_normal - 1: in the body
+        ],
+        "train_fraction": [Interval(Real, 0, 1, closed="right")],
+        "contamination": [Interval(Real, 0, 1, closed="left")],
+        "random_state": ["random_state"],
+    },
+    prefer_skip_nested_validation=True,
+)
 def make_one_class(
     X,
     y,
@@ -380,21 +389,15 @@ def make_one_class(
             f"(one for training, one for testing); got {n_normal}."
         )
 
-    # train_size
-    if _is_int(train_size):
-        if not 1 <= train_size <= n_normal - 1:
+    if isinstance(train_size, Integral):
+        if train_size > n_normal - 1:
             raise ValueError(
                 f"train_size as an int must be in [1, {n_normal - 1}] (the "
                 f"number of normal samples minus one); got "
                 f"train_size={train_size}."
             )
         n_train = int(train_size)
-    elif _is_real(train_size):
-        if not 0.0 < train_size < 1.0:
-            raise ValueError(
-                f"train_size as a float must be in the open interval (0, 1); "
-                f"got train_size={train_size}."
-            )
+    else:
         n_train = int(np.floor(train_size * n_normal))
         if not 1 <= n_train <= n_normal - 1:
             raise ValueError(
@@ -402,24 +405,7 @@ def make_one_class(
                 f"out of {n_normal} normal samples; it must leave at least "
                 f"one normal sample for training and one for testing."
             )
-    else:
-        raise ValueError(
-            f"train_size must be a float in (0, 1) or an int in "
-            f"[1, {n_normal - 1}]; got train_size={train_size!r}."
-        )
-
-    # train_fraction
-    if not _is_real(train_fraction) or not 0.0 < train_fraction <= 1.0:
-        raise ValueError(
-            f"train_fraction must be a float in (0, 1]; got train_fraction={train_fraction!r}."
-        )
     n_keep = max(1, int(round(train_fraction * n_train)))
-
-    # contamination
-    if not _is_real(contamination) or not 0.0 <= contamination < 1.0:
-        raise ValueError(
-            f"contamination must be a float in [0, 1); got contamination={contamination!r}."
-        )
     if contamination > 0:
         n_contam = int(round(contamination * n_keep / (1.0 - contamination)))
         n_contam = max(1, n_contam)

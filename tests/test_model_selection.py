@@ -275,10 +275,18 @@ def test_make_one_class_errors(mnist, kwargs, match):
 
 def test_make_one_class_error_messages_show_value():
     y = np.repeat([0, 1], 10)
-    with pytest.raises(ValueError, match=r"\[0, 1\).*contamination=1\.5"):
+    with pytest.raises(
+        ValueError,
+        match=r"'contamination' parameter of make_one_class must be a float in the range "
+        r"\[0\.0, 1\.0\)\. Got 1\.5 instead",
+    ):
         make_one_class(np.arange(20), y, 0, contamination=1.5)
-    with pytest.raises(ValueError, match=r"\(0, 1\).*train_size=2\.0"):
+    with pytest.raises(
+        ValueError, match=r"'train_size' parameter .* \(0\.0, 1\.0\) .*Got 2\.0 instead"
+    ):
         make_one_class(np.arange(20), y, 0, train_size=2.0)
+    with pytest.raises(ValueError, match=r"train_size as an int must be in \[1, 9\].*=10"):
+        make_one_class(np.arange(20), y, 0, train_size=10)
     with pytest.raises(ValueError, match=r"normal_class=7"):
         make_one_class(np.arange(20), y, 7)
 

@@ -1,12 +1,14 @@
 """scikit-learn's 8x8 handwritten digits as uint8 images."""
 
 import numpy as np
+from sklearn.utils._param_validation import validate_params
 
 from ._base import _as_uint8_images, _images_bunch
 
 __all__ = ["load_digits_images"]
 
 
+@validate_params({"return_X_y": ["boolean"]}, prefer_skip_nested_validation=True)
 def load_digits_images(*, return_X_y=False):
     """Load the scikit-learn digits as 8x8 uint8 images.
 

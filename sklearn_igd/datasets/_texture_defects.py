@@ -1,21 +1,14 @@
 """Synthetic defects, with exact masks, on real texture photographs (needs scikit-image)."""
 
-import numbers
+from numbers import Integral, Real
 
 import numpy as np
 from sklearn.utils import Bunch, check_random_state
+from sklearn.utils._param_validation import Interval, StrOptions, validate_params
 
 from ._base import _load_descr
 
 __all__ = ["make_texture_defects"]
-
-
-def _is_int(value):
-    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
-
-
-def _is_real(value):
-    return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
 
 _TEXTURES = ("brick", "grass", "gravel")
@@ -304,35 +297,13 @@ def _apply_defect(clean, kind, rng, other_photos):
     )
 
 
-def _check_texture_defects_params(texture, n_train, n_test, anomaly_ratio, size, defect_types):
-    if not isinstance(texture, str) or texture not in _TEXTURES:
-        raise ValueError(f"texture must be one of {list(_TEXTURES)}; got texture={texture!r}.")
-    if not _is_int(n_train) or n_train < 1:
-        raise ValueError(f"n_train must be an int >= 1; got n_train={n_train!r}.")
-    if not _is_int(n_test) or n_test < 1:
-        raise ValueError(f"n_test must be an int >= 1; got n_test={n_test!r}.")
-    if not _is_real(anomaly_ratio) or not 0.0 <= anomaly_ratio <= 1.0:
-        raise ValueError(
-            f"anomaly_ratio must be a float in [0, 1]; got anomaly_ratio={anomaly_ratio!r}."
-        )
-    if not _is_int(size) or not _TEXTURE_MIN_SIZE <= size <= _TEXTURE_MAX_SIZE:
-        raise ValueError(
-            f"size must be an int in [{_TEXTURE_MIN_SIZE}, "
-            f"{_TEXTURE_MAX_SIZE}] (at most half the height of the "
-            f"{2 * _TEXTURE_MAX_SIZE} x {2 * _TEXTURE_MAX_SIZE} photographs); "
-            f"got size={size!r}."
-        )
+def _check_defect_types(defect_types):
+    """The list of the defect types named by ``defect_types``, without repeats."""
     if defect_types is None:
         return list(_DEFECT_TYPES)
     if isinstance(defect_types, str):
         defect_types = [defect_types]
-    try:
-        defect_types = list(defect_types)
-    except TypeError:
-        raise ValueError(
-            f"defect_types must be None, a str or a list of str among "
-            f"{list(_DEFECT_TYPES)}; got defect_types={defect_types!r}."
-        ) from None
+    defect_types = list(defect_types)
     unknown = [d for d in defect_types if d not in _DEFECT_TYPES]
     if unknown or not defect_types:
         raise ValueError(
@@ -353,9 +324,7 @@ def _generate_texture_defects(
     crops in the photograph (``positions_train``, ``positions_test``), for
     testing.
     """
-    defect_types = _check_texture_defects_params(
-        texture, n_train, n_test, anomaly_ratio, size, defect_types
-    )
+    defect_types = _check_defect_types(defect_types)
     rng = check_random_state(random_state)
     photo = _load_texture(texture)
     others = [_load_texture(t) for t in _TEXTURES if t != texture]
@@ -391,6 +360,18 @@ def _generate_texture_defects(
     )
 
 
+@validate_params(
+    {
+        "texture": [StrOptions(set(_TEXTURES))],
+        "n_train": [Interval(Integral, 1, None, closed="left")],
+        "n_test": [Interval(Integral, 1, None, closed="left")],
+        "anomaly_ratio": [Interval(Real, 0, 1, closed="both")],
+        "size": [Interval(Integral, _TEXTURE_MIN_SIZE, _TEXTURE_MAX_SIZE, closed="both")],
+        "defect_types": [None, str, "array-like"],  # the names: checked in the body
+        "random_state": ["random_state"],
+    },
+    prefer_skip_nested_validation=True,
+)
 def make_texture_defects(
     texture="brick",
     *,

@@ -13,8 +13,8 @@ run, with wall time (fit + scoring) per class.
 The default is the CPU configuration (``CPU_CONFIG``): ``resnet18-lite``, a random subset
 of ``--n-train`` training images of the class and of ``--n-test`` test images (the same
 subset for every detector and class), few epochs. The data come from
-:func:`sklearn_igd.datasets.load_fashion_mnist` (Debian's ``dataset-fashion-mnist``, a
-path, ``$SKLEARN_IGD_DATA``, or ``--download``). Writes a Markdown table to
+:func:`sklearn_igd.datasets.fetch_fashion_mnist` (``$SKLEARN_IGD_DATA``, Debian's
+``dataset-fashion-mnist``, or ``--download``). Writes a Markdown table to
 ``benchmarks/results/fashion_mnist_<tag>.md`` with the command, machine and settings.
 """
 
@@ -36,7 +36,7 @@ from sklearn.metrics import roc_auc_score
 from sklearn.svm import OneClassSVM
 
 from sklearn_igd import IGDDetector
-from sklearn_igd.datasets import load_fashion_mnist
+from sklearn_igd.datasets import fetch_fashion_mnist
 
 HERE = Path(__file__).resolve().parent
 
@@ -78,8 +78,9 @@ def detectors(args, seed):
 
 def load(args):
     """The training split and the (sub-sampled) test split."""
-    X_tr, y_tr = load_fashion_mnist(subset="train", download=args.download, return_X_y=True)
-    X_te, y_te = load_fashion_mnist(subset="test", download=args.download, return_X_y=True)
+    kw = dict(download_if_missing=args.download, return_X_y=True)
+    X_tr, y_tr = fetch_fashion_mnist(subset="train", **kw)
+    X_te, y_te = fetch_fashion_mnist(subset="test", **kw)
     if args.n_test < len(X_te):
         keep = np.random.RandomState(args.seed).choice(len(X_te), args.n_test, replace=False)
         X_te, y_te = X_te[keep], y_te[keep]

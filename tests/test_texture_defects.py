@@ -1,3 +1,5 @@
+"""Tests of make_texture_defects (synthetic defects on scikit-image's textures)."""
+
 import re
 
 import numpy as np
@@ -9,14 +11,14 @@ pytest.importorskip("skimage")
 
 from scipy.ndimage import binary_dilation, median_filter, uniform_filter  # noqa: E402
 
-from sklearn_igd.datasets import (  # noqa: E402
+from sklearn_igd.datasets import make_texture_defects  # noqa: E402
+from sklearn_igd.datasets._texture_defects import (  # noqa: E402
     _DEFECT_TYPES,
     _TEXTURES,
     _apply_defect,
     _crop_positions,
     _generate_texture_defects,
     _load_texture,
-    make_texture_defects,
 )
 
 TEXTURES = ["brick", "grass", "gravel"]
@@ -293,32 +295,43 @@ def test_simple_detector_sees_holes():
         assert roc_auc_score(data.y_test == -1, score) > 0.9
 
 
+def _invalid(name, expected, got):
+    return f"The {name!r} parameter of make_texture_defects must be {expected}. Got {got} instead."
+
+
 @pytest.mark.parametrize(
     "kwargs, match",
     [
+        ({"texture": 1}, "'texture' parameter of make_texture_defects must be a str among"),
+        ({"n_train": 0}, _invalid("n_train", "an int in the range [1, inf)", "0")),
+        ({"n_train": 2.0}, _invalid("n_train", "an int in the range [1, inf)", "2.0")),
+        ({"n_test": 0}, _invalid("n_test", "an int in the range [1, inf)", "0")),
         (
-            {"texture": "wood"},
-            "texture must be one of ['brick', 'grass', 'gravel']; got texture='wood'",
+            {"anomaly_ratio": 1.5},
+            _invalid("anomaly_ratio", "a float in the range [0.0, 1.0]", "1.5"),
         ),
-        ({"texture": 1}, "texture must be one of"),
-        ({"n_train": 0}, "n_train must be an int >= 1; got n_train=0"),
-        ({"n_train": 2.0}, "n_train must be an int >= 1; got n_train=2.0"),
-        ({"n_test": 0}, "n_test must be an int >= 1; got n_test=0"),
-        ({"anomaly_ratio": 1.5}, "anomaly_ratio must be a float in [0, 1]; got anomaly_ratio=1.5"),
-        ({"anomaly_ratio": -0.1}, "anomaly_ratio=-0.1"),
-        ({"anomaly_ratio": "0.5"}, "anomaly_ratio='0.5'"),
-        ({"size": 15}, "size must be an int in [16, 256]"),
-        ({"size": 257}, "got size=257"),
-        ({"size": True}, "got size=True"),
+        ({"anomaly_ratio": -0.1}, "Got -0.1 instead"),
+        ({"anomaly_ratio": "0.5"}, "Got '0.5' instead"),
+        ({"size": 15}, _invalid("size", "an int in the range [16, 256]", "15")),
+        ({"size": 257}, "Got 257 instead"),
+        ({"size": True}, "Got True instead"),
         (
             {"defect_types": ["hole", "dent"]},
             "among ['scratch', 'crack', 'stain', 'hole', 'patch', 'color']; "
             "got defect_types=['hole', 'dent'] (unknown: ['dent'])",
         ),
         ({"defect_types": []}, "non-empty"),
-        ({"defect_types": 3}, "defect_types must be None, a str or a list"),
+        ({"defect_types": 3}, "'defect_types' parameter of make_texture_defects"),
     ],
 )
 def test_errors(kwargs, match):
     with pytest.raises(ValueError, match=re.escape(match)):
         make_texture_defects(**kwargs)
+
+
+def test_unknown_texture_error_lists_the_textures():
+    with pytest.raises(ValueError, match=re.escape("Got 'wood' instead.")) as excinfo:
+        make_texture_defects("wood")
+    msg = str(excinfo.value)
+    assert "'texture' parameter of make_texture_defects must be a str among {" in msg
+    assert all(repr(texture) in msg for texture in TEXTURES)

@@ -1,4 +1,5 @@
-"""Tests of the folder image loaders (load_image_folder, load_mvtec_ad) on tiny fake data."""
+"""Tests of the folder image loaders (list_image_files, load_images, load_image_folder,
+load_mvtec_ad) on tiny fake data."""
 
 import os
 import re
@@ -8,7 +9,12 @@ import numpy as np
 import pytest
 from PIL import Image  # noqa: E402 - Pillow is a dependency
 
-from sklearn_igd.datasets import load_image_folder, load_mvtec_ad  # noqa: E402
+from sklearn_igd.datasets import (  # noqa: E402
+    list_image_files,
+    load_image_folder,
+    load_images,
+    load_mvtec_ad,
+)
 
 SIZE = 16
 DEFECTS = ["crack", "crack", "good", "good", "hole"]  # sorted folders, sorted files
@@ -286,7 +292,7 @@ def test_image_folder_errors(tmp_path, monkeypatch):
     for size in (0, -3, (4,), (4, 0), 2.5, True, "8"):
         with pytest.raises(ValueError, match="size must be"):
             load_image_folder(tmp_path / "ok", size=size)
-    with pytest.raises(ValueError, match="color must be"):
+    with pytest.raises(ValueError, match=r"'color' parameter of load_image_folder .*'rgb'"):
         load_image_folder(tmp_path / "ok", color="rgb")
 
     monkeypatch.setitem(sys.modules, "PIL", None)
@@ -294,3 +300,92 @@ def test_image_folder_errors(tmp_path, monkeypatch):
         load_image_folder(tmp_path / "ok")
     with pytest.raises(ImportError, match="Pillow"):
         load_mvtec_ad(tmp_path, "ok")
+    with pytest.raises(ImportError, match="load_images requires .*Pillow"):
+        load_images([str(tmp_path / "ok" / "0.png")])
+
+
+# ------------------------------------------------------- list_image_files, load_images
+
+
+def _folder_of_images(folder, n=5, shape=(6, 4)):
+    """n grey images with pixel value 10 * i, plus files that are not read."""
+    for i in range(n):
+        _save(np.full(shape, 10 * i, np.uint8), os.path.join(folder, f"{i:02d}.png"))
+    _save(np.zeros(shape, np.uint8), os.path.join(folder, "sub", "x.png"))
+    _save(np.zeros(shape, np.uint8), os.path.join(folder, ".hidden.png"))
+    with open(os.path.join(folder, "notes.txt"), "w") as f:
+        f.write("not an image")
+    return folder
+
+
+def test_list_image_files_same_rules_as_load_image_folder(tmp_path):
+    folder = _folder_of_images(str(tmp_path / "f"))
+    _save(np.zeros((6, 4), np.uint8), os.path.join(folder, "10.TIF"))
+    paths = list_image_files(tmp_path / "f")  # path-like accepted
+    assert paths == [
+        os.path.join(folder, n)
+        for n in ["00.png", "01.png", "02.png", "03.png", "04.png", "10.TIF"]
+    ]
+    assert paths == load_image_folder(folder).filenames
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "empty" / "notes.txt").write_text("x")
+    assert list_image_files(tmp_path / "empty") == []  # load_image_folder raises instead
+
+
+def test_list_image_files_errors(tmp_path):
+    missing = str(tmp_path / "missing")
+    with pytest.raises(FileNotFoundError, match=re.escape(missing)):
+        list_image_files(missing)
+    (tmp_path / "file.png").write_bytes(b"")
+    with pytest.raises(NotADirectoryError, match="file.png"):
+        list_image_files(tmp_path / "file.png")
+    with pytest.raises(ValueError, match=r"'root' parameter of list_image_files .*Got 3"):
+        list_image_files(3)
+
+
+def test_load_images_matches_load_image_folder(tmp_path):
+    folder = _folder_of_images(str(tmp_path))
+    paths = list_image_files(folder)
+    for kwargs in [{}, {"size": 3}, {"size": (2, 5), "color": True}, {"color": False}]:
+        expected = load_image_folder(folder, **kwargs).images
+        images = load_images(paths, **kwargs)
+        assert images.dtype == np.uint8
+        np.testing.assert_array_equal(images, expected)
+    # any order, path-like, repeats
+    images = load_images([tmp_path / "03.png", paths[1], paths[1]])
+    assert images[:, 0, 0].tolist() == [30, 10, 10]
+
+
+def test_load_images_in_batches(tmp_path):
+    folder = _folder_of_images(str(tmp_path))
+    grey = np.zeros((6, 4), np.uint8)
+    _save(np.stack([grey, grey + 99, grey], axis=-1), os.path.join(folder, "05.png"))  # RGB
+    paths = list_image_files(folder)
+    whole = load_image_folder(folder, color=True).images
+    batches = [load_images(paths[i : i + 2], color=True) for i in range(0, len(paths), 2)]
+    np.testing.assert_array_equal(np.concatenate(batches), whole)
+    # color=None decides per batch: the first batch has no colour image
+    assert load_images(paths[:2]).shape == (2, 6, 4)
+    assert load_images(paths[4:]).shape == (2, 6, 4, 3)
+
+
+def test_load_images_errors(tmp_path):
+    folder = _folder_of_images(str(tmp_path))
+    paths = list_image_files(folder)
+    _save(np.zeros((8, 12), np.uint8), os.path.join(folder, "big.png"))
+    with pytest.raises(ValueError, match=r"6x4.*8x12.*size=") as info:
+        load_images(paths + [os.path.join(folder, "big.png")])
+    assert "big.png" in str(info.value)
+    assert load_images([os.path.join(folder, "big.png"), paths[0]], size=4).shape == (2, 4, 4)
+    with pytest.raises(ValueError, match="at least one image file"):
+        load_images([])
+    for size in (0, -3, (4,), (4, 0), 2.5, True, "8"):
+        with pytest.raises(ValueError, match="size must be"):
+            load_images(paths, size=size)
+    with pytest.raises(ValueError, match=r"'color' parameter of load_images .*'rgb'"):
+        load_images(paths, color="rgb")
+    with pytest.raises(ValueError, match=r"'paths' parameter of load_images"):
+        load_images(paths[0])  # a single path, not a list
+    missing = os.path.join(folder, "missing.png")
+    with pytest.raises(FileNotFoundError, match="missing.png"):
+        load_images([paths[0], missing])

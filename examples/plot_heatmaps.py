@@ -13,7 +13,7 @@ import argparse
 
 import matplotlib
 
-matplotlib.use("Agg")
+matplotlib.use("Agg")  # a script writing a file: no window needed
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from sklearn.metrics import roc_auc_score  # noqa: E402
@@ -21,27 +21,16 @@ from sklearn.metrics import roc_auc_score  # noqa: E402
 from sklearn_igd import IGDDetector  # noqa: E402
 from sklearn_igd.datasets import make_texture_defects  # noqa: E402
 from sklearn_igd.metrics import aupro, pixel_roc_auc  # noqa: E402
+from sklearn_igd.plotting import HeatmapDisplay  # noqa: E402
 
 
 def plot_heatmaps(images, masks, heatmaps, titles, path, n_show=8):
     """Fig. 3 layout: test images, ground-truth masks, heatmaps overlaid (red = high)."""
-    n_show = min(n_show, len(images))
-    fig, axes = plt.subplots(3, n_show, figsize=(1.6 * n_show, 5.2), squeeze=False)
-    lo, hi = np.percentile(heatmaps, [1, 99.5])
-    for j in range(n_show):
-        axes[0, j].imshow(images[j], cmap="gray", vmin=0, vmax=255)
-        axes[0, j].set_title(titles[j], fontsize=8)
-        axes[1, j].imshow(masks[j], cmap="gray", vmin=0, vmax=1)
-        axes[2, j].imshow(images[j], cmap="gray", vmin=0, vmax=255)
-        axes[2, j].imshow(heatmaps[j], cmap="jet", alpha=0.5, vmin=lo, vmax=hi)
-    for ax in axes.flat:
-        ax.set_xticks([])
-        ax.set_yticks([])
-    for row, label in enumerate(["image", "ground truth", "heatmap"]):
-        axes[row, 0].set_ylabel(label, fontsize=9)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    disp = HeatmapDisplay.from_predictions(images, heatmaps, masks, n_images=n_show, titles=titles)
+    disp.figure_.tight_layout()
+    disp.figure_.savefig(path, dpi=100)
+    plt.close(disp.figure_)
+    return disp
 
 
 def main(argv=None):

@@ -1,0 +1,310 @@
+"""Decision thresholds chosen on labelled validation data.
+
+A fitted :class:`~sklearn_igd.IGDDetector` flags a sample as anomalous (``predict`` = -1)
+where ``decision_function = score_samples - offset_`` is negative, i.e. where its anomaly
+score ``s(x) = -score_samples(x)`` exceeds ``-offset_``. ``fit`` sets ``offset_`` from the
+``contamination`` parameter. With a few labelled samples the threshold can be chosen for
+the goal at hand instead:
+
+- :func:`select_offset` returns the ``offset_`` for a fitted detector and a labelled
+  validation set (``y``: +1 normal, -1 anomaly); set it with ``det.offset_ = ...`` or
+  get a modified copy with :func:`with_offset`;
+- :func:`select_score_threshold` does the same on raw anomaly scores (higher = more
+  anomalous) and returns the threshold ``t``: anomalous where ``score > t``;
+- :func:`select_pixel_threshold` chooses the threshold of pixel heatmaps
+  (``predict_heatmap``) from ground-truth segmentation masks: a pixel is anomalous
+  where ``heat > t``.
+
+Two criteria:
+
+- ``criterion="f1"``: maximise the F1 score of the anomaly class. F1 mixes precision and
+  recall, and precision depends on the share of anomalies in the validation set: the
+  threshold is right for data with that share. If the validation set holds more
+  anomalies (in share) than production data, the chosen threshold flags too much there.
+- ``criterion="fpr"``: the threshold with the highest recall (detection rate) whose
+  false-positive rate on the validation normals is at most ``max_fpr``. It only needs
+  the normal samples to be representative; the anomalies only decide the recall among
+  the thresholds that meet the constraint, and their share does not matter. The false
+  alarm rate on new data is ``max_fpr`` only as far as the validation normals are
+  representative, and with ``m`` normals the rate is known to about ``1 / m``.
+- Without labels, the ``contamination`` parameter of the detector sets the threshold
+  at a percentile of the training scores: it needs no labels but assumes the share of
+  anomalies, and the training set (which the model has seen) stands in for new normals.
+
+The threshold is placed halfway between the last validation score that is not flagged
+and the first that is, so that the labels predicted on the validation data are exactly
+those of the chosen point of the precision-recall or ROC curve (the curves come from
+:func:`sklearn.metrics.precision_recall_curve` and :func:`sklearn.metrics.roc_curve`).
+"""
+
+from __future__ import annotations
+
+import copy
+import numbers
+
+import numpy as np
+from sklearn.metrics import precision_recall_curve, roc_curve
+from sklearn.utils.validation import check_is_fitted
+
+from .metrics import _check_both_classes, _check_masks_heatmaps
+
+__all__ = [
+    "select_offset",
+    "select_score_threshold",
+    "select_pixel_threshold",
+    "with_offset",
+]
+
+_CRITERIA = ("f1", "fpr")
+
+
+def _check_criterion(criterion, max_fpr):
+    if criterion not in _CRITERIA:
+        raise ValueError(f"criterion must be 'f1' or 'fpr'; received {criterion!r}.")
+    if criterion == "fpr" and (
+        not isinstance(max_fpr, numbers.Real)
+        or isinstance(max_fpr, bool)
+        or not 0.0 <= max_fpr <= 1.0
+    ):
+        raise ValueError(f"max_fpr must be a number in [0, 1]; received {max_fpr!r}.")
+
+
+def _check_labels(y):
+    """``y == -1`` as bool (n,); y must be 1-D and hold both +1 and -1, nothing else."""
+    y = np.asarray(y)
+    if y.ndim != 1:
+        raise ValueError(f"y must be 1-D (n_samples,); received shape {y.shape}.")
+    if y.dtype.kind not in "iuf":
+        raise ValueError(
+            f"y must hold the labels +1 (normal) and -1 (anomaly); received dtype {y.dtype}."
+        )
+    values = set(np.unique(y).tolist())
+    if not values <= {1, -1}:
+        raise ValueError(
+            "y must hold the labels +1 (normal) and -1 (anomaly) only; received the "
+            f"values {sorted(values)}."
+        )
+    if values != {1, -1}:
+        only = f"only {int(next(iter(values))):+d}" if values else "no labels"
+        raise ValueError(
+            "y must hold both normal (+1) and anomalous (-1) samples to choose a "
+            f"threshold; received {only}."
+        )
+    return y == -1
+
+
+def _check_scores(scores, anomalous):
+    """``scores`` as float64 (n,), finite, as long as the labels."""
+    scores = np.asarray(scores)
+    if scores.ndim != 1:
+        raise ValueError(f"scores must be 1-D (n_samples,); received shape {scores.shape}.")
+    if scores.shape[0] != anomalous.shape[0]:
+        raise ValueError(
+            f"scores and y must have the same length; received {scores.shape[0]} scores "
+            f"and {anomalous.shape[0]} labels."
+        )
+    if scores.dtype.kind not in "biuf":
+        raise ValueError(f"scores must be numeric; received dtype {scores.dtype}.")
+    scores = scores.astype(np.float64)
+    if not np.isfinite(scores).all():
+        raise ValueError(
+            f"scores contain {int((~np.isfinite(scores)).sum())} NaN or infinite value(s)."
+        )
+    return scores
+
+
+def _strict_threshold(scores, flag_from):
+    """A ``t`` with ``scores > t`` exactly where ``scores >= flag_from``.
+
+    ``flag_from`` is a score value or +inf (flag nothing). Halfway between the largest
+    score below ``flag_from`` and ``flag_from``; at or below the smallest score when
+    every score is flagged.
+    """
+    flag_from = float(flag_from)
+    if not np.isfinite(flag_from):
+        return float(scores.max())
+    below = scores[scores < flag_from]
+    if below.size == 0:
+        return float(np.nextafter(flag_from, -np.inf))
+    lo = float(below.max())
+    mid = lo + (flag_from - lo) / 2.0
+    return mid if lo <= mid < flag_from else lo
+
+
+def _select_threshold(scores, anomalous, criterion, max_fpr):
+    """The threshold ``t`` (anomalous where ``scores > t``) of validated inputs."""
+    if criterion == "f1":
+        precision, recall, thresholds = precision_recall_curve(anomalous, scores)
+        precision, recall = precision[:-1], recall[:-1]  # the last point has no threshold
+        denominator = precision + recall
+        f1 = np.divide(
+            2 * precision * recall,
+            denominator,
+            out=np.zeros_like(denominator),
+            where=denominator > 0,
+        )
+        # thresholds increase: ties go to the highest threshold (fewest flagged samples)
+        best = len(f1) - 1 - int(np.argmax(f1[::-1]))
+        return _strict_threshold(scores, thresholds[best])
+    fpr, tpr, thresholds = roc_curve(anomalous, scores, drop_intermediate=False)
+    # thresholds decrease and fpr, tpr grow along the curve: the points meeting the
+    # constraint are a prefix; take its highest recall, reached first at the lowest fpr
+    allowed = np.flatnonzero(fpr <= max_fpr)  # never empty: fpr[0] = 0
+    best_tpr = tpr[allowed[-1]]
+    best = int(allowed[np.argmax(tpr[allowed] >= best_tpr)])
+    return _strict_threshold(scores, thresholds[best])
+
+
+def select_score_threshold(scores, y, *, criterion="f1", max_fpr=0.05):
+    """Choose the threshold of anomaly scores on labelled validation data.
+
+    Parameters
+    ----------
+    scores : array-like of shape (n_samples,)
+        Anomaly scores, higher = more anomalous (e.g. ``IGDDetector.anomaly_score``).
+    y : array-like of shape (n_samples,)
+        +1 for normal samples, -1 for anomalies; both must be present.
+    criterion : {"f1", "fpr"}, default="f1"
+        ``"f1"``: maximise the F1 score of the anomaly class (ties: the highest
+        threshold). ``"fpr"``: the highest recall of anomalies whose false-positive
+        rate on the normal samples is at most ``max_fpr`` (at equal recall, the lowest
+        false-positive rate). See the module docstring for the trade-offs.
+    max_fpr : float in [0, 1], default=0.05
+        The largest share of the normal samples that may be flagged, with
+        ``criterion="fpr"``.
+
+    Returns
+    -------
+    threshold : float
+        Flag a sample as anomalous where ``score > threshold``. It lies halfway between
+        the highest unflagged and the lowest flagged validation score.
+
+    Examples
+    --------
+    >>> from sklearn_igd.thresholds import select_score_threshold
+    >>> scores = [0.1, 0.2, 0.3, 0.8, 0.9]
+    >>> y = [1, 1, 1, -1, -1]
+    >>> select_score_threshold(scores, y)
+    0.55
+    >>> select_score_threshold([0.1, 0.2, 0.5, 0.25, 1.0], y, criterion="fpr", max_fpr=0)
+    0.75
+    """
+    _check_criterion(criterion, max_fpr)
+    anomalous = _check_labels(y)
+    scores = _check_scores(scores, anomalous)
+    return _select_threshold(scores, anomalous, criterion, max_fpr)
+
+
+def select_offset(detector, X, y, *, criterion="f1", max_fpr=0.05):
+    """Choose a fitted detector's ``offset_`` on labelled validation data.
+
+    The anomaly score is ``-detector.score_samples(X)``; the returned offset is minus
+    the threshold of :func:`select_score_threshold`, so that with
+    ``detector.offset_ = offset``, ``predict(X)`` gives -1 exactly on the validation
+    samples flagged by the chosen criterion. It works for every detector whose
+    ``decision_function`` is ``score_samples - offset_`` and whose ``predict`` is -1
+    where that is negative (:class:`~sklearn_igd.IGDDetector`,
+    :class:`~sklearn.ensemble.IsolationForest`,
+    :class:`~sklearn.neighbors.LocalOutlierFactor` with ``novelty=True``).
+
+    The detector is not modified: set ``detector.offset_ = offset``, or use
+    :func:`with_offset` for a modified copy. ``clone`` or a new ``fit`` resets the
+    offset from ``contamination``.
+
+    Parameters
+    ----------
+    detector : fitted outlier detector
+    X : array-like
+        Validation samples (images for an ``IGDDetector``), normal and anomalous, that
+        were not used for fitting.
+    y : array-like of shape (n_samples,)
+        +1 normal, -1 anomaly.
+    criterion : {"f1", "fpr"}, default="f1"
+        See :func:`select_score_threshold`.
+    max_fpr : float in [0, 1], default=0.05
+        See :func:`select_score_threshold`.
+
+    Returns
+    -------
+    offset : float
+    """
+    _check_criterion(criterion, max_fpr)
+    check_is_fitted(detector)
+    if not hasattr(detector, "score_samples"):
+        raise TypeError(
+            f"detector must have a score_samples method; received {type(detector).__name__}."
+        )
+    anomalous = _check_labels(y)
+    n = len(X)
+    if n != anomalous.shape[0]:
+        raise ValueError(
+            f"X and y must have the same number of samples; received {n} and {anomalous.shape[0]}."
+        )
+    scores = _check_scores(-np.asarray(detector.score_samples(X), dtype=np.float64), anomalous)
+    return -_select_threshold(scores, anomalous, criterion, max_fpr)
+
+
+def with_offset(detector, offset):
+    """A deep copy of a fitted detector with ``offset_`` set to ``offset``.
+
+    The original is left as it is (its networks are copied too: for a large model,
+    setting ``detector.offset_ = offset`` in place saves the memory).
+
+    Parameters
+    ----------
+    detector : fitted outlier detector with an ``offset_`` attribute
+    offset : float
+        E.g. from :func:`select_offset`.
+
+    Returns
+    -------
+    detector : a copy of the detector
+    """
+    check_is_fitted(detector, "offset_")
+    if not isinstance(offset, numbers.Real) or isinstance(offset, bool) or not np.isfinite(offset):
+        raise ValueError(f"offset must be a finite number; received {offset!r}.")
+    new = copy.deepcopy(detector)
+    new.offset_ = float(offset)
+    return new
+
+
+def select_pixel_threshold(masks, heatmaps, *, criterion="f1", max_fpr=0.05):
+    """Choose the threshold of pixel heatmaps on ground-truth segmentation masks.
+
+    Every pixel is a sample: anomalous where its mask is nonzero, scored by its heatmap
+    value (``IGDDetector.predict_heatmap``: higher = more anomalous). The criteria are
+    those of :func:`select_score_threshold`, on pixels: ``"f1"`` maximises the pixel F1
+    of the defect class (it depends on the share of defective pixels, so on how many
+    defect-free images the validation set holds and on the size of the defects);
+    ``"fpr"`` flags at most ``max_fpr`` of the defect-free pixels (of all images).
+
+    Parameters
+    ----------
+    masks : array-like of shape (n_images, H, W)
+        Ground truth, bool or numeric (nonzero = anomalous pixel); both kinds of pixel
+        must be present.
+    heatmaps : array-like of shape (n_images, H, W)
+        Anomaly maps of the same images.
+    criterion : {"f1", "fpr"}, default="f1"
+    max_fpr : float in [0, 1], default=0.05
+
+    Returns
+    -------
+    threshold : float
+        Segment a pixel as anomalous where ``heat > threshold``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_igd.thresholds import select_pixel_threshold
+    >>> masks = np.zeros((1, 4, 4), bool); masks[0, :2, :2] = True
+    >>> heat = np.where(masks, 3.0, 1.0)
+    >>> select_pixel_threshold(masks, heat)
+    2.0
+    """
+    _check_criterion(criterion, max_fpr)
+    anomalous, heatmaps = _check_masks_heatmaps(masks, heatmaps)
+    _check_both_classes(anomalous, "select_pixel_threshold")
+    return _select_threshold(
+        heatmaps.ravel().astype(np.float64), anomalous.ravel(), criterion, max_fpr
+    )

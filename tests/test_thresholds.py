@@ -1,0 +1,209 @@
+"""Thresholds chosen on labelled validation data (sklearn_igd.thresholds)."""
+
+import numpy as np
+import pytest
+from sklearn.ensemble import IsolationForest
+from sklearn.metrics import f1_score
+
+from sklearn_igd import IGDDetector
+from sklearn_igd.datasets import load_digits_images
+from sklearn_igd.thresholds import (
+    select_offset,
+    select_pixel_threshold,
+    select_score_threshold,
+    with_offset,
+)
+
+
+def _f1(scores, y, t):
+    return f1_score(y == -1, scores > t)
+
+
+def _rates(scores, y, t):
+    """(false-positive rate on normals, recall on anomalies) of ``scores > t``."""
+    flagged = scores > t
+    return flagged[y == 1].mean(), flagged[y == -1].mean()
+
+
+def _candidates(scores):
+    """Thresholds giving every possible flagging of ``scores`` (> t)."""
+    values = np.unique(scores)
+    return np.concatenate([[values[0] - 1.0], values])
+
+
+def _random_problem(seed, n=60, ties=False):
+    rng = np.random.default_rng(seed)
+    y = np.where(rng.random(n) < 0.3, -1, 1)
+    y[:2] = [1, -1]
+    scores = rng.normal(size=n) + 1.2 * (y == -1)
+    if ties:
+        scores = np.round(scores, 1)  # many tied scores, across classes too
+    return scores, y
+
+
+def test_separable_scores_give_f1_one_and_a_threshold_between_the_classes():
+    y = np.array([1, 1, 1, 1, -1, -1])
+    scores = np.array([0.0, 0.3, 0.2, 1.0, 3.0, 5.0])
+    t = select_score_threshold(scores, y)
+    assert t == 2.0  # halfway between the top normal (1.0) and the bottom anomaly (3.0)
+    assert _f1(scores, y, t) == 1.0
+    # the FPR criterion reaches full recall without a false positive, at the same point
+    assert select_score_threshold(scores, y, criterion="fpr", max_fpr=0.0) == 2.0
+
+
+@pytest.mark.parametrize("seed", range(5))
+@pytest.mark.parametrize("ties", [False, True])
+def test_f1_threshold_is_the_best_of_all_thresholds(seed, ties):
+    scores, y = _random_problem(seed, ties=ties)
+    t = select_score_threshold(scores, y)
+    best = max(_f1(scores, y, c) for c in _candidates(scores))
+    assert _f1(scores, y, t) == pytest.approx(best, abs=1e-12)
+    # t lies between validation scores: the flagging is that of a curve point
+    assert t not in set(scores.tolist())
+
+
+@pytest.mark.parametrize("seed", range(5))
+@pytest.mark.parametrize("ties", [False, True])
+@pytest.mark.parametrize("max_fpr", [0.0, 0.05, 0.1, 0.25, 1.0])
+def test_fpr_threshold_meets_the_constraint_with_the_best_recall(seed, ties, max_fpr):
+    scores, y = _random_problem(seed, ties=ties)
+    t = select_score_threshold(scores, y, criterion="fpr", max_fpr=max_fpr)
+    fpr, recall = _rates(scores, y, t)
+    assert fpr <= max_fpr
+    feasible = [_rates(scores, y, c) for c in _candidates(scores)]
+    feasible = [(f, r) for f, r in feasible if f <= max_fpr]
+    best_recall = max(r for _, r in feasible)
+    assert recall == best_recall
+    assert fpr == min(f for f, r in feasible if r == best_recall)
+
+
+def test_fpr_constraint_is_met_exactly_when_reachable():
+    # 20 normals scored 0..19, anomalies above: 5% = 1 normal may be flagged
+    y = np.array([1] * 20 + [-1] * 5)
+    scores = np.concatenate([np.arange(20.0), [18.5, 19.5, 30, 31, 32]])
+    t = select_score_threshold(scores, y, criterion="fpr", max_fpr=0.05)
+    assert _rates(scores, y, t) == (0.05, 1.0)
+    assert t == 18.25  # between 18 (normal, unflagged) and 18.5 (anomaly, flagged)
+    t = select_score_threshold(scores, y, criterion="fpr", max_fpr=0.049)
+    assert _rates(scores, y, t) == (0.0, 0.8)
+    assert t == 19.25  # flag the anomalies from 19.5 up
+
+
+def test_all_flagged_and_integer_scores():
+    y = np.array([-1, -1, 1])
+    scores = np.array([5, 7, 6])
+    t = select_score_threshold(scores, y, criterion="fpr", max_fpr=1.0)
+    assert _rates(scores, y, t)[1] == 1.0
+    t = select_score_threshold(np.array([1, 1, 1]), y)  # all tied: flag all (F1 0.8)
+    assert t < 1 and _f1(np.array([1, 1, 1]), y, t) == pytest.approx(0.8)
+
+
+@pytest.mark.parametrize(
+    "scores, y, kwargs, match",
+    [
+        ([0.1, 0.2], [0, 1], {}, r"\+1 \(normal\) and -1 \(anomaly\) only"),
+        ([0.1, 0.2], [1, 1], {}, r"received only \+1"),
+        ([0.1, 0.2], [-1, -1], {}, "received only -1"),
+        ([0.1, 0.2], ["a", "b"], {}, "dtype"),
+        ([0.1, 0.2, 0.3], [1, -1], {}, "same length"),
+        ([[0.1, 0.2]], [1, -1], {}, "scores must be 1-D"),
+        ([0.1, 0.2], [[1, -1]], {}, "y must be 1-D"),
+        ([0.1, np.nan], [1, -1], {}, "NaN"),
+        ([0.1, 0.2], [1, -1], dict(criterion="auc"), "criterion must be"),
+        ([0.1, 0.2], [1, -1], dict(criterion="fpr", max_fpr=1.5), "max_fpr must be"),
+        ([0.1, 0.2], [1, -1], dict(criterion="fpr", max_fpr=-0.1), "max_fpr must be"),
+    ],
+)
+def test_score_threshold_errors(scores, y, kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        select_score_threshold(scores, y, **kwargs)
+
+
+def test_pixel_threshold():
+    rng = np.random.default_rng(0)
+    masks = np.zeros((4, 10, 10), bool)
+    masks[0, 2:5, 2:5] = masks[1, 6:9, 1:3] = True
+    heat = rng.random((4, 10, 10)) + 2.0 * masks
+    t = select_pixel_threshold(masks, heat)
+    assert heat[~masks].max() < t < heat[masks].min()
+    heat = rng.random((4, 10, 10)) + 0.5 * masks
+    t = select_pixel_threshold(masks, heat, criterion="fpr", max_fpr=0.1)
+    fpr, recall = _rates(heat.ravel(), np.where(masks.ravel(), -1, 1), t)
+    assert fpr <= 0.1
+    assert recall == max(
+        r
+        for f, r in (
+            _rates(heat.ravel(), np.where(masks.ravel(), -1, 1), c) for c in _candidates(heat)
+        )
+        if f <= 0.1
+    )
+
+
+@pytest.mark.parametrize(
+    "masks, heat, match",
+    [
+        (np.zeros((2, 4, 4)), np.zeros((2, 4, 4)), "at least one anomalous"),
+        (np.ones((2, 4, 4)), np.zeros((2, 4, 5)), "same shape"),
+        (np.ones((4, 4)), np.zeros((4, 4)), "3-D"),
+    ],
+)
+def test_pixel_threshold_errors(masks, heat, match):
+    with pytest.raises(ValueError, match=match):
+        select_pixel_threshold(masks, heat)
+
+
+def test_select_offset_isolation_forest():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(200, 2))
+    X_val = np.concatenate([rng.normal(size=(40, 2)), rng.normal(3, 1, size=(10, 2))])
+    y_val = np.array([1] * 40 + [-1] * 10)
+    det = IsolationForest(random_state=0).fit(X)
+    offset = select_offset(det, X_val, y_val, criterion="fpr", max_fpr=0.05)
+    tuned = with_offset(det, offset)
+    assert tuned is not det and det.offset_ != offset and tuned.offset_ == offset
+    pred = tuned.predict(X_val)
+    assert (pred[y_val == 1] == -1).mean() <= 0.05
+    t = select_score_threshold(-det.score_samples(X_val), y_val, criterion="fpr", max_fpr=0.05)
+    np.testing.assert_array_equal(pred == -1, -det.score_samples(X_val) > t)
+
+
+def test_select_offset_errors():
+    det = IsolationForest(random_state=0).fit(np.zeros((5, 2)))
+    with pytest.raises(ValueError, match="same number of samples"):
+        select_offset(det, np.zeros((3, 2)), [1, -1])
+    with pytest.raises(ValueError, match="received only"):
+        select_offset(det, np.zeros((2, 2)), [1, 1])
+    with pytest.raises(ValueError, match="finite number"):
+        with_offset(det, float("nan"))
+    from sklearn.exceptions import NotFittedError
+
+    with pytest.raises(NotFittedError):
+        select_offset(IsolationForest(), np.zeros((2, 2)), [1, -1])
+
+
+def test_select_offset_end_to_end_igd():
+    X, y = load_digits_images(return_X_y=True)
+    normal = X[y == 0]
+    X_val = np.concatenate([normal[32:72], X[y != 0][:20]])
+    y_val = np.array([1] * 40 + [-1] * 20)
+    det = IGDDetector(
+        backbone="resnet18-lite",
+        max_epochs=2,
+        batch_size=16,
+        pretrain=None,
+        local=False,
+        random_state=0,
+    ).fit(normal[:32])
+    scores = det.anomaly_score(X_val)
+
+    det.offset_ = select_offset(det, X_val, y_val)
+    best = max(_f1(scores, y_val, c) for c in _candidates(scores))
+    assert f1_score(y_val == -1, det.predict(X_val) == -1) == pytest.approx(best)
+
+    tuned = with_offset(det, select_offset(det, X_val, y_val, criterion="fpr", max_fpr=0.05))
+    pred = tuned.predict(X_val)
+    t = select_score_threshold(scores, y_val, criterion="fpr", max_fpr=0.05)
+    fpr, recall = _rates(scores, y_val, t)
+    assert (pred[y_val == 1] == -1).mean() == fpr <= 0.05
+    assert (pred[y_val == -1] == -1).mean() == recall
+    assert det.offset_ != tuned.offset_  # the copy, not the original, changed

@@ -224,3 +224,31 @@ def test_python_m_entry_point(fitted, tmp_path):
     )
     assert done.returncode == 1
     assert len(done.stderr.strip().splitlines()) == 1 and "Traceback" not in done.stderr
+
+
+def test_fit_reading_in_chunks_matches_load_images(tmp_path, monkeypatch):
+    """Grey and RGB files across chunks: one array, RGB, as load_images reads them."""
+    from argparse import Namespace
+
+    from sklearn_igd import cli
+    from sklearn_igd.datasets import list_image_files, load_images
+
+    folder = _write_images(str(tmp_path / "mix"), n=3)
+    Image.fromarray(np.full((16, 16, 3), (200, 10, 30), np.uint8)).save(folder + "/img03.png")
+    _write_images(folder, n=2, seed=5, prefix="z")
+    monkeypatch.setattr(cli, "FIT_READ_CHUNK", 2)
+    paths = list_image_files(folder)
+    X = cli._read_all(Namespace(quiet=True), paths, None)
+    np.testing.assert_array_equal(X, load_images(paths))
+    assert X.shape == (6, 16, 16, 3)
+    X = cli._read_all(Namespace(quiet=True), paths, (8, 12))
+    np.testing.assert_array_equal(X, load_images(paths, size=(8, 12)))
+
+
+def test_size_option_resizes_on_reading(fitted, tmp_path):
+    _, _, _, model = fitted
+    other = _write_images(str(tmp_path / "big"), n=3, size=24)
+    out = str(tmp_path / "s.csv")
+    assert main(["score", other, "-m", model, "-o", out, "--size", "16", "-q"]) == 0
+    with open(out) as f:
+        assert len(f.read().strip().splitlines()) == 1 + 3

@@ -30,7 +30,7 @@ LOCAL_AUTO_MIN_SIDE = 64
 #: ``local_batch_size="auto"``: input values (pixels x channels) per local training
 #: batch. Training memory grows with it (about 3-5 kB per value for the lite backbone
 #: with MS-SSIM), so a budget, not a patch count, keeps a 512 px fit within 2 GB.
-LOCAL_BATCH_VALUES = 1 << 18
+LOCAL_BATCH_VALUES = 1 << 17
 #: ... and at most this many patches, in multiples of ``batch_size``.
 LOCAL_BATCH_FACTOR = 16
 

@@ -25,7 +25,7 @@ from ._patches import extract_patches, fold_patch_maps
 
 #: Input values (pixels x channels) per forward pass when scoring: bounds scoring memory
 #: (a few hundred MB for the lite backbone) whatever the image size.
-EVAL_VALUES = 1 << 20
+EVAL_VALUES = 1 << 18
 
 #: Names of the per-sample and per-pixel parts :meth:`IGDScorer.parts` returns.
 SCORE_PARTS = ("score", "global_score", "local_score")

@@ -170,30 +170,14 @@ def _check_writable_file(path):
 
 
 def _load_model(path):
-    import joblib
-    from sklearn.exceptions import NotFittedError
-    from sklearn.utils.validation import check_is_fitted
+    from ._persistence import load_detector
 
-    from ._detector import IGDDetector
-
-    if not os.path.isfile(path):
-        raise CommandError(f"model file not found: {path!r}.")
     try:
-        model = joblib.load(path)
+        model = load_detector(path)
+    except FileNotFoundError as exc:
+        raise CommandError(f"model file not found: {path!r}.") from exc
     except Exception as exc:  # a pickle of anything can fail in any way
-        raise CommandError(
-            f"{path!r} is not a model file saved by '{PROG} fit' (joblib could not load it: "
-            f"{_one_line(exc)})."
-        ) from exc
-    if not isinstance(model, IGDDetector):
-        raise CommandError(
-            f"{path!r} holds a {type(model).__module__}.{type(model).__name__}, not an "
-            f"IGDDetector saved by '{PROG} fit'."
-        )
-    try:
-        check_is_fitted(model)
-    except NotFittedError as exc:
-        raise CommandError(f"{path!r} holds an IGDDetector that is not fitted.") from exc
+        raise CommandError(f"{_one_line(exc)} Expected a model saved by '{PROG} fit'.") from exc
     if not getattr(model, "is_image_", False):
         raise CommandError(
             f"{path!r} holds an IGDDetector fitted on 2-D (tabular) data, not on images."

@@ -163,7 +163,11 @@ def test_errors_are_one_line(fitted, tmp_path, capsys):
     # files that are not a fitted IGDDetector
     text = tmp_path / "notes.joblib"
     text.write_text("hello")
-    _one_line_error(capsys, main(["score", test, "-m", str(text), "-o", out]), "not a model file")
+    _one_line_error(
+        capsys,
+        main(["score", test, "-m", str(text), "-o", out]),
+        "not a readable IGDDetector file",
+    )
     joblib.dump({"a": 1}, tmp_path / "dict.joblib")
     err = _one_line_error(
         capsys, main(["score", test, "-m", str(tmp_path / "dict.joblib"), "-o", out])

@@ -12,7 +12,7 @@ TORCH_SPEC ?= torch==2.13.0
 FMNIST_DIR := /usr/share/datasets/fashion-mnist
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 
-.PHONY: install demo test bench clean fashion-mnist
+.PHONY: install demo test lint bench clean fashion-mnist
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -36,7 +36,11 @@ fashion-mnist:
 	  { echo "Fashion-MNIST is needed by the tests: install Debian's dataset-fashion-mnist" \
 	         "or put the idx files in \$$SKLEARN_IGD_DATA"; exit 1; }
 
-test: $(STAMP) fashion-mnist
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+test: $(STAMP) fashion-mnist lint
 	$(PY) -m pytest -q
 
 bench: $(STAMP)

@@ -81,15 +81,31 @@ def fold_patch_maps(maps, image_size, patch, grid):
     -------
     Tensor (n, H, W)
         Each pixel is the mean of the values that the patches covering it give it.
+
+    Notes
+    -----
+    The grid is a product of row and column offsets, so the sum over patches is
+    separable: with the patch maps laid side by side in a ``(Py p, Px p)`` mosaic, the
+    folded sum is ``A_y @ mosaic @ A_x`` with 0/1 placement matrices ``A_y`` (H, Py p)
+    and ``A_x`` (Px p, W). Two matrix products (constants in a traced ONNX export,
+    instead of one scatter per patch), divided by the (separable) number of covering
+    patches.
     """
-    ys, xs = grid
-    n = maps.shape[0]
-    out = maps.new_zeros((n,) + tuple(image_size))
-    count = maps.new_zeros(tuple(image_size))
-    k = 0
-    for y in ys.tolist():
-        for x0 in xs.tolist():
-            out[:, y : y + patch, x0 : x0 + patch] += maps[:, k]
-            count[y : y + patch, x0 : x0 + patch] += 1
-            k += 1
-    return out / count
+    ys, xs = (np.asarray(g) for g in grid)
+    height, width = (int(s) for s in image_size)
+    place_y, place_x = _placement(height, patch, ys), _placement(width, patch, xs)
+    a_y = torch.from_numpy(place_y).to(maps)  # (H, Py p)
+    a_x = torch.from_numpy(np.ascontiguousarray(place_x.T)).to(maps)  # (Px p, W)
+    count = np.outer(place_y.sum(1), place_x.sum(1))  # patches covering each pixel
+    mosaic = maps.reshape(-1, len(ys), len(xs), patch, patch).transpose(2, 3)
+    mosaic = mosaic.reshape(-1, len(ys) * patch, len(xs) * patch)
+    return (a_y @ mosaic @ a_x) / torch.from_numpy(count).to(maps)
+
+
+def _placement(side, patch, starts):
+    """``(side, len(starts) * patch)`` float32 0/1 matrix: entry ``(s_a + i, a p + i)`` is 1."""
+    m = np.zeros((side, len(starts) * patch), dtype=np.float32)
+    offs = np.arange(patch)
+    for a, s in enumerate(starts.tolist()):
+        m[s + offs, a * patch + offs] = 1.0
+    return m

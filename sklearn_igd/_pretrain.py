@@ -65,7 +65,7 @@ def to_rgb_min_side(x, min_side=PRETRAIN_MIN_SIDE):
     """
     if x.shape[1] == 1:
         x = x.expand(-1, 3, -1, -1)
-    h, w = x.shape[-2:]
+    h, w = (int(s) for s in x.shape[-2:])  # python ints: static sizes in a traced export
     if min(h, w) < min_side:
         scale = min_side / min(h, w)
         size = (max(min_side, round(h * scale)), max(min_side, round(w * scale)))

@@ -175,8 +175,8 @@ def _safe_pow(c, w):
 
 def _filter(t, win):
     """Valid separable filtering of (n, G, h, w) with a 1-D window (k,)."""
-    groups = t.shape[1]
-    k = win.shape[0]
+    # python ints: a traced export (torch.onnx) then sees a static kernel shape
+    groups, k = int(t.shape[1]), int(win.shape[0])
     out = F.conv2d(t, win.view(1, 1, k, 1).expand(groups, 1, k, 1), groups=groups)
     out = F.conv2d(out, win.view(1, 1, 1, k).expand(groups, 1, 1, k), groups=groups)
     return out
@@ -206,7 +206,7 @@ def _ssim_cs_maps(x, y, win, c1, c2, same):
 
 
 def _downsample(t):
-    h, w = t.shape[-2:]
+    h, w = (int(s) for s in t.shape[-2:])  # static padding in a traced export
     return F.avg_pool2d(t, kernel_size=2, padding=[h % 2, w % 2])
 
 

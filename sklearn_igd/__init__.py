@@ -8,5 +8,6 @@ scikit-learn's outlier detectors: ``fit`` on normal samples, then ``score_sample
 from ._detector import IGDDetector
 from ._persistence import InconsistentVersionWarning, load_detector
 from ._version import __version__
+from .export import to_onnx
 
-__all__ = ["IGDDetector", "InconsistentVersionWarning", "load_detector", "__version__"]
+__all__ = ["IGDDetector", "InconsistentVersionWarning", "load_detector", "to_onnx", "__version__"]

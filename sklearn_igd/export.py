@@ -76,8 +76,9 @@ def to_onnx(detector, path, *, heatmap=False, opset=None, dynamic_batch=True):
     **Outputs.** ``"score"``: float32 ``(n,)``, higher = more anomalous (the detector's
     ``score_samples`` is its negative, ``decision_function`` is
     ``-score - detector.offset_``). With ``heatmap=True`` also ``"heatmap"``: float32
-    ``(n, H, W)``. The sums of the score's and the map's parts run in float64 inside the
-    graph, as in the detector.
+    ``(n, H, W)``. The graph holds no float64: the few sums that the detector does in
+    float64 (its scores' and maps' parts) run in float32, so that runtimes without
+    float64 (TensorRT, WebGPU, ...) accept it.
 
     Parameters
     ----------
@@ -112,14 +113,17 @@ def to_onnx(detector, path, *, heatmap=False, opset=None, dynamic_batch=True):
 
     Notes
     -----
-    The graph is traced once, on a batch of two random images (one with
-    ``dynamic_batch=False``), so it has no data-dependent branches: it is the same graph
-    for every input. The local model scores all patches of a batch in one pass (the
-    detector splits them to bound memory), so memory grows with the batch size: score
-    large images in small batches. ``adaptive_avg_pool2d`` whose output size does not
-    divide its input size (the lite backbone's 2x2 pooling of a 1x1 map on 8-px patches)
-    is exported as two constant averaging matrices (``MatMul``), which the ONNX
-    exporter otherwise refuses.
+    The exporter is PyTorch's TorchScript-based one (``torch.onnx.export(...,
+    dynamo=False)``: deprecated since torch 2.9, but here simpler and much faster than the
+    ``torch.export``-based one, which also needs ``onnxscript``). The graph is traced
+    once, on a batch of two random images (one with ``dynamic_batch=False``), so it has
+    no data-dependent branches: it is the same graph for every input. The local model
+    scores all patches of a batch in one pass (the detector splits them to bound
+    memory), so memory grows with the batch size: score large images in small batches.
+    ``adaptive_avg_pool2d`` is exported as two averaging matrices (``MatMul``), exact for
+    any sizes, where the exporter's own conversion refuses output sizes that do not
+    divide the input (the lite backbone's 2x2 pooling of a 1x1 map on 8 px patches) or
+    inputs whose size it does not know (after the pre-trained encoder's resize).
 
     Examples
     --------

@@ -9,5 +9,13 @@ from ._detector import IGDDetector
 from ._persistence import InconsistentVersionWarning, load_detector
 from ._version import __version__
 from .export import to_onnx
+from .tiling import TiledDetector
 
-__all__ = ["IGDDetector", "InconsistentVersionWarning", "load_detector", "to_onnx", "__version__"]
+__all__ = [
+    "IGDDetector",
+    "InconsistentVersionWarning",
+    "TiledDetector",
+    "load_detector",
+    "to_onnx",
+    "__version__",
+]

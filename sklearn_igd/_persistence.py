@@ -25,8 +25,14 @@ class InconsistentVersionWarning(UserWarning):
     """A detector is loaded with another sklearn-igd version than the one that saved it.
 
     Like scikit-learn's warning of the same name: models are not guaranteed to load or to
-    score the same across versions. Attributes ``original_version`` and
-    ``current_version``.
+    score the same across versions.
+
+    Parameters
+    ----------
+    original_version : str
+        The sklearn-igd version that saved the detector (also an attribute).
+    current_version : str
+        The running sklearn-igd version (also an attribute).
     """
 
     def __init__(self, *, original_version, current_version):
@@ -81,10 +87,12 @@ def load_detector(path):
     Parameters
     ----------
     path : str or path-like
+        A file written by ``joblib.dump(detector, path)``.
 
     Returns
     -------
-    IGDDetector
+    detector : IGDDetector
+        The fitted detector, with its version and weight checksum verified.
 
     Raises
     ------

@@ -1,4 +1,4 @@
-"""Pre-trained, frozen encoders for IGD (SPEC section 3; paper "Implementation Details").
+"""Pre-trained, frozen encoders for IGD (the paper's supplement, "Implementation Details").
 
 IGD's encoder can be pre-trained, then frozen with a trainable Linear ``d -> latent_dim``
 attached (:class:`~sklearn_igd._networks.IGDModule` with ``encoder=``):

@@ -11,8 +11,8 @@ Both metrics compare ground-truth segmentation ``masks`` with predicted
 
 :func:`pixel_roc_auc` is the pixel-level area under the ROC curve, pooled
 over all pixels (the MVTec AD convention) or averaged over the anomalous
-test images (the localisation metric of the IGD paper). :func:`aupro` is the
-normalised area under the per-region-overlap (PRO) curve of Bergmann et al.,
+test images (the localisation metric of the IGD paper [2]_). :func:`aupro` is the
+normalised area under the per-region-overlap (PRO) curve of Bergmann et al. [1]_,
 which weights every connected anomalous region equally, whatever its size.
 
 References

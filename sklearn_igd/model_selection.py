@@ -321,9 +321,8 @@ def make_one_class(
     y_train : ndarray of shape (n_train,), dtype int
         ``+1`` for normal samples, ``-1`` for contaminating anomalies.
     y_test : ndarray of shape (n_test,), dtype int
-        ``+1`` for normal samples, ``-1`` for anomalies.
-
-    Within each set, samples keep their original relative order.
+        ``+1`` for normal samples, ``-1`` for anomalies. Within each set, samples
+        keep their original relative order.
 
     Raises
     ------

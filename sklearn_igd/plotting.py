@@ -186,6 +186,7 @@ def overlay_heatmap(image, heatmap, *, cmap="jet", alpha=DEFAULT_ALPHA, vmin=Non
     heatmap : array-like of shape (H, W)
         Anomaly map, higher = more anomalous (``IGDDetector.predict_heatmap``).
     cmap : str or matplotlib Colormap, default="jet"
+        Colour map of the heatmap (red = anomalous with ``"jet"``).
     alpha : float in [0, 1], default=0.5
         Weight of the colour map; 0 gives the image, 1 the colour map alone.
     vmin, vmax : float or None, default=None
@@ -194,7 +195,8 @@ def overlay_heatmap(image, heatmap, *, cmap="jet", alpha=DEFAULT_ALPHA, vmin=Non
 
     Returns
     -------
-    ndarray of shape (H, W, 3), uint8
+    rgb : ndarray of shape (H, W, 3), uint8
+        The image blended with the coloured heatmap.
 
     Examples
     --------

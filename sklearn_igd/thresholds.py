@@ -214,6 +214,8 @@ def select_offset(detector, X, y, *, criterion="f1", max_fpr=0.05):
     Parameters
     ----------
     detector : fitted outlier detector
+        An :class:`~sklearn_igd.IGDDetector` or another detector with ``score_samples``
+        and ``offset_``.
     X : array-like
         Validation samples (images for an ``IGDDetector``), normal and anomalous, that
         were not used for fitting.
@@ -227,6 +229,7 @@ def select_offset(detector, X, y, *, criterion="f1", max_fpr=0.05):
     Returns
     -------
     offset : float
+        The ``offset_`` that makes ``predict`` flag the chosen validation samples.
     """
     _check_criterion(criterion, max_fpr)
     check_is_fitted(detector)
@@ -252,13 +255,15 @@ def with_offset(detector, offset):
 
     Parameters
     ----------
-    detector : fitted outlier detector with an ``offset_`` attribute
+    detector : fitted outlier detector
+        A detector with an ``offset_`` attribute.
     offset : float
         E.g. from :func:`select_offset`.
 
     Returns
     -------
-    detector : a copy of the detector
+    detector : fitted outlier detector
+        A deep copy of ``detector`` with ``offset_ = offset``.
     """
     check_is_fitted(detector, "offset_")
     if not isinstance(offset, numbers.Real) or isinstance(offset, bool) or not np.isfinite(offset):
@@ -286,7 +291,9 @@ def select_pixel_threshold(masks, heatmaps, *, criterion="f1", max_fpr=0.05):
     heatmaps : array-like of shape (n_images, H, W)
         Anomaly maps of the same images.
     criterion : {"f1", "fpr"}, default="f1"
+        See :func:`select_score_threshold`.
     max_fpr : float in [0, 1], default=0.05
+        With ``criterion="fpr"``: the largest share of defect-free pixels to flag.
 
     Returns
     -------

@@ -13,9 +13,9 @@ reported numbers use ``random_state=0``) and reports the pooled pixel ROC AUC of
   by its training mean, summed;
 
 for the global model's map, the local model's map and their sum. This is the measurement
-behind ``heatmap="balanced"`` being the default. One fit per texture; the paper's maps are
-computed from the same fitted nets (``error_maps`` with its default weights ``(rho, 1 -
-rho)``).
+behind ``heatmap="balanced"`` being the default. One fit per texture; every sum is
+computed from the same fitted nets, from the unweighted terms that
+``IGDDetector.score_parts(X, terms=True)`` returns.
 
     OMP_NUM_THREADS=1 python benchmarks/heatmap_terms.py [--textures brick,grass,gravel]
         [--out benchmarks/results/heatmap_terms.md]

@@ -28,8 +28,8 @@ from ._patches import auto_patch_size, patch_grid
 LOCAL_AUTO_MIN_SIDE = 64
 
 #: ``local_batch_size="auto"``: input values (pixels x channels) per local training
-#: batch. Training memory grows with it (about 3-5 kB per value for the lite backbone
-#: with MS-SSIM), so a budget, not a patch count, keeps a 512 px fit within 2 GB.
+#: batch. Training memory grows with it, so a budget of values, not a patch count, keeps
+#: it bounded whatever the patch size (``benchmarks/bench_memory.py`` measures it).
 LOCAL_BATCH_VALUES = 1 << 17
 #: ... and at most this many patches, in multiples of ``batch_size``.
 LOCAL_BATCH_FACTOR = 16

@@ -83,13 +83,15 @@ plt.show()
 # The two models' maps
 # --------------------
 # :meth:`~sklearn_igd.IGDDetector.score_parts` returns the global and the local model's
-# weighted maps, which add up to ``predict_heatmap``. The global model sees the whole
-# crop and blurs fine texture; the local model sees patches and is sharper.
+# weighted maps, which add up to ``predict_heatmap``. The global model rebuilds the whole
+# crop from a code of 128 numbers, so its errors spread over the whole crop; the local
+# model rebuilds 8 px patches, and its errors concentrate on the defects, in blocks of
+# the patch stride.
 parts = det.score_parts(data.images_test[order], heatmap=True)
-disp = HeatmapDisplay.from_predictions(data.images_test[order], parts.global_heatmap)
-disp.figure_.suptitle("global model")
-disp = HeatmapDisplay.from_predictions(data.images_test[order], parts.local_heatmap)
-disp.figure_.suptitle("local model")
+for name in ("global", "local"):
+    disp = HeatmapDisplay.from_predictions(data.images_test[order], parts[f"{name}_heatmap"])
+    disp.figure_.suptitle(f"{name} model")
+    disp.figure_.tight_layout()
 plt.show()
 
 # %%

@@ -40,7 +40,7 @@ X, y = load_digits_images(return_X_y=True)  # (1797, 8, 8) uint8 images, labels 
 digits = [0, 8] if TINY else list(range(10))
 igd_params = dict(
     backbone="resnet18-lite",
-    max_epochs=1 if TINY else 8,
+    max_epochs=1 if TINY else 6,
     batch_size=16,
     lr=3e-4,
     local=False,

@@ -62,4 +62,4 @@ bench: $(STAMP)
 
 clean:
 	rm -rf $(VENV) demo_results .pytest_cache docs/_build docs/auto_examples docs/generated \
-	  docs/gen_modules docs/sg_execution_times.rst docs/api_optional.inc.rst
+	  docs/gen_modules docs/sg_execution_times.rst

@@ -15,7 +15,7 @@ problem and shows the pre-training rows of ``history_``.
 # %%
 # A tiny one-class problem
 # ------------------------
-# Digit 3 of MNIST-5k (28x28 images) is normal: 100 training images, and 600 random test
+# Digit 3 of MNIST-5k (28x28 images) is normal: 80 training images, and 500 random test
 # images from the rest of MNIST-5k (the other 3s and every other digit).
 import os
 import time
@@ -32,7 +32,7 @@ TINY = os.environ.get("SKLEARN_IGD_EXAMPLES_TINY", "") not in ("", "0")
 X, y = load_mnist_5k(return_X_y=True)
 X_train, X_test, _, y_test = make_one_class(X, y, normal_class=3, random_state=0)
 rng = np.random.RandomState(0)
-n_train, n_test = (24, 60) if TINY else (100, 600)
+n_train, n_test = (24, 60) if TINY else (80, 500)
 X_train = X_train[rng.choice(len(X_train), n_train, replace=False)]
 test = rng.choice(len(X_test), n_test, replace=False)
 X_test, y_test = X_test[test], y_test[test]
@@ -47,7 +47,7 @@ print(X_train.shape, X_test.shape, f"{np.mean(y_test == 1):.0%} normal in the te
 # paper ran 50,000 KD iterations and 2,000 SimCLR epochs.
 common = dict(
     backbone="resnet18-lite",
-    max_epochs=1 if TINY else 6,
+    max_epochs=1 if TINY else 5,
     batch_size=16,
     lr=3e-4,
     local=False,
@@ -90,7 +90,7 @@ plt.show()
 # %%
 # What to expect
 # --------------
-# Read the AUCs above with care: one seed, 100 training images and six epochs, where a
+# Read the AUCs above with care: one seed, 80 training images and five epochs, where a
 # change of seed or thread count moves an AUC by a few hundredths
 # (:ref:`reproducibility`). At CPU scale on Fashion-MNIST (1,000 images per class, 20
 # epochs) the three choices were within noise of each other; the paper's gains from

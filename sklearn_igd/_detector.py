@@ -119,7 +119,7 @@ class IGDDetector(OutlierMixin, BaseEstimator):
         grid always reaches the right and bottom borders.
     local_batch_size : "auto" or int, default="auto"
         Patches per batch of the local model. ``"auto"`` sizes it by a pixel budget
-        (about 262,000 input values per batch, at most ``16 * batch_size`` patches), so
+        (about 131,000 input values per batch, at most ``16 * batch_size`` patches), so
         that training memory does not grow with the patch size. Capped at the number of
         training patches.
     heatmap : {"balanced", "paper"}, default="balanced"
@@ -233,7 +233,9 @@ class IGDDetector(OutlierMixin, BaseEstimator):
 
     See Also
     --------
-    sklearn.ensemble.IsolationForest, sklearn.svm.OneClassSVM
+    sklearn.ensemble.IsolationForest : Isolation forest outlier detector, same contract.
+    sklearn.svm.OneClassSVM : One-class SVM, same contract.
+    sklearn_igd.TiledDetector : Applies a detector to large images by overlapping tiles.
 
     References
     ----------
@@ -372,6 +374,7 @@ class IGDDetector(OutlierMixin, BaseEstimator):
         Returns
         -------
         self : IGDDetector
+            The fitted detector.
         """
         check_image_size_param(self.image_size)
         resolve_device(self.device)  # parameters first, then the data
@@ -449,6 +452,7 @@ class IGDDetector(OutlierMixin, BaseEstimator):
         Returns
         -------
         ndarray of shape (n_samples,), float64
+            ``s(x)`` of each sample.
 
         Raises
         ------
@@ -508,6 +512,7 @@ class IGDDetector(OutlierMixin, BaseEstimator):
         Returns
         -------
         ndarray of shape (n_samples,), float64
+            ``-s(x)`` of each sample.
         """
         return -self.anomaly_score(X)
 
@@ -522,6 +527,7 @@ class IGDDetector(OutlierMixin, BaseEstimator):
         Returns
         -------
         ndarray of shape (n_samples,), float64
+            Negative for the samples that :meth:`predict` labels -1.
         """
         return self.score_samples(X) - self.offset_
 
@@ -536,6 +542,7 @@ class IGDDetector(OutlierMixin, BaseEstimator):
         Returns
         -------
         ndarray of shape (n_samples,), int
+            +1 for normal samples, -1 for anomalies.
         """
         decision = self.decision_function(X)
         labels = np.ones(decision.shape[0], dtype=int)

@@ -24,7 +24,7 @@ from torch import nn
 from ._patches import extract_patches, fold_patch_maps
 
 #: Input values (pixels x channels) per forward pass when scoring: bounds scoring memory
-#: (a few hundred MB for the lite backbone) whatever the image size.
+#: whatever the image size (``benchmarks/bench_memory.py`` measures the peaks).
 EVAL_VALUES = 1 << 18
 
 #: Names of the per-sample and per-pixel parts :meth:`IGDScorer.parts` returns.

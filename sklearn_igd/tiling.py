@@ -78,7 +78,7 @@ class TiledDetector(OutlierMixin, BaseEstimator):
 
     See Also
     --------
-    sklearn_igd.IGDDetector : the default tile detector; its local model is the same idea
+    sklearn_igd.IGDDetector : The default tile detector; its local model is the same idea
         at the scale of small patches.
 
     Examples
@@ -125,6 +125,7 @@ class TiledDetector(OutlierMixin, BaseEstimator):
         Returns
         -------
         self : TiledDetector
+            The fitted detector.
         """
         stride = self.tile_size // 2 if self.tile_stride is None else self.tile_stride
         if stride > self.tile_size:
@@ -226,10 +227,12 @@ class TiledDetector(OutlierMixin, BaseEstimator):
         Parameters
         ----------
         X : array-like or list of images
+            Images of at least ``tile_size`` in height and width, as in :meth:`fit`.
 
         Returns
         -------
         ndarray of shape (n_images,), float64
+            Minus :meth:`anomaly_score`: higher = more normal.
         """
         return -self.anomaly_score(X)
 
@@ -239,10 +242,12 @@ class TiledDetector(OutlierMixin, BaseEstimator):
         Parameters
         ----------
         X : array-like or list of images
+            Images of at least ``tile_size`` in height and width, as in :meth:`fit`.
 
         Returns
         -------
         ndarray of shape (n_images,), float64
+            Negative for the images that :meth:`predict` labels -1.
         """
         return self.score_samples(X) - self.offset_
 
@@ -252,10 +257,12 @@ class TiledDetector(OutlierMixin, BaseEstimator):
         Parameters
         ----------
         X : array-like or list of images
+            Images of at least ``tile_size`` in height and width, as in :meth:`fit`.
 
         Returns
         -------
         ndarray of shape (n_images,), int
+            +1 for normal images, -1 for anomalies.
         """
         decision = self.decision_function(X)
         labels = np.ones(decision.shape[0], dtype=int)

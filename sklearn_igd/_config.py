@@ -10,7 +10,6 @@ name the parameter, the expected and the received value.
 from __future__ import annotations
 
 import contextlib
-import math
 import os
 import sys
 from dataclasses import dataclass
@@ -36,12 +35,11 @@ LOCAL_BATCH_FACTOR = 16
 
 #: ``max_epochs="auto"`` on CUDA: the paper's 256 epochs.
 GPU_EPOCHS = 256
-#: ``max_epochs="auto"`` on a CPU: optimizer steps of the global model, spread over as
-#: many epochs as that takes (at least :data:`CPU_MIN_EPOCHS`, at most
-#: :data:`CPU_MAX_EPOCHS`).
-CPU_STEPS = 600
-CPU_MIN_EPOCHS = 10
-CPU_MAX_EPOCHS = 100
+#: ``max_epochs="auto"`` on a CPU: about this many sample passes (epochs x training
+#: samples), at least one epoch and at most :data:`GPU_EPOCHS`. With the frozen ImageNet
+#: encoder, 10,000 passes instead of 5,000 changed validation AUCs by less than 0.003
+#: (MNIST and Fashion-MNIST classes, held-back training images), for twice the time.
+CPU_SAMPLE_PASSES = 5_000
 
 
 class Count(Interval):
@@ -137,12 +135,10 @@ class FitPlan:
     world_size: int = 1
 
 
-def _auto_epochs(device, n_samples, batch_size):
+def _auto_epochs(device, n_samples):
     if device.startswith("cuda"):
         return GPU_EPOCHS
-    steps_per_epoch = max(1, n_samples // batch_size)
-    epochs = math.ceil(CPU_STEPS / steps_per_epoch)
-    return int(min(CPU_MAX_EPOCHS, max(CPU_MIN_EPOCHS, epochs)))
+    return int(min(GPU_EPOCHS, max(1, round(CPU_SAMPLE_PASSES / max(n_samples, 1)))))
 
 
 def _patch_geometry(est, h, w):
@@ -184,7 +180,7 @@ def resolve_fit_plan(est, input_shape, n_samples, n_threads):
         backbone = "resnet18" if device.startswith("cuda") else "resnet18-lite"
     epochs = est.max_epochs
     if epochs == "auto":
-        epochs = _auto_epochs(device, n_samples, batch_size)
+        epochs = _auto_epochs(device, n_samples)
     local = is_image and (
         est.local if est.local != "auto" else min(input_shape[1:]) >= LOCAL_AUTO_MIN_SIDE
     )

@@ -60,6 +60,35 @@ def gaussian_anomaly_loss(z, mu, sigma2):
     return 1.0 - torch.exp(-d2 / sigma2.to(z.dtype).clamp_min(1e-12))
 
 
+def gaussian_nll(z, mu, sigma2):
+    """``-log p(y=0|x) = ||z - mu||^2 / sigma^2``: the Gaussian classifier's negative
+    log-likelihood (eq. 5), the unsaturated form of ``l_h = 1 - p``.
+
+    It ranks samples as ``l_h`` does, but keeps separating those far from the centre,
+    where ``l_h`` is close to 1; it is the Gaussian term of the score with
+    ``gaussian_score="nll"``.
+
+    Parameters
+    ----------
+    z : Tensor (n, Z)
+    mu : Tensor (Z,)
+    sigma2 : Tensor ()
+
+    Returns
+    -------
+    Tensor (n,)
+        Non-negative; about 1 on average over the training codes (the E-step's scale).
+    """
+    z = _float(z)
+    d2 = (z - mu.to(z.dtype)).pow(2).sum(1)
+    return d2 / sigma2.to(z.dtype).clamp_min(1e-12)
+
+
+#: The Gaussian terms a score can use (``gaussian_score``): ``l_h`` of eq. 8 or its
+#: negative log-likelihood form.
+GAUSSIAN_SCORES = {"l_h": gaussian_anomaly_loss, "nll": gaussian_nll}
+
+
 def reconstruction_loss(x, x_hat, *, rho=0.15, ssim=GLOBAL_SSIM):
     """``l_r = rho * MAE + (1 - rho) * (1 - MS-SSIM)`` per sample (eq. 12).
 

@@ -30,6 +30,13 @@ LOSS_TERMS = ("l_h", "l_r", "l_fg", "l_d")
 #: and NaN scores were seen); real channels have variances far above this.
 BN_MIN_VAR = 1e-3
 
+#: Smallest ``sigma2`` the E-step stores (the authors' code floors it at 1). Without a
+#: floor ``l_h`` is scale-free (``sigma2`` follows the codes), so the M-step lowers it by
+#: shrinking every code between E-steps: measured on MNIST digits 2/5/8 from scratch,
+#: ``sigma2`` fell from 5.4 to 0.03 in 20 epochs and the codes' effective rank from 47 to
+#: 3-8, and ``l_h`` alone ranked anomalies at 0.76 AUC instead of 0.89 with the floor.
+SIGMA2_FLOOR = 1.0
+
 
 def unpack_batch(xb):
     """``(x, features)`` of a batch: a tensor of samples, or a dict ``{"x": samples,
@@ -75,9 +82,9 @@ class EStep(Callback):
     Sets ``mu`` and ``sigma2`` of the module from the codes of the whole training set,
     computed in eval mode without augmentation: before training, after every ``every``
     epochs, and at the end of training, so that the stored descriptor matches the final
-    weights. Each epoch records the ``sigma2`` in use and ``code_rank``, the effective
-    rank of the training codes at the last E-step (:func:`effective_rank`): a collapse of
-    the code space shows as both falling.
+    weights. Each epoch records the ``sigma2`` in use, ``sigma2_raw`` (before the floor)
+    and ``code_rank``, the effective rank of the training codes at the last E-step
+    (:func:`effective_rank`): a collapse of the code space shows as both falling.
 
     Before the first and the last E-step the batch-norm running statistics are
     recomputed over the whole training set (:meth:`IGDNet.update_batchnorm`).
@@ -94,6 +101,7 @@ class EStep(Callback):
         if len(net.history) % self.every == 0:
             self.rank_ = net.estep(dataset_train)
         net.history.record("sigma2", float(net.module_.sigma2))  # the one in use
+        net.history.record("sigma2_raw", net.sigma2_raw_)
         net.history.record("code_rank", self.rank_)
 
     def on_train_end(self, net, X=None, y=None, **kwargs):
@@ -243,7 +251,8 @@ class IGDNet(NeuralNet):
 
     @torch.no_grad()
     def estep(self, X):
-        """E-step (eq. 3): ``mu`` = mean code, ``sigma2`` = mean squared distance to it.
+        """E-step (eq. 3): ``mu`` = mean code, ``sigma2`` = mean squared distance to it,
+        floored at :data:`SIGMA2_FLOOR` (the unfloored value is kept in ``sigma2_raw_``).
 
         Sums run in float64 and are added up over the ``torch.distributed`` processes, each
         of which encodes its own shard. Returns the codes' effective rank.
@@ -259,6 +268,8 @@ class IGDNet(NeuralNet):
         mu = total / n
         cov = gram / n - torch.outer(mu, mu)
         sigma2 = torch.trace(cov).clamp_min(0)
+        self.sigma2_raw_ = float(sigma2)
+        sigma2 = sigma2.clamp_min(SIGMA2_FLOOR)
         self.module_.set_descriptor(mu.float(), sigma2.float())
         self.module_.train(was_training)
         eig = torch.linalg.eigvalsh(cov).clamp_min(0).sqrt()  # singular values / sqrt(n)

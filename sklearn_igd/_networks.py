@@ -15,6 +15,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from ._losses import (
+    GAUSSIAN_SCORES,
     GLOBAL_SSIM,
     gaussian_anomaly_loss,
     reconstruction_error_terms,
@@ -293,6 +294,10 @@ class IGDModule(nn.Module):
         MSE ablations of the paper's Table 5; ``l_h`` is then 0 in training and scoring).
     critic : bool
         Whether the model has the interpolation critic (False: no ``d``, no ``l_d``).
+    gaussian_score : {"l_h", "nll"}
+        The Gaussian term of :meth:`score_terms`: ``l_h`` (eq. 8) or its negative
+        log-likelihood form ``||z - mu||^2 / sigma^2``
+        (:func:`~sklearn_igd._losses.gaussian_nll`). Training always uses ``l_h``.
 
     Notes
     -----
@@ -311,6 +316,7 @@ class IGDModule(nn.Module):
         ssim=GLOBAL_SSIM,
         gaussian=True,
         critic=True,
+        gaussian_score="l_h",
     ):
         super().__init__()
         self.input_shape = tuple(int(s) for s in input_shape)
@@ -319,6 +325,7 @@ class IGDModule(nn.Module):
         self.rho = float(rho)
         self.ssim = ssim
         self.gaussian = bool(gaussian)
+        self.gaussian_score = gaussian_score
         if self.is_image:
             c, h, w = self.input_shape
             small = max(h, w) <= SMALL_STEM_MAX_SIDE
@@ -338,6 +345,11 @@ class IGDModule(nn.Module):
             self.decoder = MLPDecoder(latent_dim, d)
             self.critic = MLPCritic(d) if critic else None
         self.head = nn.Linear(self.backbone.out_features, latent_dim)
+        if self.frozen_backbone:
+            # an isometry of the frozen (e.g. whitened) features at the start, so that the
+            # first E-step's distances are the features' own
+            nn.init.orthogonal_(self.head.weight)
+            nn.init.zeros_(self.head.bias)
         self.register_buffer("mu", torch.zeros(latent_dim))
         self.register_buffer("sigma2", torch.ones(()))
 
@@ -365,9 +377,15 @@ class IGDModule(nn.Module):
         return gaussian_anomaly_loss(z, self.mu, self.sigma2)
 
     def score_terms(self, x, features=None):
-        """Per-sample ``(l_r, l_h)`` of eq. 14, each (n,) float32: call in eval mode."""
+        """Per-sample ``(l_r, l_h)`` of eq. 14, each (n,) float32: call in eval mode.
+
+        The Gaussian term is ``gaussian_score``'s (``l_h`` or its NLL form).
+        """
         z, x_hat = self(x, features)
-        return reconstruction_loss(x, x_hat, rho=self.rho, ssim=self.ssim), self.gaussian_term(z)
+        l_r = reconstruction_loss(x, x_hat, rho=self.rho, ssim=self.ssim)
+        if not self.gaussian:
+            return l_r, z.new_zeros(z.shape[0], dtype=torch.float32)
+        return l_r, GAUSSIAN_SCORES[self.gaussian_score](z, self.mu, self.sigma2)
 
     def error_terms(self, x):
         """Per-pixel ``|x - x_hat|`` and ``1 - MS-SSIM map`` (eq. 17): (n, 2, H, W) float32."""

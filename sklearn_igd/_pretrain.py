@@ -9,6 +9,9 @@ attached (:class:`~sklearn_igd._networks.IGDModule` with ``encoder=``):
   paper's; hub cache, download or a file);
 * ``"ssl"``: SimCLR (NT-Xent on two augmented views, projection MLP) from scratch on the
   training images; the MLP is dropped;
+* ``"imagenet"``: no training at all: the packaged ImageNet EfficientNet-Lite0's early
+  blocks (:func:`imagenet_encoder`), their pooled features PCA-whitened on the training
+  images;
 * a user's own ``nn.Module``.
 
 Everything here is pure torch plus skorch for the training loops (a plain
@@ -270,6 +273,90 @@ def resnet18_teacher(weights=None):
 KD_TEACHERS = {"efficientnet-lite0": efficientnet_lite0_teacher, "resnet18": resnet18_teacher}
 
 
+# ---------------------------------------------------- frozen ImageNet features ("imagenet")
+#: ``pretrain="imagenet"`` uses the packaged EfficientNet-Lite0 up to this block (the end
+#: of its fourth stage: 80 channels, stride 16) ...
+IMAGENET_LAST_BLOCK = 7
+#: ... average-pooled on a 2x2 grid (320-d features) ...
+IMAGENET_GRID = 2
+#: ... of images whose shorter side is upsampled to at least 32 px ...
+IMAGENET_MIN_SIDE = 32
+#: ... then whitened onto their top principal components (Ledoit-Wolf covariance).
+IMAGENET_COMPONENTS = 128
+
+
+class EfficientNetLite0Blocks(nn.Module):
+    """EfficientNet-Lite0's stem and blocks ``0..last``, average-pooled on a grid.
+
+    ``(n, 3, h, w) -> (n, C_last * grid**2)``; ``net`` is the ImageNet
+    ``efficientnet_lite_pytorch.EfficientNet``.
+    """
+
+    def __init__(self, net, last=IMAGENET_LAST_BLOCK, grid=IMAGENET_GRID):
+        super().__init__()
+        self.stem = nn.Sequential(net._conv_stem, net._bn0)
+        self.swish = net._swish
+        self.blocks = nn.ModuleList(net._blocks[: last + 1])
+        self.grid = int(grid)
+
+    def forward(self, x):
+        h = self.swish(self.stem(x))
+        for block in self.blocks:
+            h = block(h)
+        return torch.flatten(F.adaptive_avg_pool2d(h, self.grid), 1)
+
+
+class Whitening(nn.Module):
+    """The fixed affine map ``(f - mean) @ matrix``: ``(n, d) -> (n, k)`` (buffers only)."""
+
+    def __init__(self, mean, matrix):
+        super().__init__()
+        self.register_buffer("mean", mean)
+        self.register_buffer("matrix", matrix)
+
+    def forward(self, f):
+        return (f - self.mean) @ self.matrix
+
+
+def fit_whitening(features, n_components=IMAGENET_COMPONENTS):
+    """PCA whitening of ``features`` (n, d) onto their top ``n_components`` components.
+
+    The components are those of the Ledoit-Wolf shrunk covariance, each scaled to unit
+    variance, so that squared distances to the training mean are truncated Mahalanobis
+    distances. Returns a :class:`Whitening` ``(n, d) -> (n, min(n_components, d))``.
+    """
+    import numpy as np
+    from sklearn.covariance import LedoitWolf
+
+    f = features.double().cpu().numpy()
+    lw = LedoitWolf().fit(f)
+    w, v = np.linalg.eigh(lw.covariance_)  # ascending
+    k = min(n_components, f.shape[1])
+    matrix = v[:, -k:] / np.sqrt(np.maximum(w[-k:], 1e-12))
+    return Whitening(
+        torch.from_numpy(lw.location_).float(),
+        torch.from_numpy(np.ascontiguousarray(matrix)).float(),
+    )
+
+
+def imagenet_encoder(X, *, batch_size, device):
+    """The frozen encoder of ``pretrain="imagenet"``; nothing is trained.
+
+    The packaged ImageNet EfficientNet-Lite0 up to block :data:`IMAGENET_LAST_BLOCK`,
+    2x2-pooled, on images whose shorter side is upsampled to at least
+    :data:`IMAGENET_MIN_SIDE`, then the PCA whitening fitted on the features of the
+    training images ``X`` (n, C, H, W). Returns a :class:`FrozenEncoder` ``-> (n, 128)``.
+    """
+    trunk = FrozenEncoder(
+        EfficientNetLite0Blocks(efficientnet_lite0_teacher().net),
+        ImageNetInput(IMAGENET_MIN_SIDE),
+    ).to(device)
+    whitening = fit_whitening(compute_features(trunk, X, batch_size, device)).to(device)
+    return FrozenEncoder(
+        nn.Sequential(trunk.backbone, whitening), ImageNetInput(IMAGENET_MIN_SIDE)
+    )
+
+
 def load_teacher(name, weights=None):
     """The frozen teacher ``name`` with ImageNet input handling: ``(n, C, H, W) -> (n, d)``."""
     if name == "resnet18":
@@ -442,6 +529,9 @@ def pretrained_encoder(est, X, plan):
     if isinstance(est.pretrain, nn.Module):
         return user_encoder(est.pretrain), None
     X = torch.from_numpy(X)
+    if est.pretrain == "imagenet":
+        batch = max(plan.batch_size, est.pretrain_batch_size)
+        return imagenet_encoder(X, batch_size=batch, device=plan.device), None
     callbacks = []
     if est.verbose == 1:
         callbacks.append(("progress", EpochProgressBar(desc=est.pretrain.upper(), terms=())))

@@ -9,9 +9,7 @@ from sklearn.utils._param_validation import InvalidParameterError
 
 from sklearn_igd import IGDDetector
 from sklearn_igd._config import (
-    CPU_MAX_EPOCHS,
-    CPU_MIN_EPOCHS,
-    CPU_STEPS,
+    CPU_SAMPLE_PASSES,
     GPU_EPOCHS,
     LOCAL_BATCH_VALUES,
     resolve_device,
@@ -28,10 +26,10 @@ def _plan(shape=(1, 28, 28), n=1000, **params):
 def test_auto_backbone_and_epochs_on_cpu():
     plan = _plan()
     assert plan.device == "cpu" and plan.backbone == "resnet18-lite" and plan.amp_dtype is None
-    # a budget of optimizer steps: 1000 images, batch 64 -> 15 steps an epoch
-    assert plan.n_epochs == min(CPU_MAX_EPOCHS, max(CPU_MIN_EPOCHS, -(-CPU_STEPS // 15)))
-    assert _plan(n=20).n_epochs == CPU_MAX_EPOCHS  # one step an epoch
-    assert _plan(n=100_000).n_epochs == CPU_MIN_EPOCHS
+    # a budget of sample passes: 1000 images -> 5 epochs
+    assert plan.n_epochs == round(CPU_SAMPLE_PASSES / 1000) == 5
+    assert _plan(n=10).n_epochs == GPU_EPOCHS  # capped at the paper's epochs
+    assert _plan(n=100_000).n_epochs == 1  # at least one epoch
     assert _plan(max_epochs=7, backbone="resnet18").n_epochs == 7
     assert _plan(backbone="resnet18").backbone == "resnet18"
     assert GPU_EPOCHS == 256  # the paper's, used on CUDA
@@ -51,7 +49,7 @@ def test_local_batch_is_sized_by_pixels():
     assert _plan((1, 512, 512), n=2).local_batch_size == LOCAL_BATCH_VALUES // 4096
     assert _plan((3, 512, 512), n=2).local_batch_size == LOCAL_BATCH_VALUES // (3 * 4096)
     # small patches: at most 16 x batch_size, and no more than the training patches
-    assert _plan((1, 64, 64), n=1000).local_batch_size == 16 * 64
+    assert _plan((1, 64, 64), n=1000).local_batch_size == 16 * IGDDetector().batch_size
     assert _plan((1, 64, 64), n=2).local_batch_size == 2 * 15 * 15
     assert _plan((1, 64, 64), local_batch_size=10).local_batch_size == 10
 

@@ -62,9 +62,35 @@ def test_contamination_sets_training_outlier_share(digits):
     det = IGDDetector(**FAST, contamination=0.2).fit(Xn)
     share = np.mean(det.predict(Xn) == -1)
     assert abs(share - 0.2) <= 1.0 / len(Xn) + 1e-9
-    auto = IGDDetector(**FAST, contamination="auto").fit(Xn)
+    auto = IGDDetector(**FAST, contamination="auto", gaussian_score="l_h").fit(Xn)
     assert auto.offset_ == -0.5
     np.testing.assert_array_equal(auto.predict(Xn) == -1, auto.anomaly_score(Xn) > 0.5)
+
+
+def test_auto_threshold_needs_the_papers_score(digits):
+    """The paper's fixed threshold is for l_h in [0, 1); the NLL term is unbounded."""
+    X, y = digits
+    with _raises(ValueError, "contamination='auto'", "gaussian_score='nll'", "float"):
+        IGDDetector(**FAST, contamination="auto").fit(X[y == 3])
+    # the autoencoder alone scores l_r only, where the threshold is the paper's too
+    det = IGDDetector(**FAST, contamination="auto", variant="rec").fit(X[y == 3])
+    assert det.offset_ == -0.5
+
+
+def test_gaussian_score_nll_ranks_as_l_h(digits):
+    """Alone, d^2 / sigma^2 orders samples exactly as 1 - exp(-d^2 / sigma^2); in the score
+    it is added to l_r unsaturated."""
+    X, y = digits
+    nll = IGDDetector(**FAST, gaussian_score="nll").fit(X[y == 3])
+    l_h = IGDDetector(**FAST, gaussian_score="l_h").fit(X[y == 3])
+    x = torch.from_numpy(nll._prepare(X[:200]))
+    with torch.no_grad():
+        a = nll.net_.module_.eval().score_terms(x)[1].double().numpy()
+        b = l_h.net_.module_.eval().score_terms(x)[1].double().numpy()
+    np.testing.assert_allclose(b, -np.expm1(-a), rtol=1e-5, atol=1e-7)
+    s_nll = nll.anomaly_score(X[:200])
+    assert np.corrcoef(s_nll, a)[0, 1] > 0.5 and not np.allclose(s_nll, l_h.anomaly_score(X[:200]))
+    np.testing.assert_array_equal(nll.history_[:, "train_loss"], l_h.history_[:, "train_loss"])
 
 
 def test_fitted_attributes(fitted):

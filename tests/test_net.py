@@ -1,12 +1,13 @@
 """The training wrapper (sklearn_igd._net): the M-step, the E-step and skorch's hooks."""
 
 import numpy as np
+import pytest
 import torch
 from skorch.callbacks import Callback
 
 from sklearn_igd._data import Samples
 from sklearn_igd._losses import GLOBAL_SSIM, IGDLoss
-from sklearn_igd._net import BN_MIN_VAR, EStep, IGDNet, effective_rank
+from sklearn_igd._net import BN_MIN_VAR, SIGMA2_FLOOR, EStep, IGDNet, effective_rank
 from sklearn_igd._networks import IGDModule
 
 
@@ -64,9 +65,28 @@ def test_estep_matches_the_codes():
     mu = z.mean(0)
     torch.testing.assert_close(module.mu.double(), mu, rtol=1e-5, atol=1e-6)
     sigma2 = (z - mu).pow(2).sum(1).mean()
-    torch.testing.assert_close(module.sigma2.double(), sigma2, rtol=1e-4, atol=1e-7)
+    assert net.sigma2_raw_ == pytest.approx(float(sigma2), rel=1e-4)
+    floored = torch.clamp(sigma2, min=SIGMA2_FLOOR)
+    torch.testing.assert_close(module.sigma2.double(), floored, rtol=1e-4, atol=1e-7)
     rank = np.asarray(net.history[:, "code_rank"])
     assert np.all((rank >= 1) & (rank <= 8))
+
+
+def test_estep_floors_sigma2_and_records_the_raw_value():
+    """Codes squeezed towards a point: the E-step keeps sigma2 at the floor (so l_h cannot
+    be lowered by shrinking the codes) and the history shows the raw value falling."""
+    torch.manual_seed(0)
+    net = _net(module__latent_dim=4).initialize()
+    with torch.no_grad():
+        net.module_.head.weight.mul_(1e-3)
+        net.module_.head.bias.zero_()
+    net.estep(Samples(_x()))
+    assert net.sigma2_raw_ < 1e-3
+    assert float(net.module_.sigma2) == SIGMA2_FLOOR == 1.0
+    net.partial_fit(Samples(_x()), None)
+    raw = np.asarray(net.history[:, "sigma2_raw"])
+    assert np.all(np.asarray(net.history[:, "sigma2"]) >= SIGMA2_FLOOR)
+    assert np.all(raw > 0) and np.all(raw == np.asarray(raw, dtype=float))
 
 
 def test_effective_rank():

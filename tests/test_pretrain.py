@@ -14,9 +14,11 @@ from sklearn_igd._losses import IGDLoss
 from sklearn_igd._net import IGDNet
 from sklearn_igd._networks import IGDModule
 from sklearn_igd._pretrain import (
+    IMAGENET_COMPONENTS,
     RESNET18_URL,
     FrozenEncoder,
     ImageNetInput,
+    fit_whitening,
     nt_xent_loss,
     simclr_augmentation,
     to_rgb_min_side,
@@ -341,10 +343,51 @@ def test_cached_features_give_the_same_scores_and_skip_the_backbone(digits):
 
 
 # ----------------------------------------------------------------------- parameters
+def test_whitening_makes_the_shrunk_covariance_the_identity():
+    from sklearn.covariance import LedoitWolf
+
+    rng = np.random.RandomState(0)
+    f = rng.randn(500, 12) @ rng.randn(12, 12) + 3.0  # correlated, offset
+    white = fit_whitening(torch.from_numpy(f).float(), n_components=5)
+    assert white.matrix.shape == (12, 5)
+    lw = LedoitWolf().fit(f)
+    m = white.matrix.double().numpy()
+    np.testing.assert_allclose(m.T @ lw.covariance_ @ m, np.eye(5), atol=1e-4)
+    out = white(torch.from_numpy(f).float()).double().numpy()
+    np.testing.assert_allclose(out.mean(0), 0, atol=1e-4)
+    # the top components: the variance kept is the largest 5 of the spectrum
+    top = np.sort(np.linalg.eigvalsh(lw.covariance_))[-5:]
+    np.testing.assert_allclose(np.sort(1 / np.linalg.norm(m, axis=0) ** 2), top, rtol=1e-4)
+
+
+def test_imagenet_encoder_is_frozen_whitened_and_trains_only_the_head(digits):
+    X_train, X_test = digits
+    det = IGDDetector(**FAST, pretrain="imagenet").fit(X_train)
+    module = det.net_.module_
+    encoder = module.backbone
+    assert isinstance(encoder, FrozenEncoder)
+    assert not any(p.requires_grad for p in encoder.parameters())
+    assert encoder.backbone[1].matrix.shape[1] == IMAGENET_COMPONENTS == 128
+    assert "pretrain_loss" not in det.history_[0]  # nothing was pre-trained
+    # the head started as an isometry of the whitened features (d = Z = 128)
+    fresh = IGDModule((1, 8, 8), "resnet18-lite", 128, encoder=encoder)
+    w = fresh.head.weight.detach()
+    torch.testing.assert_close(w @ w.T, torch.eye(128), atol=1e-5, rtol=0)
+    # whitened training features: centred, no component above the shrunk unit variance
+    # by more than the shrinkage (64 images span at most 63 of the 128 components)
+    x = torch.from_numpy(det._prepare(X_train))
+    with torch.no_grad():
+        f = encoder(x).double()
+    np.testing.assert_allclose(f.mean(0).numpy(), 0, atol=1e-3)
+    assert 0.5 < float(f.var(0).max()) < 2.0
+    assert np.all(np.isfinite(det.decision_function(X_test)))
+    assert det.sigma2_ >= 1.0
+
+
 def test_invalid_pretrain_values():
     X = np.zeros((4, 8, 8), dtype=np.uint8)
     with pytest.raises(InvalidParameterError, match="'pretrain' parameter"):
-        IGDDetector(pretrain="imagenet").fit(X)
+        IGDDetector(pretrain="places365").fit(X)
     with pytest.raises(InvalidParameterError, match="'kd_teacher' parameter"):
         IGDDetector(kd_teacher="vgg").fit(X)
     with pytest.raises(InvalidParameterError, match="'pretrain_epochs' parameter"):

@@ -19,6 +19,10 @@ import torch  # noqa: E402
 THREADS = int(os.environ.get("SKLEARN_IGD_TEST_THREADS", "0")) or torch.get_num_threads()
 torch.set_num_threads(THREADS)
 
+#: The seed of the quality tests' fits: 0 in CI. ``benchmarks/quality_spread.py`` reruns
+#: them with other seeds and thread counts to measure the spread their margins must cover.
+SEED = int(os.environ.get("SKLEARN_IGD_TEST_SEED", "0"))
+
 #: The fastest meaningful configuration: lite backbone, two epochs, no pre-training,
 #: global model only. Tests add what they exercise (``local=True``, ``pretrain=...``).
 FAST = dict(
@@ -32,7 +36,30 @@ FAST = dict(
 
 
 def pytest_report_header(config):
-    return f"sklearn-igd tests: torch {torch.__version__}, {THREADS} torch thread(s)"
+    return (
+        f"sklearn-igd tests: torch {torch.__version__}, {THREADS} torch thread(s), "
+        f"quality seed {SEED}"
+    )
+
+
+@pytest.fixture
+def measured(request):
+    """``measured(name, value)`` records a quality test's measurement: appended as a JSON
+    line to ``$SKLEARN_IGD_QUALITY_LOG`` when set (with the test, seed and threads), so
+    that ``benchmarks/quality_spread.py`` can collect the spread; returns ``value``."""
+    import json
+
+    path = os.environ.get("SKLEARN_IGD_QUALITY_LOG")
+
+    def record(name, value):
+        if path:
+            row = dict(test=request.node.nodeid, name=name, value=float(value), seed=SEED,
+                       threads=THREADS)  # fmt: skip
+            with open(path, "a") as f:
+                f.write(json.dumps(row) + "\n")
+        return value
+
+    return record
 
 
 @pytest.fixture(scope="session")

@@ -136,3 +136,21 @@ def test_cpu_batches_follow_the_cache_budget():
     assert cpu_batch_size(_Scorer(), (3, 512, 512)) == 1
     _Scorer.local_model = _Local()
     assert cpu_batch_size(_Scorer(), (1, 28, 28)) == CPU_EVAL_VALUES // (36 * 64)
+
+
+def test_threads_score_whole_batches(fitted, digits):
+    """With several torch threads, CPU batches run concurrently, one thread each: the
+    scores and maps equal the one-thread ones exactly, and the thread count is restored."""
+    X, _ = digits  # 1,797 images of 8x8: two CPU batches
+    det = clone_fitted(fitted)
+    one = det.set_params(n_threads=1).score_parts(X, heatmap=True)
+    before = torch.get_num_threads()
+    two = det.set_params(n_threads=2).score_parts(X, heatmap=True)
+    assert torch.get_num_threads() == before
+    np.testing.assert_array_equal(two.score, one.score)
+    np.testing.assert_array_equal(two.heatmap, one.heatmap)
+
+
+def clone_fitted(det):
+    """A copy of a fitted detector whose parameters the test may change."""
+    return copy.deepcopy(det)

@@ -7,25 +7,34 @@ images into per-patch terms and folded per-pixel maps; :class:`IGDScorer` adds t
 and the local parts with their fitted scales. Both are ``nn.Module`` s, so that scoring is
 one torch graph from images to score and heatmap (what :func:`sklearn_igd.to_onnx`
 exports). :func:`score_in_batches` runs a scorer over an array in batches whose size is
-set by a pixel budget, so memory does not grow with the image size or count.
+set by a pixel budget, so memory does not grow with the image size or count; it scores
+with an inference copy of the models (batch norm folded, ``channels_last``,
+:mod:`sklearn_igd._inference`) that gives the same scores up to float32 rounding.
 
 Shapes: images ``(n, C, H, W)`` float32 in ``[0, 1]``; ``P`` patches per image.
 """
 
 from __future__ import annotations
 
+import collections
 import contextlib
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import torch
 from sklearn.utils import Bunch
 from torch import nn
 
+from ._config import torch_threads
+from ._inference import cached_inference_copy
 from ._patches import extract_patches, fold_patch_maps
 
 #: Input values (pixels x channels) per forward pass when scoring: bounds scoring memory
 #: whatever the image size (``benchmarks/bench_memory.py`` measures the peaks).
 EVAL_VALUES = 1 << 18
+#: ... and at most this many on a CPU, where batches whose activations stay in the
+#: caches run faster (``benchmarks/bench_throughput.py`` measures scoring speed).
+CPU_EVAL_VALUES = 1 << 16
 
 #: Names of the per-sample and per-pixel parts :meth:`IGDScorer.parts` returns.
 SCORE_PARTS = ("score", "global_score", "local_score")
@@ -162,6 +171,60 @@ def max_patches_per_pass(patch_shape):
     return max(1, EVAL_VALUES // int(np.prod(patch_shape)))
 
 
+def cpu_batch_size(scorer, sample_shape):
+    """Images per forward pass on a CPU under :data:`CPU_EVAL_VALUES` (at least 1); with
+    the local model all patches of an image count."""
+    values = int(np.prod(sample_shape))
+    local = getattr(scorer, "local_model", None)
+    if local is not None:
+        values = max(values, local.n_patches * int(sample_shape[0]) * local.patch**2)
+    return max(1, CPU_EVAL_VALUES // max(values, 1))
+
+
+def inference_scorer(scorer):
+    """The scorer with its models replaced by their (cached) inference copies
+    (:func:`~sklearn_igd._inference.cached_inference_copy`): the same scores up to float32
+    rounding, faster. The scorer and its models are left as they are."""
+    local = scorer.local_model
+    if local is not None:
+        local = LocalScorer(
+            cached_inference_copy(local.module),
+            local.image_size,
+            local.patch,
+            local.grid,
+            max_patches=local.max_patches,
+        )
+    return IGDScorer(
+        cached_inference_copy(scorer.global_model),
+        local,
+        scorer.score_scale,
+        scorer.heatmap_weights,
+    )
+
+
+def _map_batches(fn, starts, workers):
+    """``fn(start)`` for every batch start, in order.
+
+    With ``workers > 1`` (CPU threads), batches run concurrently in ``workers`` threads
+    of one torch thread each (the process's thread count is restored afterwards), at most
+    ``2 * workers`` batches in flight: independent batches need no synchronisation,
+    whereas splitting every small convolution over threads waits at a barrier after each
+    one (two intra-op threads score a 28 px batch slower than one on a busy machine).
+    Each batch is computed as with one thread, whatever ``workers``.
+    """
+    if workers <= 1:
+        yield from map(fn, starts)
+        return
+    with torch_threads(1), ThreadPoolExecutor(workers) as pool:
+        pending = collections.deque()
+        for start in starts:
+            pending.append(pool.submit(fn, start))
+            if len(pending) >= 2 * workers:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+
+
 def _autocast(device, amp_dtype):
     if amp_dtype is not None and torch.device(device).type == "cuda":
         return torch.autocast("cuda", dtype=amp_dtype)
@@ -170,7 +233,16 @@ def _autocast(device, amp_dtype):
 
 @torch.inference_mode()
 def score_in_batches(
-    scorer, X, *, batch_size, device="cpu", amp_dtype=None, heatmap=False, terms=None, dtype=None
+    scorer,
+    X,
+    *,
+    batch_size,
+    device="cpu",
+    amp_dtype=None,
+    heatmap=False,
+    terms=None,
+    dtype=None,
+    optimize=True,
 ):
     """Run ``scorer.parts`` over ``X`` (n, ...) in batches; float64 numpy arrays out.
 
@@ -179,6 +251,7 @@ def score_in_batches(
     scorer : IGDScorer
     X : ndarray or Tensor (n, ...)
     batch_size : int
+        Images per forward pass; on a CPU at most :func:`cpu_batch_size`.
     device : str
     amp_dtype : torch.dtype or None
         Autocast dtype on CUDA.
@@ -192,6 +265,10 @@ def score_in_batches(
     dtype : torch.dtype or None
         Cast the scorer and the inputs to this dtype first (float64 for the MLP model,
         whose scores then do not depend on the batch they are computed in).
+    optimize : bool, default=True
+        Score image models with their inference copies (:func:`inference_scorer`: batch
+        norm folded into the convolutions, ``channels_last``), the same scores up to
+        float32 rounding. Not with ``dtype``.
 
     Returns
     -------
@@ -202,13 +279,28 @@ def score_in_batches(
     scorer.eval()
     X = torch.as_tensor(X)
     n = X.shape[0]
+    images = X.ndim == 4
+    if images and optimize and dtype is None:
+        scorer = inference_scorer(scorer)
+    on_cpu = torch.device(device).type == "cpu"
+    if on_cpu:
+        batch_size = min(batch_size, cpu_batch_size(scorer, X.shape[1:]))
+    channels_last = images and optimize and dtype is None
+
+    def run(start):  # one batch; inference mode is per thread
+        with torch.inference_mode():
+            x = X[start : start + batch_size].to(device)
+            if dtype is not None:
+                x = x.to(dtype)
+            elif channels_last:
+                x = x.contiguous(memory_format=torch.channels_last)
+            with _autocast(device, amp_dtype):
+                return scorer.parts(x, heatmap=heatmap, terms=terms is not None)
+
+    starts = range(0, n, batch_size)
+    workers = min(torch.get_num_threads(), len(starts)) if on_cpu else 1
     out, sums = {}, {}
-    for start in range(0, n, batch_size):
-        x = X[start : start + batch_size].to(device)
-        if dtype is not None:
-            x = x.to(dtype)
-        with _autocast(device, amp_dtype):
-            parts = scorer.parts(x, heatmap=heatmap, terms=terms is not None)
+    for start, parts in zip(starts, _map_batches(run, starts, workers)):
         for key, value in parts.items():
             if value is None:
                 out[key] = None

@@ -22,6 +22,7 @@ from sklearn.utils._param_validation import InvalidParameterError
 from skorch.exceptions import DeviceWarning
 
 from sklearn_igd import IGDDetector
+from sklearn_igd._inference import inference_copy
 from sklearn_igd.model_selection import OneClassSplit
 
 
@@ -42,10 +43,12 @@ def test_relations_hold_exactly(fitted, digits):
 
 
 def test_anomaly_score_is_reconstruction_plus_gaussian_term(fitted, digits):
-    """The global model alone: s = l_r + l_h (eq. 14), from the model's own terms."""
+    """The global model alone: s = l_r + l_h (eq. 14), from the model's own terms (of the
+    inference copy the detector scores with; test_inference.py compares it with the
+    fitted model)."""
     X, _ = digits
     x = torch.from_numpy(X[:50, None].astype(np.float32) / 255)
-    module = fitted.net_.module_.eval()
+    module = inference_copy(fitted.net_.module_)
     with torch.no_grad():
         l_r, l_h = (t.double().numpy() for t in module.score_terms(x))
     assert np.all((l_h >= 0) & (l_h < 1))
@@ -589,5 +592,5 @@ def test_variants(digits, variant, has_critic, gaussian):
     if not gaussian:  # s = l_r
         x = torch.from_numpy(X[:10, None].astype(np.float32) / 255)
         with torch.no_grad():
-            l_r, _ = module.eval().score_terms(x)
+            l_r, _ = inference_copy(module).score_terms(x)  # the detector's scoring copy
         np.testing.assert_allclose(det.anomaly_score(X[:10]), l_r.double().numpy(), rtol=1e-6)

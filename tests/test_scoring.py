@@ -13,6 +13,7 @@ import torch
 from conftest import FAST
 
 from sklearn_igd import IGDDetector
+from sklearn_igd._inference import inference_copy
 from sklearn_igd._patches import extract_patches, fold_patch_maps
 from sklearn_igd._scoring import (
     EVAL_VALUES,
@@ -38,16 +39,18 @@ def _x(X):
 def _raw(det, X):
     """Straight from the torch models: ``(s_G, s_L, terms)``, terms ``{"A_G", "S_G",
     "A_L", "S_L"}``: absolute error and ``1 - MS-SSIM`` of the global model and of the
-    local model's patches folded back, float64 (n, H, W)."""
+    local model's patches folded back, float64 (n, H, W). The models are the inference
+    copies the detector scores with (test_inference.py compares them with the fitted
+    models), so that the formulas are checked without float32 rounding noise."""
     x = _x(X)
-    g = det.net_.module_.eval()
+    g = inference_copy(det.net_.module_)
     l_r, l_h = g.score_terms(x)
     t = g.error_terms(x).double().numpy()
     terms = {"A_G": t[:, 0], "S_G": t[:, 1]}
     s_l = None
     if det.local_net_ is not None:
         p, n = det.patch_size_, x.shape[0]
-        loc = det.local_net_.module_.eval()
+        loc = inference_copy(det.local_net_.module_)
         ys = np.unique(np.r_[np.arange(0, 28 - p + 1, det.patch_stride_), 28 - p])
         grid = (ys, ys)
         patches = extract_patches(x, p, grid)

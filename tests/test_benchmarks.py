@@ -1,0 +1,40 @@
+"""The paper-scale benchmark script runs end to end on a CPU in a tiny configuration, so
+that it cannot rot between GPU runs."""
+
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+
+SCRIPT = Path(__file__).resolve().parent.parent / "benchmarks" / "paper_scale.py"
+
+
+def _load(path):
+    spec = importlib.util.spec_from_file_location("paper_scale", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.slow
+def test_paper_scale_tiny_cpu_run(tmp_path):
+    paper_scale = _load(SCRIPT)
+    argv = ["--datasets", "mnist", "--classes", "3", "--epochs", "1", "--n-train", "64",
+            "--n-test", "120", "--backbone", "resnet18-lite", "--batch-size", "32",
+            "--device", "cpu", "--threads", "1", "--out-dir", str(tmp_path)]  # fmt: skip
+    md = paper_scale.main(argv)
+    assert md == tmp_path / "paper_scale_cpu.md"
+    text = md.read_text()
+    assert "| mnist | 3 | 64 | 120 |" in text and "mean AUC" in text
+    result = json.loads(md.with_suffix(".json").read_text())
+    (row,) = result["rows"]
+    assert row["n_train"] == 64 and row["n_test"] == 120 and row["epochs"] == 1
+    assert 0.0 <= row["auc"] <= 1.0
+    assert row["train_img_per_s"] > 0 and row["score_img_per_s"] > 0
+    assert row["peak_gpu_mb"] is None  # no GPU
+    # one step: forward + backward of encoder, decoder (twice) and critic, > 3x the
+    # forward FLOPs of the encoder and decoder on the batch
+    assert row["flops_per_step_per_process"] > 3 * 32 * 150e6 * 0.9
+    assert row["flops_per_epoch"] > 2 * row["flops_per_step_per_process"]  # 2 steps + E-step
+    assert row["floor_epoch_s"] > 0 and row["epoch_over_floor"] > 1

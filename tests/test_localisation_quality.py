@@ -1,16 +1,21 @@
-"""Localisation quality on real textures (issue 3), small enough for CI.
+"""Localisation quality on real textures, small enough for CI.
 
-IGDDetector is fitted on 64 normal 32 px crops of scikit-image's brick, grass and gravel
-photographs (5 epochs, about 10 s per texture on two cores) and must localise the drawn
-defects of ``make_texture_defects`` (40 test crops, half defective). The thresholds sit
-below what these fits measure (printed in the assertion messages); the texture demo
-(``make demo``, ``benchmarks/results/demo_textures.md``) reports the full-size numbers.
+``IGDDetector`` with its defaults and the local model is fitted on 64 normal 32 px crops
+of scikit-image's brick, grass and gravel photographs (5 epochs, batch 16) and must
+localise the drawn defects of ``make_texture_defects`` (40 test crops, half defective).
+
+Margins: each threshold sits below the worst value measured over 5 seeds (0-4) and 1 and
+2 torch threads (``python benchmarks/quality_spread.py``,
+``benchmarks/results/quality_spread.md``); comparisons whose worst case is not clearly
+positive are not asserted here: they are benchmark rows with intervals
+(``benchmarks/heatmap_terms.py``, ``examples/demo_textures.py``).
 """
 
 import copy
 import functools
 
 import pytest
+from conftest import SEED
 from sklearn.ensemble import IsolationForest
 from sklearn.metrics import roc_auc_score
 from sklearn.svm import OneClassSVM
@@ -19,27 +24,21 @@ from sklearn_igd import IGDDetector
 from sklearn_igd.datasets import make_texture_defects
 from sklearn_igd.metrics import pixel_roc_auc
 
-PARAMS = dict(
-    backbone="resnet18-lite",
-    max_epochs=5,
-    batch_size=16,
-    lr=3e-4,
-    pretrain=None,
-    local=True,
-    random_state=0,
-)
+pytestmark = pytest.mark.slow
+
+PARAMS = dict(max_epochs=5, batch_size=16, local=True)
 DATA = dict(n_train=64, n_test=40, size=32, random_state=0)
 
-#: texture: minimum pooled pixel ROC AUC of the default (balanced) heatmap. Measured on
-#: 2 threads: brick 0.943, grass 0.623, gravel 0.708.
-MIN_PIXEL_AUC = {"brick": 0.90, "grass": 0.58, "gravel": 0.66}
+#: texture: minimum pooled pixel ROC AUC of the default (balanced) heatmap, below the
+#: worst of the 10 measured fits (quality_spread.md).
+MIN_PIXEL_AUC = {"brick": 0.92, "grass": 0.58, "gravel": 0.62}
 
 
 @functools.cache
 def _fit(texture):
     """``(data, fitted detector)``, one fit per texture for the whole module."""
     data = make_texture_defects(texture, **DATA)
-    return data, IGDDetector(**PARAMS).fit(data.images_train)
+    return data, IGDDetector(random_state=SEED, **PARAMS).fit(data.images_train)
 
 
 @pytest.fixture(params=sorted(MIN_PIXEL_AUC))
@@ -54,28 +53,31 @@ def _paper_map(det, X):
     return paper.predict_heatmap(X)
 
 
-def test_heatmap_localises_defects(fitted):
+def test_heatmap_localises_defects(fitted, measured):
     texture, data, det = fitted
-    auc = pixel_roc_auc(data.masks_test, det.predict_heatmap(data.images_test))
+    parts = det.score_parts(data.images_test, heatmap=True)
+    auc = measured("pixel_auc", pixel_roc_auc(data.masks_test, parts.heatmap))
+    measured("pixel_auc_global", pixel_roc_auc(data.masks_test, parts.global_heatmap))
+    measured("pixel_auc_paper", pixel_roc_auc(data.masks_test, _paper_map(det, data.images_test)))
     assert auc >= MIN_PIXEL_AUC[texture], f"{texture}: pixel ROC AUC {auc:.3f}"
 
 
-def test_balanced_heatmap_beats_the_papers_sum(fitted):
-    """The reason ``heatmap="balanced"`` is the default, on every texture."""
-    texture, data, det = fitted
-    balanced = pixel_roc_auc(data.masks_test, det.predict_heatmap(data.images_test))
-    paper = pixel_roc_auc(data.masks_test, _paper_map(det, data.images_test))
-    assert balanced > paper + 0.01, f"{texture}: balanced {balanced:.3f}, paper {paper:.3f}"
+def test_local_model_adds_to_the_global_map_on_brick(measured):
+    """Brick's defects are smaller than the global model can see: the combined map must
+    beat the global model's map alone by a wide margin (seed 0: 0.957 against 0.668)."""
+    data, det = _fit("brick")
+    parts = det.score_parts(data.images_test, heatmap=True)
+    combined = pixel_roc_auc(data.masks_test, parts.heatmap)
+    global_only = pixel_roc_auc(data.masks_test, parts.global_heatmap)
+    assert combined > global_only + 0.15, (combined, global_only)
 
 
-def test_brick_image_score_beats_pixel_baselines():
-    """Image ROC AUC on brick against IsolationForest and OneClassSVM on raw pixels.
-
-    Measured on 2 threads: IGD 0.958, IsolationForest 0.688, OneClassSVM 0.815.
-    """
+def test_brick_image_score_beats_pixel_baselines(measured):
+    """Image ROC AUC on brick against IsolationForest and OneClassSVM on raw pixels
+    (seed 0: IGD 0.972, IsolationForest 0.688, OneClassSVM 0.815)."""
     data, det = _fit("brick")
     anomalous = data.y_test == -1
-    igd = roc_auc_score(anomalous, det.anomaly_score(data.images_test))
+    igd = measured("image_auc", roc_auc_score(anomalous, det.anomaly_score(data.images_test)))
     flat = lambda X: X.reshape(len(X), -1) / 255.0  # noqa: E731
     peers = {
         name: roc_auc_score(
@@ -86,4 +88,4 @@ def test_brick_image_score_beats_pixel_baselines():
             ("OneClassSVM", OneClassSVM()),
         )
     }
-    assert igd >= 0.85 and all(igd > auc + 0.05 for auc in peers.values()), (igd, peers)
+    assert igd >= 0.88 and all(igd > auc + 0.05 for auc in peers.values()), (igd, peers)

@@ -1,28 +1,29 @@
-"""Detection quality on real data: AUCs the method has to earn (fixed seeds, CPU-sized).
+"""Detection quality on real data: AUCs the default configuration has to earn.
 
-The configuration is the demo's (``examples/demo.py``): ResNet18-lite, 20 epochs,
-batch 16, lr 3e-4. Measured values at the time of writing are in the comments; the
-thresholds leave a margin for platform differences in floating point.
+Every fit uses ``IGDDetector``'s defaults (frozen ImageNet encoder, ``gaussian_score=
+"nll"``, ``lambda2=10``) with fewer epochs than ``max_epochs="auto"`` picks, so that each
+takes seconds. The peers (``OneClassSVM``, ``IsolationForest(random_state=0)`` on raw
+pixels) are deterministic.
+
+Margins: each threshold sits below the worst value measured over 5 seeds (0-4) and 1 and
+2 torch threads, by more than that spread. ``python benchmarks/quality_spread.py`` reruns
+these tests with ``SKLEARN_IGD_TEST_SEED`` and ``SKLEARN_IGD_TEST_THREADS`` and writes the
+minimum, maximum and spread of every measurement to
+``benchmarks/results/quality_spread.md``; the docstrings quote it.
 """
 
+import numpy as np
 import pytest
+from conftest import SEED
 from sklearn.ensemble import IsolationForest
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import train_test_split
 from sklearn.svm import OneClassSVM
 
 from sklearn_igd import IGDDetector
-from sklearn_igd.datasets import load_digits_images, load_mnist_5k
+from sklearn_igd.datasets import fetch_fashion_mnist, load_digits_images, load_mnist_5k
 
-PARAMS = dict(
-    backbone="resnet18-lite",
-    max_epochs=20,
-    batch_size=16,
-    lr=3e-4,
-    random_state=0,
-    local=False,
-    pretrain=None,
-)
+pytestmark = pytest.mark.slow
 
 
 def _halves(X, y):
@@ -33,33 +34,81 @@ def _flat(X):
     return X.reshape(len(X), -1) / 255.0
 
 
-def test_mnist_5k_digit_beats_one_class_svm_and_isolation_forest():
-    """Digit 0 of the demo protocol (250 training images, 2,500 test images).
+def _peers(X_train, X_test, normal):
+    """ROC AUCs of the two peers on raw pixels (anomalies positive)."""
+    a, b = _flat(X_train), _flat(X_test)
+    return {
+        "OneClassSVM": roc_auc_score(normal, OneClassSVM().fit(a).decision_function(b)),
+        "IsolationForest": roc_auc_score(
+            normal, IsolationForest(random_state=0).fit(a).decision_function(b)
+        ),
+    }
 
-    Measured: IGD 0.9948 (one thread) and 0.9972 (two), OneClassSVM 0.9763,
-    IsolationForest 0.9615.
+
+def _igd_auc(X_train, X_test, normal, **params):
+    det = IGDDetector(random_state=SEED, **params).fit(X_train)
+    return roc_auc_score(normal, det.decision_function(X_test))
+
+
+def test_mnist_5k_digit_beats_the_peers(measured):
+    """Digit 2 of the demo protocol (250 training images, 2,500 test images), 5 epochs.
+
+    Over seeds 0-4 and 1-2 threads: IGD 0.98x-0.99x (see quality_spread.md);
+    OneClassSVM 0.810, IsolationForest 0.737.
     """
     X, y = load_mnist_5k(return_X_y=True)
     X_a, X_b, y_a, y_b = _halves(X, y)
-    X_train, normal = X_a[y_a == 0], (y_b == 0).astype(int)
-    igd = roc_auc_score(normal, IGDDetector(**PARAMS).fit(X_train).decision_function(X_b))
-    svm = roc_auc_score(normal, OneClassSVM().fit(_flat(X_train)).decision_function(_flat(X_b)))
-    ifo = roc_auc_score(
-        normal, IsolationForest(random_state=0).fit(_flat(X_train)).decision_function(_flat(X_b))
-    )
-    assert igd >= 0.985
-    assert igd > svm and igd > ifo
+    X_train, normal = X_a[y_a == 2], (y_b == 2).astype(int)
+    igd = measured("auc", _igd_auc(X_train, X_b, normal, max_epochs=5))
+    peers = _peers(X_train, X_b, normal)
+    assert igd >= 0.975, igd
+    assert all(igd > auc + 0.1 for auc in peers.values()), (igd, peers)
 
 
 @pytest.mark.parametrize("digit", [0, 3, 7])
-def test_sklearn_digits_one_class_auc(digit):
-    """8x8 digits (about 90 training images): a tiny input the method was not tuned on.
+def test_sklearn_digits_one_class_auc(digit, measured):
+    """scikit-learn's 8x8 digits (about 90 training images, upsampled by the encoder).
 
-    Measured: 1.000, 0.980 and 0.983 (all ten digits: mean 0.968; OneClassSVM 0.980,
-    IsolationForest 0.972 on this data; see the README).
+    Over seeds 0-4 and 1-2 threads: see quality_spread.md (seed 0: 1.000, 0.997, 1.000).
     """
     X, y = load_digits_images(return_X_y=True)
     X_a, X_b, y_a, y_b = _halves(X, y)
-    det = IGDDetector(**PARAMS).fit(X_a[y_a == digit])
-    auc = roc_auc_score(y_b == digit, det.decision_function(X_b))
-    assert auc >= 0.95
+    auc = measured("auc", _igd_auc(X_a[y_a == digit], X_b, y_b == digit, max_epochs=10))
+    assert auc >= 0.97, auc
+
+
+@pytest.fixture(scope="module")
+def pullover():
+    """Pullover (class 2) as normal: 300 training images, 1,000 test images of all ten
+    classes (Fashion-MNIST, Debian's dataset-fashion-mnist files)."""
+    train = fetch_fashion_mnist(subset="train", download_if_missing=False)
+    test = fetch_fashion_mnist(subset="test", download_if_missing=False)
+    rng = np.random.RandomState(0)
+    X_train = train.images[train.target == 2][rng.choice(6000, 300, replace=False)]
+    keep = rng.choice(10000, 1000, replace=False)
+    return X_train, test.images[keep], (test.target[keep] == 2).astype(int)
+
+
+@pytest.fixture(scope="module")
+def pullover_auc(pullover):
+    """AUC of the default configuration on :func:`pullover`, 5 epochs."""
+    return _igd_auc(*pullover, max_epochs=5)
+
+
+def test_fashion_mnist_pullover_beats_the_peers(pullover, pullover_auc, measured):
+    """A hard real one-class task, 5 epochs. Over seeds 0-4 and 1-2 threads: see
+    quality_spread.md (seed 0: 0.894); OneClassSVM 0.865, IsolationForest 0.866."""
+    X_train, X_test, normal = pullover
+    igd = measured("auc", pullover_auc)
+    peers = _peers(X_train, X_test, normal)
+    assert igd >= 0.88, igd
+    assert all(igd > auc + 0.01 for auc in peers.values()), (igd, peers)
+
+
+def test_imagenet_pretraining_beats_training_from_scratch(pullover, pullover_auc, measured):
+    """The frozen ImageNet encoder against the same model trained from scratch (same
+    epochs). Seed 0: 0.894 against 0.701; the spread is in quality_spread.md."""
+    X_train, X_test, normal = pullover
+    scratch = measured("auc_scratch", _igd_auc(X_train, X_test, normal, max_epochs=5,
+                                               pretrain=None))  # fmt: skip
+    assert pullover_auc > scratch + 0.1, (pullover_auc, scratch)

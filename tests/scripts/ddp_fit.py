@@ -20,7 +20,6 @@ PARAMS = dict(
     backbone="resnet18-lite",
     max_epochs=3,
     batch_size=16,
-    pretrain=None,
     local=False,
     random_state=0,
     n_threads=1,

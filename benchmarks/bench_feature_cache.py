@@ -23,11 +23,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from sklearn.model_selection import train_test_split
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "examples"))
-from demo import mnist_halves  # noqa: E402
-
-from sklearn_igd import IGDDetector  # noqa: E402
+from sklearn_igd import IGDDetector
+from sklearn_igd.datasets import load_mnist_5k
 
 HERE = Path(__file__).resolve().parent
 
@@ -38,7 +37,8 @@ def main(argv=None):
     p.add_argument("--epochs", type=int, default=20)
     p.add_argument("--backbones", default="resnet18-lite,resnet18")
     args = p.parse_args(argv)
-    (X_a, y_a), (X_b, _) = mnist_halves(0)
+    X, y = load_mnist_5k(return_X_y=True)  # the demo's halves
+    X_a, X_b, y_a, _ = train_test_split(X, y, test_size=0.5, stratify=y, random_state=0)
     X_train = X_a[y_a == 0]
     rows = []
     for backbone in args.backbones.split(","):

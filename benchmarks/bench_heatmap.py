@@ -24,10 +24,9 @@ import sys
 import time
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
+from _memory import reset_peak_rss, status_mb
 
-from bench_throughput import _reset_peak_rss, _status_mb  # noqa: E402
+HERE = Path(__file__).resolve().parent
 
 
 def measure(size, n_test, device):
@@ -49,8 +48,8 @@ def measure(size, n_test, device):
         pretrain=None,
         random_state=0,
     ).fit(data.images_train)
-    base = _status_mb("VmRSS")
-    _reset_peak_rss()
+    base = status_mb("VmRSS")
+    reset_peak_rss()
     if device.startswith("cuda"):
         torch.cuda.reset_peak_memory_stats()
     t0 = time.perf_counter()
@@ -67,7 +66,7 @@ def measure(size, n_test, device):
         score_img_s=n_test / (t1 - t0),
         heatmap_img_s=n_test / (t2 - t1),
         base_mb=base,
-        peak_mb=_status_mb("VmHWM"),
+        peak_mb=status_mb("VmHWM"),
     )
     if device.startswith("cuda"):
         out["peak_cuda_mb"] = torch.cuda.max_memory_allocated() / 2**20

@@ -24,20 +24,9 @@ import sys
 import time
 from pathlib import Path
 
+from _memory import reset_peak_rss, status_mb
+
 HERE = Path(__file__).resolve().parent
-
-
-def rss_mb(field):
-    """``VmRSS`` or ``VmHWM`` (peak) of this process, in MB (Linux)."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith(field + ":"):
-            return int(line.split()[1]) / 1024
-    raise RuntimeError(f"{field} not in /proc/self/status")
-
-
-def reset_peak():
-    """Reset ``VmHWM`` to the current RSS (Linux >= 4.0)."""
-    Path("/proc/self/clear_refs").write_text("5")
 
 
 def measure(size, n_train, n_test):
@@ -52,13 +41,13 @@ def measure(size, n_train, n_test):
     X_train = np.tile(data.images_train, reps)[:, :size, :size]
     X_test = np.tile(data.images_test, reps)[:, :size, :size]
     det = IGDDetector(local=True, max_epochs=1, pretrain=None, random_state=0)
-    reset_peak()
-    before = rss_mb("VmRSS")
+    reset_peak_rss()
+    before = status_mb("VmRSS")
     t0 = time.perf_counter()
     det.fit(X_train)
     fit_s = time.perf_counter() - t0
-    fit_peak = rss_mb("VmHWM")
-    reset_peak()
+    fit_peak = status_mb("VmHWM")
+    reset_peak_rss()
     t0 = time.perf_counter()
     det.predict_heatmap(X_test)
     heat_s = time.perf_counter() - t0
@@ -70,7 +59,7 @@ def measure(size, n_train, n_test):
         local_batch=det.local_net_.batch_size,
         before_mb=before,
         fit_peak_mb=fit_peak,
-        heatmap_peak_mb=rss_mb("VmHWM"),
+        heatmap_peak_mb=status_mb("VmHWM"),
         fit_s=fit_s,
         heatmap_s=heat_s,
     )

@@ -46,6 +46,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from _memory import reset_peak_rss, status_mb
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 
@@ -59,25 +61,6 @@ LR = 3e-4
 
 
 # ----------------------------------------------------------------- child process
-def _status_mb(field):
-    """A memory field of /proc/self/status (Linux) in MB: VmRSS now, VmHWM peak."""
-    try:
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith(field + ":"):
-                    return int(line.split()[1]) / 1024.0
-    except OSError:
-        pass
-    return float("nan")
-
-
-def _reset_peak_rss():
-    """Reset VmHWM to the current RSS (Linux >= 4.0), so the peak is the detector's."""
-    with contextlib.suppress(OSError):
-        with open("/proc/self/clear_refs", "w") as f:
-            f.write("5")
-
-
 def _data(digit=0):
     from sklearn.model_selection import train_test_split
 
@@ -108,8 +91,8 @@ def measure(name, device, threads, repeats, parts):
     import sklearn_igd
 
     X_train, X_test = _data()
-    base_mb = _status_mb("VmRSS")
-    _reset_peak_rss()
+    base_mb = status_mb("VmRSS")
+    reset_peak_rss()
     if name in IGD_CONFIGS:
         cfg = IGD_CONFIGS[name]
         det = sklearn_igd.IGDDetector(
@@ -154,7 +137,7 @@ def measure(name, device, threads, repeats, parts):
         score_s=score_s,
         score_img_per_s=len(X_test) / score_s,
         base_rss_mb=base_mb,
-        peak_rss_mb=_status_mb("VmHWM"),
+        peak_rss_mb=status_mb("VmHWM"),
     )
     if cuda:
         out["peak_cuda_mb"] = torch.cuda.max_memory_allocated() / 2**20

@@ -26,18 +26,18 @@ from __future__ import annotations
 import argparse
 import datetime
 import platform
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "examples"))
-from demo_textures import TEXTURE_PARAMS, TEXTURES  # noqa: E402
+from sklearn_igd import IGDDetector
+from sklearn_igd.datasets import make_texture_defects
 
-from sklearn_igd import IGDDetector  # noqa: E402
-from sklearn_igd.datasets import make_texture_defects  # noqa: E402
+#: The texture demo's configuration (``examples/demo_textures.py``) and textures.
+TEXTURE_PARAMS = dict(max_epochs=10, batch_size=16)
+TEXTURES = ("brick", "grass", "gravel")
 from sklearn_igd.metrics import pixel_roc_auc  # noqa: E402
 
 #: The validation draw: the demo's crop size and set sizes, another seed.

@@ -55,15 +55,24 @@ def rgb():
 
 
 @pytest.fixture(scope="module")
+def imagenet(digits):
+    """The default frozen ImageNet encoder (EfficientNet-Lite0 blocks, whitening), one
+    epoch on 8x8 digits."""
+    X, y = digits
+    params = {**FAST, "max_epochs": 1, "pretrain": "imagenet"}
+    return IGDDetector(**params).fit(X[y == 1][:64]), X
+
+
+@pytest.fixture(scope="module")
 def kd(digits):
-    """The default frozen pre-trained encoder (KD), one epoch on 8x8 digits."""
+    """The distilled frozen encoder (KD), one epoch on 8x8 digits."""
     X, y = digits
     params = {**FAST, "max_epochs": 1, "pretrain": "kd", "pretrain_epochs": 1}
     return IGDDetector(**params).fit(X[y == 1][:32]), X
 
 
 @pytest.fixture
-def case(request, fitted, local_fitted, digits, mnist, rgb, kd):
+def case(request, fitted, local_fitted, digits, mnist, rgb, kd, imagenet):
     """``(detector, test images)`` for each kind of fitted detector."""
     if request.param == "global":
         return fitted, digits[0][100:105]
@@ -71,10 +80,12 @@ def case(request, fitted, local_fitted, digits, mnist, rgb, kd):
         return local_fitted, mnist[0][200:205]
     if request.param == "rgb":
         return rgb[0], rgb[1][33:38]
+    if request.param == "imagenet":
+        return imagenet[0], imagenet[1][200:205]
     return kd[0], kd[1][200:205]
 
 
-@pytest.mark.parametrize("case", ["global", "local", "rgb", "kd"], indirect=True)
+@pytest.mark.parametrize("case", ["global", "local", "rgb", "kd", "imagenet"], indirect=True)
 def test_onnxruntime_matches_the_detector(case, tmp_path):
     det, X = case
     path = to_onnx(det, tmp_path / "igd.onnx", heatmap=True)

@@ -8,6 +8,7 @@ detectors run with ``n_threads=1``.
 import numpy as np
 import pytest
 import torch
+from conftest import FAST
 
 distributed = pytest.importorskip("distributed")
 da = pytest.importorskip("dask.array")
@@ -21,14 +22,7 @@ from sklearn_igd.model_selection import OneClassSplit  # noqa: E402
 from sklearn_igd.parallel import score_dask_array  # noqa: E402
 
 #: Tiny fits: 8x8 digits, one epoch of the lite global model.
-TINY = dict(
-    backbone="resnet18-lite",
-    max_epochs=1,
-    batch_size=16,
-    pretrain=None,
-    local=False,
-    random_state=0,
-)
+TINY = {**FAST, "max_epochs": 1, "batch_size": 16}
 GRID = {"lambda1": [0.5, 1.0], "rho": [0.3]}
 
 

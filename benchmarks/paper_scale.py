@@ -98,7 +98,7 @@ def step_flops(det, X_train):
     net.history.new_epoch()
     net.history.new_batch()
     b = net.batch_size
-    x = torch.from_numpy(det._prepare(X_train[:b]))
+    x = torch.from_numpy((X_train[:b].astype(np.float32) / 255.0)[:, None])  # (b, 1, H, W)
     with FlopCounterMode(display=False) as counter:
         net.train_step((x, None))
     per_step = counter.get_total_flops()

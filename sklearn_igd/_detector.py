@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import copy
 import os
-import warnings
 from numbers import Real
 
 import numpy as np
@@ -26,7 +25,7 @@ from ._config import (
 )
 from ._data import PatchSamples, Samples, distributed_context
 from ._losses import GAUSSIAN_SCORES, GLOBAL_SSIM, LOCAL_SSIM, IGDLoss
-from ._net import EpochProgressBar, EStep, IGDNet
+from ._net import EpochProgressBar, EStep, IGDNet, warn_if_interrupted
 from ._networks import BACKBONE_WIDTHS, IGDModule
 from ._persistence import check_loaded_state, weights_digest
 from ._pretrain import KD_TEACHERS, compute_features, pretrained_encoder, with_pretrain_rows
@@ -37,7 +36,14 @@ from ._scoring import (
     max_patches_per_pass,
     score_in_batches,
 )
-from ._validation import MIN_IMAGE_SIDE, check_image_size_param, check_input
+from ._validation import (
+    MIN_IMAGE_SIDE,
+    check_auto_threshold,
+    check_finite_scores,
+    check_image_size_param,
+    check_input,
+    positive_or_one,
+)
 from ._version import __version__
 
 #: The paper's fixed threshold on s(x) used by ``contamination="auto"``.
@@ -400,7 +406,7 @@ class IGDDetector(OutlierMixin, BaseEstimator):
             The fitted detector.
         """
         check_image_size_param(self.image_size)
-        _check_auto_threshold(self)
+        check_auto_threshold(self, AUTO_THRESHOLD)
         resolve_device(self.device)  # parameters first, then the data
         with _transaction(self), torch_threads(resolve_threads(self.n_threads)) as threads:
             X = self._validate_training_data(X)
@@ -416,7 +422,7 @@ class IGDDetector(OutlierMixin, BaseEstimator):
                     local_net = self._fit_local(X, plan)
             self._store_models(net, local_net, plan, pretrain_history)
             self._fit_thresholds(X)
-            _warn_if_interrupted(net, local_net, plan)
+            warn_if_interrupted(net, local_net, plan)
         return self
 
     def score_parts(self, X, *, heatmap=False, terms=False):
@@ -695,12 +701,12 @@ class IGDDetector(OutlierMixin, BaseEstimator):
         balanced = self.is_image_ and self.heatmap == "balanced"
         parts = self._score(X, terms="means" if balanced else None, scaled=False, check=False)
         if balanced:
-            self.heatmap_scale_ = _positive(parts.term_means)
+            self.heatmap_scale_ = positive_or_one(parts.term_means)
         score = parts.global_score
         if self.local_net_ is not None:
-            self.score_scale_ = _positive([score.mean(), parts.local_score.mean()])
+            self.score_scale_ = positive_or_one([score.mean(), parts.local_score.mean()])
             score = score / self.score_scale_[0] + parts.local_score / self.score_scale_[1]
-        _check_finite(score, "training")
+        check_finite_scores(score, "training")
         if self.contamination == "auto":
             self.offset_ = -AUTO_THRESHOLD
         else:
@@ -766,7 +772,7 @@ class IGDDetector(OutlierMixin, BaseEstimator):
             dtype=dtype,
         )
         if check:
-            _check_finite(parts.score, "scored")
+            check_finite_scores(parts.score, "scored")
         return parts
 
 
@@ -781,50 +787,3 @@ def _transaction(est):
         est.__dict__.clear()
         est.__dict__.update(saved)
         raise
-
-
-def _check_auto_threshold(est):
-    """``contamination="auto"`` is the paper's threshold on its own score (``l_h``)."""
-    if est.contamination == "auto" and est.variant != "rec" and est.gaussian_score != "l_h":
-        raise ValueError(
-            f"contamination='auto' is the paper's fixed threshold s(x) = {AUTO_THRESHOLD} "
-            "on the score with l_h in [0, 1); with "
-            f"gaussian_score={est.gaussian_score!r} the Gaussian term is unbounded. "
-            "Expected gaussian_score='l_h' with contamination='auto', or contamination "
-            "as a float in (0, 0.5]."
-        )
-
-
-def _positive(means):
-    """``means`` as a float64 array, entries that are not finite and positive set to 1."""
-    means = np.asarray(means, dtype=np.float64)
-    return np.where(np.isfinite(means) & (means > 0), means, 1.0)
-
-
-def _check_finite(score, what):
-    """Raise ValueError naming the rows of ``score`` that are not finite."""
-    bad = np.flatnonzero(~np.isfinite(score))
-    if bad.size:
-        rows = ", ".join(str(i) for i in bad[:10]) + (", ..." if bad.size > 10 else "")
-        raise ValueError(
-            f"IGDDetector produced non-finite anomaly scores for {bad.size} of the "
-            f"{score.shape[0]} {what} samples (rows {rows}): the model's output overflowed. "
-            "Check the input for extreme values; refit with another random_state or a "
-            "smaller lr."
-        )
-
-
-def _warn_if_interrupted(net, local_net, plan):
-    """Warn that a KeyboardInterrupt stopped training early (and which model)."""
-    for name, n in (("global", net), ("local", local_net)):
-        if n is not None and n.interrupted_ is not None:
-            skipped = (
-                " The local model was not trained." if name == "global" and plan.local else ""
-            )
-            warnings.warn(
-                f"Training was interrupted (KeyboardInterrupt) at epoch {n.interrupted_} of "
-                f"{plan.n_epochs} of the {name} model; the detector is fitted with the "
-                f"weights reached so far.{skipped}",
-                UserWarning,
-                stacklevel=3,
-            )

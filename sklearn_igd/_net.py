@@ -12,6 +12,7 @@ every batch are recorded in the skorch history and averaged per epoch by
 from __future__ import annotations
 
 import contextlib
+import warnings
 
 import torch
 from skorch import NeuralNet
@@ -370,3 +371,21 @@ def effective_rank_from_singular_values(s):
     p = s / total
     p = p[p > 0]
     return float(torch.exp(-(p * p.log()).sum()))
+
+
+def warn_if_interrupted(net, local_net, plan):
+    """Warn that a KeyboardInterrupt stopped training early (and which model): ``net`` and
+    ``local_net`` (or None) are the fitted :class:`IGDNet` s of one fit, ``plan`` its
+    :class:`~sklearn_igd._config.FitPlan`."""
+    for name, n in (("global", net), ("local", local_net)):
+        if n is not None and n.interrupted_ is not None:
+            skipped = (
+                " The local model was not trained." if name == "global" and plan.local else ""
+            )
+            warnings.warn(
+                f"Training was interrupted (KeyboardInterrupt) at epoch {n.interrupted_} of "
+                f"{plan.n_epochs} of the {name} model; the detector is fitted with the "
+                f"weights reached so far.{skipped}",
+                UserWarning,
+                stacklevel=3,
+            )

@@ -211,3 +211,35 @@ def check_input(estimator, X, *, reset):
         estimator.is_image_ = True
         estimator.input_shape_ = shape
     return np.ascontiguousarray(flat.reshape((n,) + shape))
+
+
+def check_auto_threshold(est, threshold):
+    """``contamination="auto"`` is the paper's ``threshold`` on its own score (``l_h``):
+    raise ValueError for a detector whose Gaussian term is not ``l_h``."""
+    if est.contamination == "auto" and est.variant != "rec" and est.gaussian_score != "l_h":
+        raise ValueError(
+            f"contamination='auto' is the paper's fixed threshold s(x) = {threshold} "
+            "on the score with l_h in [0, 1); with "
+            f"gaussian_score={est.gaussian_score!r} the Gaussian term is unbounded. "
+            "Expected gaussian_score='l_h' with contamination='auto', or contamination "
+            "as a float in (0, 0.5]."
+        )
+
+
+def positive_or_one(means):
+    """``means`` as a float64 array, entries that are not finite and positive set to 1."""
+    means = np.asarray(means, dtype=np.float64)
+    return np.where(np.isfinite(means) & (means > 0), means, 1.0)
+
+
+def check_finite_scores(score, what):
+    """Raise ValueError naming the rows of ``score`` that are not finite."""
+    bad = np.flatnonzero(~np.isfinite(score))
+    if bad.size:
+        rows = ", ".join(str(i) for i in bad[:10]) + (", ..." if bad.size > 10 else "")
+        raise ValueError(
+            f"IGDDetector produced non-finite anomaly scores for {bad.size} of the "
+            f"{score.shape[0]} {what} samples (rows {rows}): the model's output overflowed. "
+            "Check the input for extreme values; refit with another random_state or a "
+            "smaller lr."
+        )

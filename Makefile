@@ -41,8 +41,10 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
+# One pytest-xdist worker per core, each test file on one worker (its module fixtures
+# are fitted once), one torch thread per worker (tests/conftest.py).
 test: $(STAMP) fashion-mnist lint
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n auto --dist loadfile
 
 $(DOCS_STAMP): $(PY) pyproject.toml
 	$(PY) -m pip install --quiet "$(TORCH_SPEC)"

@@ -40,6 +40,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from ._networks import BACKBONE_POOL, BACKBONE_WIDTHS, ResNetEncoder
+from ._scoring import EVAL_VALUES
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -142,7 +143,11 @@ class FrozenEncoder(nn.Module):
 
 @torch.no_grad()
 def compute_features(encoder, X, batch_size, device):
-    """Features ``(n, d)`` float32 on the CPU of images ``X`` (n, C, H, W), in batches."""
+    """Features ``(n, d)`` float32 on the CPU of images ``X`` (n, C, H, W), in batches of
+    at most ``batch_size`` images and of at most the scoring budget of input values
+    (:data:`~sklearn_igd._scoring.EVAL_VALUES`), so that memory does not grow with the
+    image size."""
+    batch_size = max(1, min(batch_size, EVAL_VALUES // max(1, X[0].numel())))
     encoder.eval()
     out = [
         encoder(to_device(X[i : i + batch_size], device)).float().cpu()

@@ -1,8 +1,7 @@
 """Shared configuration of the test suite: torch threads, fast detector settings, data.
 
-The torch thread count of every test is set here, once: ``SKLEARN_IGD_TEST_THREADS``
-when given, else what the environment gives torch (``OMP_NUM_THREADS`` or the core
-count). Quality tests hold for 1 and 2 threads (their docstrings give the spread).
+The torch thread count of every test is set here, once (:data:`THREADS`). Quality tests
+hold for 1 and 2 threads and seeds 0-4 (``benchmarks/results/quality_spread.md``).
 """
 
 import os
@@ -16,7 +15,14 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
 
-THREADS = int(os.environ.get("SKLEARN_IGD_TEST_THREADS", "0")) or torch.get_num_threads()
+#: Torch threads of every test: ``SKLEARN_IGD_TEST_THREADS`` when given; else one per
+#: pytest-xdist worker when ``make test`` runs several (``-n auto``: one worker per core,
+#: so that the workers do not oversubscribe the cores); else what the environment gives
+#: torch (``OMP_NUM_THREADS`` or the core count).
+_WORKERS = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+THREADS = int(os.environ.get("SKLEARN_IGD_TEST_THREADS", "0")) or (
+    1 if _WORKERS > 1 else torch.get_num_threads()
+)
 torch.set_num_threads(THREADS)
 
 #: The seed of the quality tests' fits: 0 in CI. ``benchmarks/quality_spread.py`` reruns

@@ -30,6 +30,7 @@ per-seed means) and a 95% t-interval of the per-seed means when there are 2+ see
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import time
@@ -71,8 +72,8 @@ def split(data, cls, seed):
     return train.images[pick], test.images, test.target != cls
 
 
-def run(data, cls, seed, config):
-    """One fit and score: a result dict."""
+def run(data, cls, seed, config, log=None):
+    """One fit and score: a result dict (appended as a JSON line to ``log`` if given)."""
     torch.set_num_threads(1)
     X_train, X_test, anomalous = split(data, cls, seed)
     start = time.perf_counter()
@@ -86,7 +87,11 @@ def run(data, cls, seed, config):
     auc = roc_auc_score(anomalous, score)
     seconds = time.perf_counter() - start
     print(f"{data} class {cls} seed {seed} {config}: AUC {auc:.4f} ({seconds:.0f} s)", flush=True)
-    return dict(cls=cls, seed=seed, config=config, auc=auc, seconds=seconds)
+    row = dict(data=data, cls=cls, seed=seed, config=config, auc=auc, seconds=seconds)
+    if log:
+        with open(log, "a") as f:
+            f.write(json.dumps(row) + "\n")
+    return row
 
 
 def summary(rows, classes, configs, seeds):
@@ -123,13 +128,25 @@ def main(argv=None):
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--no-peers", action="store_true")
     parser.add_argument("--out", default=None)
+    parser.add_argument(
+        "--log",
+        default=None,
+        help="JSON-lines file of results: each fit is appended as it ends, fits already "
+        "in it are not rerun, and the table is built from all of them",
+    )
     args = parser.parse_args(argv)
     classes = [int(c) for c in args.classes.split(",")]
     seeds = [int(s) for s in args.seeds.split(",")]
     configs = args.configs.split(",") + ([] if args.no_peers else list(PEERS))
     t0 = time.perf_counter()
-    tasks = [(args.data, c, s, k) for k in configs for c in classes for s in seeds]
-    rows = Parallel(n_jobs=args.jobs)(delayed(run)(*t) for t in tasks)
+    done = []
+    if args.log and Path(args.log).is_file():
+        done = [json.loads(line) for line in open(args.log)]
+        done = [r for r in done if r["data"] == args.data]
+    have = {(r["cls"], r["seed"], r["config"]) for r in done}
+    tasks = [(args.data, c, s, k) for k in configs for c in classes for s in seeds
+             if (c, s, k) not in have]  # fmt: skip
+    rows = done + Parallel(n_jobs=args.jobs)(delayed(run)(*t, log=args.log) for t in tasks)
     out = Path(args.out or HERE / "results" / f"quality_{args.data}.md")
     lines = [
         f"# One-class AUC on {args.data}: defaults, ablations, pre-training, peers",

@@ -159,8 +159,9 @@ def main(argv=None):
         f"Date: {time.strftime('%Y-%m-%d')}; total {time.perf_counter() - t0:.0f} s  ",
         "Configurations: "
         + "; ".join(
-            f"{k} = IGDDetector(random_state=seed, "
-            f"{', '.join(f'{a}={v!r}' for a, v in CONFIGS[k].items())})"
+            f"{k} = IGDDetector("
+            + ", ".join(["random_state=seed"] + [f"{a}={v!r}" for a, v in CONFIGS[k].items()])
+            + ")"
             for k in configs
             if k in CONFIGS
         ),  # fmt: skip

@@ -29,9 +29,10 @@ pytestmark = pytest.mark.slow
 PARAMS = dict(max_epochs=5, batch_size=16, local=True)
 DATA = dict(n_train=64, n_test=40, size=32, random_state=0)
 
-#: texture: minimum pooled pixel ROC AUC of the default (balanced) heatmap, below the
-#: worst of the 10 measured fits (quality_spread.md).
-MIN_PIXEL_AUC = {"brick": 0.92, "grass": 0.58, "gravel": 0.62}
+#: texture: minimum pooled pixel ROC AUC of the default (balanced) heatmap. Over seeds 0-4
+#: and 1-2 threads (quality_spread.md): brick 0.957-0.971, grass 0.606-0.674, gravel
+#: 0.659-0.716; each threshold is below the minimum by more than the range.
+MIN_PIXEL_AUC = {"brick": 0.92, "grass": 0.53, "gravel": 0.60}
 
 
 @functools.cache
@@ -64,7 +65,8 @@ def test_heatmap_localises_defects(fitted, measured):
 
 def test_local_model_adds_to_the_global_map_on_brick(measured):
     """Brick's defects are smaller than the global model can see: the combined map must
-    beat the global model's map alone by a wide margin (seed 0: 0.957 against 0.668)."""
+    beat the global model's map alone by a wide margin. Over seeds 0-4 and 1-2 threads:
+    combined 0.957-0.971, global alone 0.623-0.702; the smallest gap 0.26."""
     data, det = _fit("brick")
     parts = det.score_parts(data.images_test, heatmap=True)
     combined = pixel_roc_auc(data.masks_test, parts.heatmap)
@@ -73,8 +75,9 @@ def test_local_model_adds_to_the_global_map_on_brick(measured):
 
 
 def test_brick_image_score_beats_pixel_baselines(measured):
-    """Image ROC AUC on brick against IsolationForest and OneClassSVM on raw pixels
-    (seed 0: IGD 0.972, IsolationForest 0.688, OneClassSVM 0.815)."""
+    """Image ROC AUC on brick against IsolationForest and OneClassSVM on raw pixels.
+    Over seeds 0-4 and 1-2 threads: IGD 0.950-1.000 (range 0.05); IsolationForest 0.688,
+    OneClassSVM 0.815 (deterministic)."""
     data, det = _fit("brick")
     anomalous = data.y_test == -1
     igd = measured("image_auc", roc_auc_score(anomalous, det.anomaly_score(data.images_test)))

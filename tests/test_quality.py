@@ -53,8 +53,8 @@ def _igd_auc(X_train, X_test, normal, **params):
 def test_mnist_5k_digit_beats_the_peers(measured):
     """Digit 2 of the demo protocol (250 training images, 2,500 test images), 5 epochs.
 
-    Over seeds 0-4 and 1-2 threads: IGD 0.98x-0.99x (see quality_spread.md);
-    OneClassSVM 0.810, IsolationForest 0.737.
+    Over seeds 0-4 and 1-2 threads: IGD 0.9886-0.9909 (quality_spread.md); OneClassSVM
+    0.810, IsolationForest 0.737 (deterministic).
     """
     X, y = load_mnist_5k(return_X_y=True)
     X_a, X_b, y_a, y_b = _halves(X, y)
@@ -69,7 +69,7 @@ def test_mnist_5k_digit_beats_the_peers(measured):
 def test_sklearn_digits_one_class_auc(digit, measured):
     """scikit-learn's 8x8 digits (about 90 training images, upsampled by the encoder).
 
-    Over seeds 0-4 and 1-2 threads: see quality_spread.md (seed 0: 1.000, 0.997, 1.000).
+    Over seeds 0-4 and 1-2 threads: 1.000, 0.9966-0.9971 and 0.9996-0.9998.
     """
     X, y = load_digits_images(return_X_y=True)
     X_a, X_b, y_a, y_b = _halves(X, y)
@@ -96,8 +96,8 @@ def pullover_auc(pullover):
 
 
 def test_fashion_mnist_pullover_beats_the_peers(pullover, pullover_auc, measured):
-    """A hard real one-class task, 5 epochs. Over seeds 0-4 and 1-2 threads: see
-    quality_spread.md (seed 0: 0.894); OneClassSVM 0.865, IsolationForest 0.866."""
+    """A hard real one-class task, 5 epochs. Over seeds 0-4 and 1-2 threads: 0.8939-0.8972
+    (quality_spread.md); OneClassSVM 0.865, IsolationForest 0.866 (deterministic)."""
     X_train, X_test, normal = pullover
     igd = measured("auc", pullover_auc)
     peers = _peers(X_train, X_test, normal)
@@ -107,8 +107,9 @@ def test_fashion_mnist_pullover_beats_the_peers(pullover, pullover_auc, measured
 
 def test_imagenet_pretraining_beats_training_from_scratch(pullover, pullover_auc, measured):
     """The frozen ImageNet encoder against the same model trained from scratch (same
-    epochs). Seed 0: 0.894 against 0.701; the spread is in quality_spread.md."""
+    epochs). Over seeds 0-4 and 1-2 threads: 0.8939-0.8972 against 0.665-0.736 (range
+    0.071); the smallest gap, 0.158, minus that range leaves more than the 0.05 asked."""
     X_train, X_test, normal = pullover
     scratch = measured("auc_scratch", _igd_auc(X_train, X_test, normal, max_epochs=5,
                                                pretrain=None))  # fmt: skip
-    assert pullover_auc > scratch + 0.1, (pullover_auc, scratch)
+    assert pullover_auc > scratch + 0.05, (pullover_auc, scratch)

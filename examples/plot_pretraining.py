@@ -1,7 +1,7 @@
 """
-==============================================================
+===================================================================
 Pre-training: frozen ImageNet features, none, ImageNet KD or SimCLR
-==============================================================
+===================================================================
 
 :class:`~sklearn_igd.IGDDetector`'s ``pretrain`` parameter selects the encoder:
 ``"imagenet"`` (the default) uses the packaged ImageNet EfficientNet-Lite0's early

@@ -413,9 +413,9 @@ class IGDDetector(OutlierMixin, BaseEstimator):
             plan = resolve_fit_plan(self, X.shape[1:], X.shape[0], threads)
             seed = shared_seed(self.random_state)
             with torch_seed(seed + 2, plan.device):
-                encoder, pretrain_history = pretrained_encoder(self, X, plan)
+                encoder, pretrain_history, features = pretrained_encoder(self, X, plan)
             with torch_seed(seed, plan.device):
-                net = self._fit_global(X, encoder, plan)
+                net = self._fit_global(X, encoder, plan, features)
             local_net = None
             if plan.local and net.interrupted_ is None:
                 with torch_seed(seed + 1, plan.device):
@@ -656,14 +656,16 @@ class IGDDetector(OutlierMixin, BaseEstimator):
             lambda1=self.lambda1,
         )
 
-    def _fit_global(self, X, encoder, plan):
-        """Train the global model on the whole samples (EM, eq. 3-12)."""
+    def _fit_global(self, X, encoder, plan, features=None):
+        """Train the global model on the whole samples (EM, eq. 3-12); ``features`` are the
+        frozen encoder's features of ``X`` when its construction already computed them."""
         net = self._build_net(
             X.shape[1:], plan, ssim=GLOBAL_SSIM, batch_size=plan.batch_size, encoder=encoder
         )
         x = torch.from_numpy(X)
-        features = None
-        if encoder is not None and self.cache_features:
+        if encoder is None or not self.cache_features:
+            features = None
+        elif features is None:
             features = compute_features(encoder.to(plan.device), x, plan.batch_size, plan.device)
         return net.fit(Samples(x, features), None)
 

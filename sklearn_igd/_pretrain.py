@@ -350,16 +350,24 @@ def imagenet_encoder(X, *, batch_size, device):
     The packaged ImageNet EfficientNet-Lite0 up to block :data:`IMAGENET_LAST_BLOCK`,
     2x2-pooled, on images whose shorter side is upsampled to at least
     :data:`IMAGENET_MIN_SIDE`, then the PCA whitening fitted on the features of the
-    training images ``X`` (n, C, H, W). Returns a :class:`FrozenEncoder` ``-> (n, 128)``.
+    training images ``X`` (n, C, H, W).
+
+    Returns ``(encoder, features)``: the :class:`FrozenEncoder` ``-> (n, 128)`` and its
+    features of ``X`` (n, 128) float32 on the CPU, the whitened trunk features the
+    whitening was fitted on (so that feature caching needs no second pass).
     """
     trunk = FrozenEncoder(
         EfficientNetLite0Blocks(efficientnet_lite0_teacher().net),
         ImageNetInput(IMAGENET_MIN_SIDE),
     ).to(device)
-    whitening = fit_whitening(compute_features(trunk, X, batch_size, device)).to(device)
-    return FrozenEncoder(
-        nn.Sequential(trunk.backbone, whitening), ImageNetInput(IMAGENET_MIN_SIDE)
+    trunk_features = compute_features(trunk, X, batch_size, device)
+    whitening = fit_whitening(trunk_features)
+    with torch.no_grad():
+        features = whitening(trunk_features).float()
+    encoder = FrozenEncoder(
+        nn.Sequential(trunk.backbone, whitening.to(device)), ImageNetInput(IMAGENET_MIN_SIDE)
     )
+    return encoder, features
 
 
 def load_teacher(name, weights=None):
@@ -522,7 +530,11 @@ def user_encoder(module):
 
 
 def pretrained_encoder(est, X, plan):
-    """The frozen encoder for ``est.pretrain`` and its training history (or None, None).
+    """``(encoder, history, features)`` for ``est.pretrain`` (all None without one).
+
+    ``encoder`` is the frozen encoder, ``history`` its pre-training history (None when
+    nothing was trained) and ``features`` its features of ``X`` when building it already
+    computed them (``"imagenet"``), else None.
 
     ``X`` (n, C, H, W) float32 ndarray of training images; ``plan`` the fit's
     :class:`~sklearn_igd._config.FitPlan` (backbone and device).
@@ -530,13 +542,14 @@ def pretrained_encoder(est, X, plan):
     from ._net import EpochProgressBar
 
     if not est.is_image_ or est.pretrain is None:
-        return None, None
+        return None, None, None
     if isinstance(est.pretrain, nn.Module):
-        return user_encoder(est.pretrain), None
+        return user_encoder(est.pretrain), None, None
     X = torch.from_numpy(X)
     if est.pretrain == "imagenet":
         batch = max(plan.batch_size, est.pretrain_batch_size)
-        return imagenet_encoder(X, batch_size=batch, device=plan.device), None
+        encoder, features = imagenet_encoder(X, batch_size=batch, device=plan.device)
+        return encoder, None, features
     callbacks = []
     if est.verbose == 1:
         callbacks.append(("progress", EpochProgressBar(desc=est.pretrain.upper(), terms=())))
@@ -550,8 +563,8 @@ def pretrained_encoder(est, X, plan):
     )
     if est.pretrain == "kd":
         teacher = load_teacher(est.kd_teacher, est.kd_teacher_weights)
-        return distill(X, teacher=teacher, **common)
-    return simclr(X, **common)
+        return (*distill(X, teacher=teacher, **common), None)
+    return (*simclr(X, **common), None)
 
 
 def with_pretrain_rows(history, pretrain_history, stage):

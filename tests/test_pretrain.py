@@ -385,6 +385,16 @@ def test_imagenet_encoder_is_frozen_whitened_and_trains_only_the_head(digits):
     assert det.sigma2_ >= 1.0
 
 
+def test_imagenet_features_come_with_the_encoder(digits):
+    """The whitened features returned beside the encoder (the fit's feature cache) are the
+    encoder's own features of the training images."""
+    X_train = torch.from_numpy(digits[0][:, None].astype(np.float32) / 255)
+    encoder, features = _pretrain.imagenet_encoder(X_train, batch_size=64, device="cpu")
+    again = _pretrain.compute_features(encoder, X_train, 16, "cpu")
+    assert features.shape == (len(X_train), IMAGENET_COMPONENTS)
+    torch.testing.assert_close(features, again, rtol=1e-4, atol=1e-4)
+
+
 def test_invalid_pretrain_values():
     X = np.zeros((4, 8, 8), dtype=np.uint8)
     with pytest.raises(InvalidParameterError, match="'pretrain' parameter"):

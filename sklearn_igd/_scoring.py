@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import math
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -39,6 +40,71 @@ CPU_EVAL_VALUES = 1 << 16
 #: Names of the per-sample and per-pixel parts :meth:`IGDScorer.parts` returns.
 SCORE_PARTS = ("score", "global_score", "local_score")
 HEATMAP_PARTS = ("heatmap", "global_heatmap", "local_heatmap")
+
+
+#: Gaussian kernels reach this many standard deviations on each side (as scipy's default).
+SMOOTHING_TRUNCATE = 4.0
+
+
+def gaussian_kernel_1d(sigma, truncate=SMOOTHING_TRUNCATE):
+    """Normalised 1-D Gaussian kernel, float64 ndarray of shape (2r + 1,),
+    ``r = ceil(truncate * sigma)``; ``[1.0]`` for ``sigma == 0``."""
+    radius = int(math.ceil(truncate * float(sigma)))
+    if radius == 0:
+        return np.ones(1)
+    x = np.arange(-radius, radius + 1, dtype=np.float64)
+    k = np.exp(-0.5 * (x / float(sigma)) ** 2)
+    return k / k.sum()
+
+
+def smoothing_matrix(side, kernel):
+    """``(side, side)`` float64 matrix ``M`` such that ``M @ v`` smooths ``v`` (side,)
+    with ``kernel`` (2r + 1,), borders reflected without repeating the border value
+    (scipy's ``mode="mirror"``). Where ``side <= r`` the kernel is cut to ``side - 1``
+    on each side and renormalised, so that rows still sum to 1."""
+    mid = (len(kernel) - 1) // 2
+    r = min(mid, side - 1)
+    k = np.asarray(kernel[mid - r : mid + r + 1], dtype=np.float64)
+    k = k / k.sum()
+    rows = np.arange(side)[:, None]
+    src = rows + np.arange(-r, r + 1)[None, :]  # (side, 2r + 1) source indices
+    period = max(2 * side - 2, 1)
+    src = np.abs(src) % period
+    src = np.where(src >= side, period - src, src)
+    m = np.zeros((side, side))
+    np.add.at(m, (np.broadcast_to(rows, src.shape), src), np.broadcast_to(k, src.shape))
+    return m
+
+
+def smooth_maps(maps, kernel):
+    """Separable Gaussian smoothing of per-pixel maps.
+
+    Parameters
+    ----------
+    maps : Tensor (n, H, W)
+    kernel : ndarray (2r + 1,)
+        A normalised 1-D kernel (:func:`gaussian_kernel_1d`), applied along the columns
+        and the rows.
+
+    Returns
+    -------
+    Tensor (n, H, W)
+        ``M_H @ maps @ M_W.T`` with the :func:`smoothing_matrix` of each side: the same
+        as scipy's ``gaussian_filter(maps, (0, sigma, sigma), mode="mirror")``, in the
+        maps' dtype. Two matrix products, constants in a traced ONNX export (no
+        padding arithmetic, static shapes). A kernel of length 1 returns ``maps``.
+    """
+    if len(kernel) == 1:
+        return maps
+    h, w = (int(s) for s in maps.shape[-2:])  # python ints: static sizes in a traced export
+    a_y = torch.from_numpy(smoothing_matrix(h, kernel)).to(maps)
+    a_x = torch.from_numpy(np.ascontiguousarray(smoothing_matrix(w, kernel).T)).to(maps)
+    return a_y @ maps @ a_x
+
+
+def auto_heatmap_sigma(height, width):
+    """``heatmap_sigma="auto"``: ``min(H, W) / 16`` pixels (2 px at 32 px, 4 px at 64)."""
+    return min(height, width) / 16.0
 
 
 class LocalScorer(nn.Module):
@@ -105,13 +171,23 @@ class IGDScorer(nn.Module):
         Divides ``s_G`` and ``s_L`` before they are added (with the local model).
     heatmap_weights : array of shape (n_models, 2)
         Weights of the absolute-error and ``1 - MS-SSIM`` terms of each model's map.
+    heatmap_sigma : float, default=0.0
+        Standard deviation in pixels of the Gaussian that smooths each model's map
+        (:func:`smooth_maps`); 0 leaves the maps as they are.
 
     The score is ``s = s_G`` without the local model (eq. 14) and
     ``s = s_G / score_scale[0] + s_L / score_scale[1]`` with it (eq. 13-15); the heatmap
-    is ``sum_model sum_term weight * term`` (eq. 16-17).
+    is ``sum_model G_sigma * (sum_term weight * term)`` (eq. 16-17, then smoothed).
     """
 
-    def __init__(self, global_model, local_model=None, score_scale=None, heatmap_weights=None):
+    def __init__(
+        self,
+        global_model,
+        local_model=None,
+        score_scale=None,
+        heatmap_weights=None,
+        heatmap_sigma=0.0,
+    ):
         super().__init__()
         self.global_model = global_model
         self.local_model = local_model
@@ -119,6 +195,8 @@ class IGDScorer(nn.Module):
         self.register_buffer("score_scale", scale.double())
         weights = torch.ones(2, 2) if heatmap_weights is None else torch.as_tensor(heatmap_weights)
         self.register_buffer("heatmap_weights", weights.double())
+        self.heatmap_sigma = float(heatmap_sigma)
+        self.heatmap_kernel = gaussian_kernel_1d(self.heatmap_sigma)
 
     def parts(self, x, heatmap=False, terms=False):
         """A dict of the score's parts (each (n,)) and, with ``heatmap``, the maps' parts
@@ -141,9 +219,11 @@ class IGDScorer(nn.Module):
         if terms:
             out["global_terms"], out["local_terms"] = g, t
         if heatmap:
-            w = self.heatmap_weights
-            out["global_heatmap"] = w[0, 0] * g[:, 0] + w[0, 1] * g[:, 1]
-            out["local_heatmap"] = None if t is None else w[1, 0] * t[:, 0] + w[1, 1] * t[:, 1]
+            w, k = self.heatmap_weights, self.heatmap_kernel
+            out["global_heatmap"] = smooth_maps(w[0, 0] * g[:, 0] + w[0, 1] * g[:, 1], k)
+            out["local_heatmap"] = (
+                None if t is None else smooth_maps(w[1, 0] * t[:, 0] + w[1, 1] * t[:, 1], k)
+            )
             out["heatmap"] = out["global_heatmap"]
             if t is not None:
                 out["heatmap"] = out["heatmap"] + out["local_heatmap"]
@@ -199,6 +279,7 @@ def inference_scorer(scorer):
         local,
         scorer.score_scale,
         scorer.heatmap_weights,
+        scorer.heatmap_sigma,
     )
 
 

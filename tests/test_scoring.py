@@ -7,10 +7,13 @@ absolute-error and ``1 - MS-SSIM`` terms of each model, each divided by its mean
 the training pixels (``heatmap_scale_``); ``heatmap="paper"`` is eq. 16-17 as written.
 """
 
+import copy
+
 import numpy as np
 import pytest
 import torch
 from conftest import FAST
+from scipy.ndimage import gaussian_filter
 
 from sklearn_igd import IGDDetector
 from sklearn_igd._inference import inference_copy
@@ -19,7 +22,9 @@ from sklearn_igd._scoring import (
     EVAL_VALUES,
     LocalScorer,
     eval_batch_size,
+    gaussian_kernel_1d,
     max_patches_per_pass,
+    smooth_maps,
 )
 
 LOCAL = {**FAST, "max_epochs": 1, "batch_size": 16, "local": True}
@@ -29,6 +34,19 @@ LOCAL = {**FAST, "max_epochs": 1, "batch_size": 16, "local": True}
 def data(mnist):
     X, y = mnist
     return X[y == 3][:48], X[:40]
+
+
+def _smooth(maps, sigma):
+    """scipy's Gaussian filter over each (H, W) map: reflection without repeating the
+    border pixel (``mode="mirror"``), truncated at 4 standard deviations."""
+    return gaussian_filter(maps, sigma=(0, sigma, sigma), mode="mirror", truncate=4.0)
+
+
+def _unsmoothed(det):
+    """The same fitted detector with ``heatmap_sigma_ = 0`` (its maps as eq. 16-17)."""
+    det = copy.copy(det)
+    det.heatmap_sigma_ = 0.0
+    return det
 
 
 def _x(X):
@@ -74,9 +92,10 @@ def test_scales_are_training_means(local_fitted, data):
         [[t["A_G"].mean(), t["S_G"].mean()], [t["A_L"].mean(), t["S_L"].mean()]],
         rtol=1e-5,
     )
-    # hence training images score 2 on average, and their pixels 4 (one per term)
+    # hence training images score 2 on average, and their pixels 4 (one per term) before
+    # the smoothing
     assert det.anomaly_score(X_train).mean() == pytest.approx(2.0, rel=1e-6)
-    assert det.predict_heatmap(X_train).mean() == pytest.approx(4.0, rel=1e-5)
+    assert _unsmoothed(det).predict_heatmap(X_train).mean() == pytest.approx(4.0, rel=1e-5)
 
 
 def test_score_and_heatmap_formulas(local_fitted, data):
@@ -89,9 +108,10 @@ def test_score_and_heatmap_formulas(local_fitted, data):
     expected = s_g / det.score_scale_[0] + s_l / det.score_scale_[1]
     np.testing.assert_allclose(det.anomaly_score(X), expected, rtol=1e-6)
     np.testing.assert_array_equal(parts.score, det.anomaly_score(X))
-    m = det.heatmap_scale_
-    e_g = t["A_G"] / m[0, 0] + t["S_G"] / m[0, 1]
-    e_l = t["A_L"] / m[1, 0] + t["S_L"] / m[1, 1]
+    m, sigma = det.heatmap_scale_, det.heatmap_sigma_
+    assert sigma == 28 / 16  # "auto": min(H, W) / 16
+    e_g = _smooth(t["A_G"] / m[0, 0] + t["S_G"] / m[0, 1], sigma)
+    e_l = _smooth(t["A_L"] / m[1, 0] + t["S_L"] / m[1, 1], sigma)
     np.testing.assert_allclose(parts.global_heatmap, e_g, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(parts.local_heatmap, e_l, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(
@@ -108,7 +128,8 @@ def test_paper_heatmap_is_eq16_and_leaves_scores_alone(local_fitted, data):
     _, _, t = _raw(det, X[:10])
     rho = det.rho
     expected = (rho * t["A_G"] + (1 - rho) * t["S_G"]) + (rho * t["A_L"] + (1 - rho) * t["S_L"])
-    np.testing.assert_allclose(det.predict_heatmap(X[:10]), expected, rtol=1e-5, atol=1e-6)
+    heat = _unsmoothed(det).predict_heatmap(X[:10])
+    np.testing.assert_allclose(heat, expected, rtol=1e-5, atol=1e-6)
     # the same fit as the balanced detector: identical scores, score scales and offset
     np.testing.assert_array_equal(det.anomaly_score(X), local_fitted.anomaly_score(X))
     np.testing.assert_array_equal(det.score_scale_, local_fitted.score_scale_)
@@ -133,8 +154,51 @@ def test_global_model_alone(data, heatmap):
         assert m.shape == (1, 2)
         np.testing.assert_allclose(m[0], [t_train["A_G"].mean(), t_train["S_G"].mean()], rtol=1e-5)
         w = 1 / m[0]
-    expected = w[0] * t["A_G"][:5] + w[1] * t["S_G"][:5]
+    expected = _smooth(w[0] * t["A_G"][:5] + w[1] * t["S_G"][:5], det.heatmap_sigma_)
     np.testing.assert_allclose(parts.heatmap, expected, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("sigma", [0.5, 1.0, 1.75, 4.0])
+def test_smooth_maps_is_a_mirrored_gaussian_filter(sigma):
+    maps = torch.rand(3, 20, 17, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    out = smooth_maps(maps, gaussian_kernel_1d(sigma))
+    np.testing.assert_allclose(out.numpy(), _smooth(maps.numpy(), sigma), atol=1e-12)
+    assert out.dtype == maps.dtype and out.shape == maps.shape
+
+
+def test_smooth_maps_keeps_constants_and_identity():
+    # sigma 0 returns the maps; a kernel wider than the map is cut and renormalised, so
+    # a constant map stays constant
+    maps = torch.rand(2, 5, 6)
+    assert smooth_maps(maps, gaussian_kernel_1d(0.0)) is maps
+    const = torch.full((2, 3, 4), 2.5, dtype=torch.float64)
+    np.testing.assert_allclose(smooth_maps(const, gaussian_kernel_1d(8.0)).numpy(), 2.5)
+    one_px = torch.rand(2, 1, 1)
+    assert torch.equal(smooth_maps(one_px, gaussian_kernel_1d(3.0)), one_px)
+    # a map smaller than the kernel: the cut kernel is still a mirrored Gaussian filter
+    small = torch.rand(2, 4, 3, dtype=torch.float64)
+    cut = smooth_maps(small, gaussian_kernel_1d(0.5))
+    np.testing.assert_allclose(cut.numpy(), _smooth(small.numpy(), 0.5), atol=1e-12)
+
+
+@pytest.mark.parametrize("sigma", [0, 3.0])
+def test_heatmap_sigma_smooths_the_maps_only(local_fitted, data, sigma):
+    """``heatmap_sigma`` changes the maps, never the scores; 0 gives eq. 16-17 unsmoothed,
+    and the smoothed map is the unsmoothed one filtered (the filter is linear, so the
+    global and local parts still add up to the map)."""
+    X_train, X = data
+    det = IGDDetector(**LOCAL, heatmap_sigma=sigma).fit(X_train)
+    assert det.heatmap_sigma_ == sigma
+    np.testing.assert_array_equal(det.anomaly_score(X), local_fitted.anomaly_score(X))
+    assert det.offset_ == local_fitted.offset_
+    raw = _unsmoothed(local_fitted).score_parts(X[:8], heatmap=True)
+    parts = det.score_parts(X[:8], heatmap=True)
+    for key in ("heatmap", "global_heatmap", "local_heatmap"):
+        expected = _smooth(raw[key], sigma) if sigma else raw[key]
+        np.testing.assert_allclose(parts[key], expected, rtol=1e-6, atol=1e-9)
+    np.testing.assert_allclose(
+        parts.heatmap, parts.global_heatmap + parts.local_heatmap, rtol=1e-12
+    )
 
 
 def test_tabular_input_has_no_scales_and_no_heatmap(raises=None):

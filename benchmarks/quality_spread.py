@@ -8,6 +8,8 @@ whose assertions failed. A test's threshold must sit below the minimum by more t
 range.
 
     python benchmarks/quality_spread.py [--seeds 0,1,2,3,4] [--threads 1,2] [--jobs 2]
+    python benchmarks/quality_spread.py --tests tests/test_localisation_quality.py \
+        --out benchmarks/results/quality_spread_localisation.md
 
 One-thread runs go ``--jobs`` at a time (each uses one core); multi-thread runs one at a
 time.
@@ -33,7 +35,7 @@ ROOT = Path(__file__).resolve().parents[1]
 TESTS = ["tests/test_quality.py", "tests/test_localisation_quality.py"]
 
 
-def run_once(seed, threads, log):
+def run_once(seed, threads, log, tests=TESTS):
     """One pytest run of the quality tests; returns (seed, threads, seconds, failures)."""
     env = dict(
         os.environ,
@@ -43,7 +45,7 @@ def run_once(seed, threads, log):
         SKLEARN_IGD_QUALITY_LOG=str(log),
     )
     start = time.perf_counter()
-    cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-rf", *TESTS]
+    cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-rf", *tests]
     proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True)
     failed = [line.split(" - ")[0][len("FAILED ") :] for line in proc.stdout.splitlines()
               if line.startswith("FAILED ")]  # fmt: skip
@@ -57,6 +59,7 @@ def main(argv=None):
     parser.add_argument("--seeds", default="0,1,2,3,4")
     parser.add_argument("--threads", default="1,2")
     parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--tests", default=",".join(TESTS), help="comma-separated test files")
     parser.add_argument(
         "--out", default=str(ROOT / "benchmarks" / "results" / "quality_spread.md")
     )
@@ -66,12 +69,13 @@ def main(argv=None):
     tmp = Path(tempfile.mkdtemp(prefix="quality_spread_"))
     t0 = time.perf_counter()
     runs = []
-    single = [(s, 1, tmp / f"s{s}_t1.jsonl") for s in seeds if 1 in thread_counts]
+    tests = args.tests.split(",")
+    single = [(s, 1, tmp / f"s{s}_t1.jsonl", tests) for s in seeds if 1 in thread_counts]
     with ThreadPoolExecutor(args.jobs) as pool:
         runs += list(pool.map(lambda a: run_once(*a), single))
     for t in thread_counts:
         if t != 1:
-            runs += [run_once(s, t, tmp / f"s{s}_t{t}.jsonl") for s in seeds]
+            runs += [run_once(s, t, tmp / f"s{s}_t{t}.jsonl", tests) for s in seeds]
     rows = [json.loads(line) for f in sorted(tmp.glob("*.jsonl")) for line in open(f)]
     values = collections.defaultdict(list)
     for r in rows:
@@ -83,7 +87,9 @@ def main(argv=None):
         "# Spread of the quality tests' measurements",
         "",
         f"Command: `python benchmarks/quality_spread.py --seeds {args.seeds} --threads "
-        f"{args.threads} --jobs {args.jobs}`  ",
+        f"{args.threads} --jobs {args.jobs}"
+        + ("" if tests == TESTS else f" --tests {args.tests} --out {args.out}")
+        + "`  ",
         f"Machine: {platform.machine()}, {os.cpu_count()} CPU core(s), {platform.processor()}  ",
         f"Date: {time.strftime('%Y-%m-%d')}; {len(runs)} runs, total "
         f"{time.perf_counter() - t0:.0f} s wall  ",

@@ -5,8 +5,10 @@ of scikit-image's brick, grass and gravel photographs (5 epochs, batch 16) and m
 localise the drawn defects of ``make_texture_defects`` (40 test crops, half defective).
 
 Margins: each threshold sits below the worst value measured over 5 seeds (0-4) and 1 and
-2 torch threads (``python benchmarks/quality_spread.py``,
-``benchmarks/results/quality_spread.md``); comparisons whose worst case is not clearly
+2 torch threads by more than the range of the values (``python
+benchmarks/quality_spread.py --tests tests/test_localisation_quality.py --out
+benchmarks/results/quality_spread_localisation.md``, with the default smoothed heatmap,
+``heatmap_sigma="auto"``: 2 px here); comparisons whose worst case is not clearly
 positive are not asserted here: they are benchmark rows with intervals
 (``benchmarks/heatmap_terms.py``, ``examples/demo_textures.py``).
 """
@@ -29,10 +31,12 @@ pytestmark = pytest.mark.slow
 PARAMS = dict(max_epochs=5, batch_size=16, local=True)
 DATA = dict(n_train=64, n_test=40, size=32, random_state=0)
 
-#: texture: minimum pooled pixel ROC AUC of the default (balanced) heatmap. Over seeds 0-4
-#: and 1-2 threads (quality_spread.md): brick 0.957-0.971, grass 0.606-0.674, gravel
-#: 0.659-0.716; each threshold is below the minimum by more than the range.
-MIN_PIXEL_AUC = {"brick": 0.92, "grass": 0.53, "gravel": 0.60}
+#: texture: minimum pooled pixel ROC AUC of the default (balanced, smoothed) heatmap. Over
+#: seeds 0-4 and 1-2 threads (quality_spread_localisation.md): brick 0.966-0.980, grass
+#: 0.599-0.690, gravel 0.667-0.740; each threshold is below the minimum by more than the
+#: range. Grass's is hardly above chance: on this draw the heatmap localises grass's
+#: defects at 0.60-0.69, the package's weakest case (the user guide's localisation page).
+MIN_PIXEL_AUC = {"brick": 0.92, "grass": 0.50, "gravel": 0.59}
 
 
 @functools.cache
@@ -48,9 +52,11 @@ def fitted(request):
 
 
 def _paper_map(det, X):
-    """Eq. 16-17 as written, from the same fitted models (rho and 1 - rho weights)."""
+    """Eq. 16-17 as written, from the same fitted models (rho and 1 - rho weights, no
+    smoothing)."""
     paper = copy.copy(det)
     paper.heatmap_scale_ = None
+    paper.heatmap_sigma_ = 0.0
     return paper.predict_heatmap(X)
 
 
@@ -65,13 +71,16 @@ def test_heatmap_localises_defects(fitted, measured):
 
 def test_local_model_adds_to_the_global_map_on_brick(measured):
     """Brick's defects are smaller than the global model can see: the combined map must
-    beat the global model's map alone by a wide margin. Over seeds 0-4 and 1-2 threads:
-    combined 0.957-0.971, global alone 0.623-0.702; the smallest gap 0.26."""
+    beat the global model's map alone. Over seeds 0-4 and 1-2 threads (smoothed maps,
+    quality_spread_localisation.md): combined 0.966-0.980, global alone 0.742-0.841; the
+    gap 0.131-0.233 (range 0.102), so the margin asserted is 0.02. (Unsmoothed, the
+    global map alone was 0.623-0.702 and the gap at least 0.26: smoothing helps the
+    global model's blurry map more than the combined one.)"""
     data, det = _fit("brick")
     parts = det.score_parts(data.images_test, heatmap=True)
     combined = pixel_roc_auc(data.masks_test, parts.heatmap)
     global_only = pixel_roc_auc(data.masks_test, parts.global_heatmap)
-    assert combined > global_only + 0.15, (combined, global_only)
+    assert combined > global_only + 0.02, (combined, global_only)
 
 
 def test_brick_image_score_beats_pixel_baselines(measured):

@@ -10,7 +10,7 @@ defective image then averaged, as the paper reports it) and the AUPRO, beside th
 ROC AUC of IsolationForest and OneClassSVM on the flattened pixels (they give no maps),
 with paired bootstrap intervals of the differences. Writes a figure per texture in the
 paper's Fig. 3 layout (test images, ground-truth masks, combined heatmaps overlaid) and a
-Markdown table to ``demo_results/``. Runs in about 6-7 minutes on two CPU cores.
+Markdown table to ``demo_results/``. Runs in about 22 minutes on two CPU cores (7 per texture).
 
     python examples/demo_textures.py [--textures brick,grass,gravel] [--out demo_results]
         [--n-train 100] [--n-test 200] [--epochs 10] [--backbone resnet18-lite]
@@ -299,7 +299,8 @@ def main(argv=None):
         f"random_state={args.seed}); 'combined' = anomaly_score (global and local scores "
         "each divided by their training mean) and predict_heatmap (heatmap='balanced': "
         "each model's absolute-error and 1 - MS-SSIM terms divided by their training "
-        "mean), 'global' / 'local' = each model's part alone. IsolationForest(random_state="
+        "mean, each model's map smoothed by a Gaussian of heatmap_sigma='auto' = 4 px at "
+        "64 px), 'global' / 'local' = each model's part alone. IsolationForest(random_state="
         f"{args.seed}) and OneClassSVM() on raw pixels / 255 (image AUROC only). Pixel "
         "AUROC pooled over all test pixels, and per defective image then averaged (as the "
         "paper reports it); AUPRO up to FPR 0.3.\n"

@@ -40,7 +40,8 @@ print(data.images_train.shape, data.images_test.shape, data.masks_test.shape)
 # Fit the global and the local model
 # ----------------------------------
 # ``local=True`` adds the paper's local model, trained on 8 px patches every 4 px; its
-# worst patch adds to the image score and its folded patch errors to the heatmap.
+# folded patch errors add to the heatmap, and the maximum of its part of the heatmap to
+# the image score.
 det = IGDDetector(
     backbone="resnet18-lite",
     max_epochs=1 if TINY else 4,

@@ -174,10 +174,17 @@ class IGDScorer(nn.Module):
     heatmap_sigma : float, default=0.0
         Standard deviation in pixels of the Gaussian that smooths each model's map
         (:func:`smooth_maps`); 0 leaves the maps as they are.
+    local_score : {"heatmap_max", "worst_patch"}, default="heatmap_max"
+        The local model's score ``s_L``: the maximum over the pixels of its (weighted,
+        smoothed) part of the heatmap, or its worst patch's ``l_r + l_h`` (eq. 15).
+    score_center : array of shape (2,) or None
+        Subtracted from ``s_G`` and ``s_L`` before they are divided by ``score_scale``
+        (with the local model); None: zeros.
 
     The score is ``s = s_G`` without the local model (eq. 14) and
-    ``s = s_G / score_scale[0] + s_L / score_scale[1]`` with it (eq. 13-15); the heatmap
-    is ``sum_model G_sigma * (sum_term weight * term)`` (eq. 16-17, then smoothed).
+    ``s = (s_G - score_center[0]) / score_scale[0] + (s_L - score_center[1]) /
+    score_scale[1]`` with it (eq. 13-15); the heatmap is
+    ``sum_model G_sigma * (sum_term weight * term)`` (eq. 16-17, then smoothed).
     """
 
     def __init__(
@@ -187,12 +194,17 @@ class IGDScorer(nn.Module):
         score_scale=None,
         heatmap_weights=None,
         heatmap_sigma=0.0,
+        local_score="heatmap_max",
+        score_center=None,
     ):
         super().__init__()
         self.global_model = global_model
         self.local_model = local_model
         scale = torch.ones(2) if score_scale is None else torch.as_tensor(score_scale)
         self.register_buffer("score_scale", scale.double())
+        center = torch.zeros(2) if score_center is None else torch.as_tensor(score_center)
+        self.register_buffer("score_center", center.double())
+        self.local_score = local_score
         weights = torch.ones(2, 2) if heatmap_weights is None else torch.as_tensor(heatmap_weights)
         self.register_buffer("heatmap_weights", weights.double())
         self.heatmap_sigma = float(heatmap_sigma)
@@ -207,26 +219,34 @@ class IGDScorer(nn.Module):
         l_r, l_h = self.global_model.score_terms(x)
         out = {"global_score": (l_r + l_h).double(), "local_score": None}
         score = out["global_score"]
+        w, k = self.heatmap_weights, self.heatmap_kernel
+        t = local_heatmap = None
         if self.local_model is not None:
-            p_r, p_h = self.local_model.score_terms(x)
-            out["local_score"] = (p_r + p_h).amax(dim=1).double()
-            score = score / self.score_scale[0] + out["local_score"] / self.score_scale[1]
+            if self.local_score == "worst_patch":
+                p_r, p_h = self.local_model.score_terms(x)
+                out["local_score"] = (p_r + p_h).amax(dim=1).double()
+            else:
+                t = self.local_model.error_terms(x).double()
+                local_heatmap = smooth_maps(w[1, 0] * t[:, 0] + w[1, 1] * t[:, 1], k)
+                out["local_score"] = local_heatmap.amax(dim=(1, 2))
+            c, s = self.score_center, self.score_scale
+            score = (score - c[0]) / s[0] + (out["local_score"] - c[1]) / s[1]
         out["score"] = score
         if not (heatmap or terms):
             return out
         g = self.global_model.error_terms(x).double()
-        t = self.local_model.error_terms(x).double() if self.local_model is not None else None
+        if self.local_model is not None and t is None:
+            t = self.local_model.error_terms(x).double()
         if terms:
             out["global_terms"], out["local_terms"] = g, t
         if heatmap:
-            w, k = self.heatmap_weights, self.heatmap_kernel
             out["global_heatmap"] = smooth_maps(w[0, 0] * g[:, 0] + w[0, 1] * g[:, 1], k)
-            out["local_heatmap"] = (
-                None if t is None else smooth_maps(w[1, 0] * t[:, 0] + w[1, 1] * t[:, 1], k)
-            )
+            if t is not None and local_heatmap is None:
+                local_heatmap = smooth_maps(w[1, 0] * t[:, 0] + w[1, 1] * t[:, 1], k)
+            out["local_heatmap"] = local_heatmap
             out["heatmap"] = out["global_heatmap"]
-            if t is not None:
-                out["heatmap"] = out["heatmap"] + out["local_heatmap"]
+            if local_heatmap is not None:
+                out["heatmap"] = out["heatmap"] + local_heatmap
         return out
 
     def forward(self, x):
@@ -280,6 +300,8 @@ def inference_scorer(scorer):
         scorer.score_scale,
         scorer.heatmap_weights,
         scorer.heatmap_sigma,
+        local_score=scorer.local_score,
+        score_center=scorer.score_center,
     )
 
 

@@ -95,13 +95,15 @@ def test_onnxruntime_matches_the_detector(case, tmp_path):
     score, heat = session.run(None, {"images": _images(X)})  # 5 images, traced with 2
     assert score.dtype == heat.dtype == np.float32
     assert score.shape == (5,) and heat.shape == (5,) + det.input_shape_[1:]
-    np.testing.assert_allclose(score, det.anomaly_score(X), rtol=1e-3)
+    # float32 rounding; with the local model the standardised scores of normal images lie
+    # near 0, where only an absolute tolerance is meaningful
+    np.testing.assert_allclose(score, det.anomaly_score(X), rtol=1e-3, atol=1e-4)
     np.testing.assert_allclose(heat, det.predict_heatmap(X), rtol=1e-3, atol=1e-4)
     # the score-only graph: one output, the same scores, any batch size
     session = _session(to_onnx(det, tmp_path / "score.onnx"))
     assert [o.name for o in session.get_outputs()] == ["score"]
     (one,) = session.run(None, {"images": _images(X[:1])})
-    np.testing.assert_allclose(one, det.anomaly_score(X[:1]), rtol=1e-3)
+    np.testing.assert_allclose(one, det.anomaly_score(X[:1]), rtol=1e-3, atol=1e-4)
 
 
 def test_graph_has_a_dynamic_batch_and_no_float64(local_fitted, tmp_path):

@@ -94,10 +94,11 @@ def _float64_reference(det, X):
 @pytest.mark.parametrize("model", ["fitted", "local_fitted"])
 def test_scores_equal_the_unoptimised_scores(model, request, digits, mnist):
     """The detector's scores (inference copies, CPU batches) equal the plain models'
-    scores to rtol 1e-5, and are as close to the float64 values as those are. The
-    ``1 - MS-SSIM`` map is ill-conditioned where MS-SSIM is near 0 (``m ** 0.0448``):
-    float32 and float64 runs of the same model differ there by ~1e-3, so the maps are
-    compared with the float64 map as the yardstick."""
+    scores to float32 rounding (rtol 1e-5; with the local model also atol 1e-4), and are
+    as close to the float64 values as those are. The ``1 - MS-SSIM`` map is
+    ill-conditioned where MS-SSIM is near 0 (``m ** 0.0448``): float32 and float64 runs of
+    the same model differ there by ~1e-3, so the maps are compared with the float64 map
+    as the yardstick."""
     det = request.getfixturevalue(model)  # global model on 8 px digits; local on MNIST
     X = (digits if model == "fitted" else mnist)[0][:40]
     Xp = det._prepare(X)
@@ -105,7 +106,11 @@ def test_scores_equal_the_unoptimised_scores(model, request, digits, mnist):
     fast = det.score_parts(X, heatmap=True)
     for key in ("score", "global_score", "local_score"):
         if plain[key] is not None:
-            np.testing.assert_allclose(fast[key], plain[key], rtol=1e-5, err_msg=key)
+            # with the local model the score is standardised (values around 0, unit
+            # spread) and its local part is the maximum of a float32 map: an absolute
+            # tolerance of float32 rounding after the division by the training spread
+            atol = 1e-4 if key in ("score", "local_score") else 0.0
+            np.testing.assert_allclose(fast[key], plain[key], rtol=1e-5, atol=atol, err_msg=key)
     ref = _float64_reference(det, Xp)
     for key in ("score", "heatmap"):
         err_fast = np.abs(fast[key] - ref[key]).mean()

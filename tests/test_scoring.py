@@ -1,8 +1,10 @@
 """How scores and heatmaps are put together (sklearn_igd._scoring).
 
-With the local model, the image score adds the two models' parts, each divided by its
-mean over the training images (``score_scale_``); without it, the score is the global
-model's, unscaled (eq. 14). The default heatmap (``heatmap="balanced"``) adds the
+With the local model, the image score adds the two models' parts, each standardised by
+its mean (``score_center_``) and standard deviation (``score_scale_``) over the training
+images; the local part is the maximum of the local model's map (``local_score=
+"heatmap_max"``) or its worst patch (``"worst_patch"``, eq. 15). Without it, the score is
+the global model's, unscaled (eq. 14). The default heatmap (``heatmap="balanced"``) adds the
 absolute-error and ``1 - MS-SSIM`` terms of each model, each divided by its mean over
 the training pixels (``heatmap_scale_``); ``heatmap="paper"`` is eq. 16-17 as written.
 """
@@ -81,37 +83,50 @@ def _raw(det, X):
     return (l_r + l_h).double().numpy(), s_l, terms
 
 
-def test_scales_are_training_means(local_fitted, data):
+def _local_map(det, t):
+    """The local model's part of the heatmap from its raw terms (balanced, smoothed)."""
+    m = det.heatmap_scale_
+    return _smooth(t["A_L"] / m[1, 0] + t["S_L"] / m[1, 1], det.heatmap_sigma_)
+
+
+def test_scales_are_training_statistics(local_fitted, data):
     det = local_fitted
     X_train, _ = data
-    assert det.score_scale_.shape == (2,) and det.heatmap_scale_.shape == (2, 2)
-    s_g, s_l, t = _raw(det, X_train)
-    np.testing.assert_allclose(det.score_scale_, [s_g.mean(), s_l.mean()], rtol=1e-6)
+    assert det.local_score == "heatmap_max"
+    assert det.score_scale_.shape == (2,) and det.score_center_.shape == (2,)
+    assert det.heatmap_scale_.shape == (2, 2)
+    s_g, _, t = _raw(det, X_train)
     np.testing.assert_allclose(
         det.heatmap_scale_,
         [[t["A_G"].mean(), t["S_G"].mean()], [t["A_L"].mean(), t["S_L"].mean()]],
         rtol=1e-5,
     )
-    # hence training images score 2 on average, and their pixels 4 (one per term) before
-    # the smoothing
-    assert det.anomaly_score(X_train).mean() == pytest.approx(2.0, rel=1e-6)
+    s_l = _local_map(det, t).max(axis=(1, 2))
+    np.testing.assert_allclose(det.score_center_, [s_g.mean(), s_l.mean()], rtol=1e-5)
+    np.testing.assert_allclose(det.score_scale_, [s_g.std(), s_l.std()], rtol=1e-4)
+    # hence training images score 0 on average, each part with unit spread, and their
+    # pixels 4 (one per term) before the smoothing
+    assert abs(det.anomaly_score(X_train).mean()) < 1e-6
     assert _unsmoothed(det).predict_heatmap(X_train).mean() == pytest.approx(4.0, rel=1e-5)
 
 
 def test_score_and_heatmap_formulas(local_fitted, data):
     det = local_fitted
     _, X = data
-    s_g, s_l, t = _raw(det, X)
+    s_g, _, t = _raw(det, X)
     parts = det.score_parts(X, heatmap=True)
-    np.testing.assert_allclose(parts.global_score, s_g, rtol=1e-6)
-    np.testing.assert_allclose(parts.local_score, s_l, rtol=1e-6)
-    expected = s_g / det.score_scale_[0] + s_l / det.score_scale_[1]
-    np.testing.assert_allclose(det.anomaly_score(X), expected, rtol=1e-6)
-    np.testing.assert_array_equal(parts.score, det.anomaly_score(X))
     m, sigma = det.heatmap_scale_, det.heatmap_sigma_
     assert sigma == 28 / 16  # "auto": min(H, W) / 16
     e_g = _smooth(t["A_G"] / m[0, 0] + t["S_G"] / m[0, 1], sigma)
-    e_l = _smooth(t["A_L"] / m[1, 0] + t["S_L"] / m[1, 1], sigma)
+    e_l = _local_map(det, t)
+    s_l = e_l.max(axis=(1, 2))  # local_score="heatmap_max"
+    np.testing.assert_allclose(parts.global_score, s_g, rtol=1e-6)
+    np.testing.assert_allclose(parts.local_score, s_l, rtol=1e-5)
+    np.testing.assert_allclose(parts.local_score, parts.local_heatmap.max(axis=(1, 2)), rtol=1e-12)
+    c, sd = det.score_center_, det.score_scale_
+    expected = (s_g - c[0]) / sd[0] + (s_l - c[1]) / sd[1]
+    np.testing.assert_allclose(det.anomaly_score(X), expected, rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(parts.score, det.anomaly_score(X))
     np.testing.assert_allclose(parts.global_heatmap, e_g, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(parts.local_heatmap, e_l, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(
@@ -121,19 +136,41 @@ def test_score_and_heatmap_formulas(local_fitted, data):
     assert parts.heatmap.dtype == np.float64 and parts.heatmap.shape == (40, 28, 28)
 
 
-def test_paper_heatmap_is_eq16_and_leaves_scores_alone(local_fitted, data):
+def test_paper_heatmap_is_eq16_and_sets_the_local_score(local_fitted, data):
     X_train, X = data
     det = IGDDetector(**LOCAL, heatmap="paper").fit(X_train)
     assert det.heatmap_scale_ is None
     _, _, t = _raw(det, X[:10])
     rho = det.rho
-    expected = (rho * t["A_G"] + (1 - rho) * t["S_G"]) + (rho * t["A_L"] + (1 - rho) * t["S_L"])
+    paper_local = rho * t["A_L"] + (1 - rho) * t["S_L"]
+    expected = (rho * t["A_G"] + (1 - rho) * t["S_G"]) + paper_local
     heat = _unsmoothed(det).predict_heatmap(X[:10])
     np.testing.assert_allclose(heat, expected, rtol=1e-5, atol=1e-6)
-    # the same fit as the balanced detector: identical scores, score scales and offset
-    np.testing.assert_array_equal(det.anomaly_score(X), local_fitted.anomaly_score(X))
-    np.testing.assert_array_equal(det.score_scale_, local_fitted.score_scale_)
-    assert det.offset_ == local_fitted.offset_
+    # the same models as the balanced detector; the local score is the maximum of the
+    # local model's part of this map
+    parts = det.score_parts(X[:10])
+    reference = local_fitted.score_parts(X[:10]).global_score
+    np.testing.assert_array_equal(parts.global_score, reference)
+    smoothed = _smooth(paper_local, det.heatmap_sigma_).max(axis=(1, 2))
+    np.testing.assert_allclose(parts.local_score, smoothed, rtol=1e-5)
+
+
+def test_worst_patch_local_score_is_eq15(local_fitted, data):
+    """``local_score="worst_patch"``: the local part is eq. 15, standardised on the
+    training images like the default's; the models are the same, and the score depends
+    on neither ``heatmap`` nor ``heatmap_sigma``."""
+    X_train, X = data
+    det = IGDDetector(**LOCAL, local_score="worst_patch").fit(X_train)
+    s_g, s_l, _ = _raw(det, X)
+    parts = det.score_parts(X)
+    np.testing.assert_allclose(parts.local_score, s_l, rtol=1e-6)
+    np.testing.assert_array_equal(parts.global_score, local_fitted.score_parts(X).global_score)
+    c, sd = det.score_center_, det.score_scale_
+    expected = (s_g - c[0]) / sd[0] + (s_l - c[1]) / sd[1]
+    np.testing.assert_allclose(parts.score, expected, rtol=1e-5, atol=1e-6)
+    for other in ({"heatmap": "paper"}, {"heatmap_sigma": 0}):
+        again = IGDDetector(**LOCAL, local_score="worst_patch", **other).fit(X_train)
+        np.testing.assert_array_equal(again.anomaly_score(X), parts.score)
 
 
 @pytest.mark.parametrize("heatmap", ["balanced", "paper"])
@@ -181,16 +218,32 @@ def test_smooth_maps_keeps_constants_and_identity():
     np.testing.assert_allclose(cut.numpy(), _smooth(small.numpy(), 0.5), atol=1e-12)
 
 
+def test_detectors_saved_before_local_score_score_as_before(local_fitted, data):
+    """A detector pickled before ``local_score`` and ``score_center_`` existed has neither
+    attribute and mean scales in ``score_scale_``: it keeps its worst-patch score divided
+    by those means."""
+    X_train, X = data
+    old = copy.copy(local_fitted)
+    del old.local_score, old.score_center_
+    s_g_train, s_l_train, _ = _raw(old, X_train)
+    old.score_scale_ = np.array([s_g_train.mean(), s_l_train.mean()])
+    s_g, s_l, _ = _raw(old, X)
+    expected = s_g / old.score_scale_[0] + s_l / old.score_scale_[1]
+    np.testing.assert_allclose(old.anomaly_score(X), expected, rtol=1e-5)
+
+
 @pytest.mark.parametrize("sigma", [0, 3.0])
-def test_heatmap_sigma_smooths_the_maps_only(local_fitted, data, sigma):
-    """``heatmap_sigma`` changes the maps, never the scores; 0 gives eq. 16-17 unsmoothed,
-    and the smoothed map is the unsmoothed one filtered (the filter is linear, so the
-    global and local parts still add up to the map)."""
+def test_heatmap_sigma_smooths_the_maps(local_fitted, data, sigma):
+    """``heatmap_sigma`` changes the maps and, through the local map's maximum, the local
+    score, never the models or the global score; 0 gives eq. 16-17 unsmoothed, and the
+    smoothed map is the unsmoothed one filtered (the filter is linear, so the global and
+    local parts still add up to the map)."""
     X_train, X = data
     det = IGDDetector(**LOCAL, heatmap_sigma=sigma).fit(X_train)
     assert det.heatmap_sigma_ == sigma
-    np.testing.assert_array_equal(det.anomaly_score(X), local_fitted.anomaly_score(X))
-    assert det.offset_ == local_fitted.offset_
+    np.testing.assert_array_equal(
+        det.score_parts(X).global_score, local_fitted.score_parts(X).global_score
+    )
     raw = _unsmoothed(local_fitted).score_parts(X[:8], heatmap=True)
     parts = det.score_parts(X[:8], heatmap=True)
     for key in ("heatmap", "global_heatmap", "local_heatmap"):
@@ -199,6 +252,7 @@ def test_heatmap_sigma_smooths_the_maps_only(local_fitted, data, sigma):
     np.testing.assert_allclose(
         parts.heatmap, parts.global_heatmap + parts.local_heatmap, rtol=1e-12
     )
+    np.testing.assert_allclose(parts.local_score, parts.local_heatmap.max(axis=(1, 2)), rtol=1e-12)
 
 
 def test_tabular_input_has_no_scales_and_no_heatmap(raises=None):

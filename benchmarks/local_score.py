@@ -17,6 +17,11 @@ candidate image scores computed from the same fitted models:
   latter is the default, ``local_score="heatmap_max"``).
 
     python benchmarks/local_score.py --draws 1,2 --epochs 5
+    python benchmarks/local_score.py --timing --draws 1 --epochs 1
+
+``--timing`` instead measures what each ``local_score`` costs: one detector fitted on
+brick, then the best of 3 ``anomaly_score`` passes over the test crops with each setting
+(the same fitted models; the scales are not refitted, only the time matters).
 
 Appends a section to ``benchmarks/results/local_score.md`` with the command, the machine
 and the date.
@@ -92,6 +97,25 @@ def candidate_scores(det, images_train, images_test):
     }
 
 
+def timing(args):
+    """Markdown lines: seconds and images/s of ``anomaly_score`` for each ``local_score``."""
+    data = make_texture_defects(
+        "brick", n_train=args.n_train, n_test=args.n_test, size=args.size, random_state=1
+    )
+    det = IGDDetector(max_epochs=args.epochs, random_state=0).fit(data.images_train)
+    lines = ["| local_score | best of 3 (s) | images/s |", "|---|---|---|"]
+    for local_score in ("worst_patch", "heatmap_max"):
+        det.local_score = local_score
+        best = np.inf
+        for _ in range(3):
+            start = time.perf_counter()
+            det.anomaly_score(data.images_test)
+            best = min(best, time.perf_counter() - start)
+        lines.append(f"| {local_score} | {best:.2f} | {args.n_test / best:.0f} |")
+        print(lines[-1], flush=True)
+    return lines
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--draws", default="1,2")
@@ -100,11 +124,28 @@ def main(argv=None):
     parser.add_argument("--n-test", type=int, default=300)
     parser.add_argument("--epochs", type=int, default=5)
     parser.add_argument("--out", default=str(HERE / "results" / "local_score.md"))
+    parser.add_argument("--timing", action="store_true")
     args = parser.parse_args(argv)
     draws = [int(d) for d in args.draws.split(",")]
     if 0 in draws:
         parser.error("draw 0 is the tests' and demos' data; choose on other draws")
     torch.set_num_threads(2)
+    if args.timing:
+        lines = [
+            "",
+            f"## Scoring time of each local_score ({args.size} px, {args.n_test} test crops)",
+            "",
+            "Command: `python " + " ".join(shlex.quote(a) for a in sys.argv) + "`  ",
+            f"Machine: {platform.machine()}, {torch.get_num_threads()} torch threads, torch "
+            f"{torch.__version__}; {time.strftime('%Y-%m-%d')}.  ",
+            "One detector fitted on brick (draw 1); `anomaly_score` over the test crops with "
+            "each setting of the same fitted models.",
+            "",
+            *timing(args),
+        ]
+        with Path(args.out).open("a") as f:
+            f.write("\n".join(lines) + "\n")
+        return
     columns, results, seconds = [], {}, 0.0
     for draw in draws:
         for texture in TEXTURES:

@@ -38,3 +38,36 @@ def test_paper_scale_tiny_cpu_run(tmp_path):
     assert row["flops_per_step_per_process"] > 3 * 32 * 150e6 * 0.9
     assert row["flops_per_epoch"] > 2 * row["flops_per_step_per_process"]  # 2 steps + E-step
     assert row["floor_epoch_s"] > 0 and row["epoch_over_floor"] > 1
+
+
+QUALITY = SCRIPT.parent / "quality.py"
+
+
+def test_quality_contaminated_and_validation_splits():
+    """``quality.py --contamination`` moves test anomalies into the training set (none is
+    lost or duplicated), and ``--validation`` never scores an image of the test half."""
+    spec = importlib.util.spec_from_file_location("quality", QUALITY)
+    quality = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(quality)
+
+    X_train, X_test, anomalous = quality.split("mnist5k", 3, 0)
+    Xc_train, Xc_test, c_anomalous = quality.split("mnist5k", 3, 0, contamination=0.1)
+    n_added = len(Xc_train) - len(X_train)
+    assert n_added == round(0.1 * len(X_train) / 0.9) > 0
+    assert len(Xc_test) == len(X_test) - n_added
+    assert c_anomalous.sum() == anomalous.sum() - n_added  # only anomalies were moved
+    flat = lambda X: {x.tobytes() for x in X}  # noqa: E731
+    moved = flat(Xc_train) - flat(X_train)
+    assert len(moved) == n_added and moved <= flat(X_test[anomalous])
+    assert not moved & flat(Xc_test)
+
+    Xv_train, Xv_test, _ = quality.split("mnist5k", 3, 0, validation=True)
+    assert not (flat(Xv_train) | flat(Xv_test)) & flat(X_test)
+    assert 0 < len(Xv_train) < len(X_train)
+    with pytest.raises(ValueError, match="mnist5k only"):
+        quality.split("fmnist", 3, 0, validation=True)
+
+    assert quality.config_params("igd:lambda3=1.0:variant='rec+gac'") == {
+        "lambda3": 1.0, "variant": "rec+gac"
+    }  # fmt: skip
+    assert quality.config_params("scratch") == {"pretrain": None}

@@ -19,7 +19,7 @@ Configurations (``--configs``), all ``IGDDetector(random_state=seed, ...)``:
 Peers: ``OneClassSVM()`` and ``IsolationForest(random_state=seed)`` on raw pixels / 255.
 
 ``--contamination c`` is the paper's Table 5 "AC" condition: anomalies drawn at random
-(``RandomState(seed)``) from the test set's anomalies are removed from it and added to the
+(``RandomState(seed + 1000)``) from the test set's anomalies are removed from it and added to the
 training images, so that a fraction ``c`` of the training set is anomalous. The ablation's
 claim for the interpolation critic is strongest there (paper: +3.1% mean AUC on CIFAR10).
 

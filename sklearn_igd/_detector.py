@@ -24,6 +24,7 @@ from ._config import (
     torch_threads,
 )
 from ._data import PatchSamples, Samples, distributed_context
+from ._feature_map import fit_feature_map
 from ._losses import GAUSSIAN_SCORES, GLOBAL_SSIM, LOCAL_SSIM, IGDLoss
 from ._net import EpochProgressBar, EStep, IGDNet, warn_if_interrupted
 from ._networks import BACKBONE_WIDTHS, IGDModule
@@ -49,6 +50,8 @@ from ._version import __version__
 
 #: The paper's fixed threshold on s(x) used by ``contamination="auto"``.
 AUTO_THRESHOLD = 0.5
+#: ``feature_weight_`` is measured on at most this many training images.
+FEATURE_WEIGHT_IMAGES = 256
 
 #: ``variant``: which of IGD's components train and score (the paper's Table 5 rows).
 VARIANTS = {
@@ -162,6 +165,21 @@ class IGDDetector(OutlierMixin, BaseEstimator):
         average and at chance level on brick (its Gaussian term is at chance level on
         8 px patches), the map's maximum at 0.82 (the user guide has the numbers).
         Ignored without the local model.
+    feature_map : bool or "auto", default="auto"
+        Add the feature map to :meth:`predict_heatmap`: at every location, the squared
+        Mahalanobis distance of frozen ImageNet features (the packaged EfficientNet-Lite0
+        up to its third stage, on images upsampled to a shorter side of at least 256 px)
+        to one Gaussian fitted on every location of the training images, resized to the
+        image, smoothed as the models' maps and weighted (``feature_weight_``) to their
+        spread over the training pixels. With ``local_score="heatmap_max"`` the local part
+        of the score is then the maximum of the local model's map plus the feature map.
+        It sees what reconstruction errors miss on fine textures: a patch of another
+        texture, a brightness change, which the autoencoders reconstruct faithfully. On a
+        validation draw of the texture defects it raised the pooled pixel AUROC of grass
+        from 0.68 to 0.82 and of gravel from 0.84 to 0.90 (brick 0.988 to 0.986), the
+        image AUROC of grass from 0.62 to 0.72 and of gravel from 0.62 to 0.66 (the user
+        guide has the numbers). ``"auto"``: on with the local model and
+        ``heatmap="balanced"``. Not part of the paper; ignored for 2-D input.
     variant : {"igd", "rec+gac", "rec"}, default="igd"
         Which components train and score, as in the paper's ablation (Table 5): the
         full model; without the interpolation critic; or the autoencoder alone with the
@@ -282,6 +300,14 @@ class IGDDetector(OutlierMixin, BaseEstimator):
     heatmap_sigma_ : float or None
         The smoothing of :meth:`predict_heatmap` in pixels (``heatmap_sigma`` resolved);
         None for 2-D input.
+    feature_map_ : FeatureGaussianMap or None
+        The fitted feature map (``feature_map``): a frozen torch module
+        ``(n, C, H, W) -> (n, H, W)`` holding the Gaussian's ``mean`` and ``precision``;
+        None without it.
+    feature_weight_ : float or None
+        The feature map's weight in the heatmap: the standard deviation over the training
+        pixels (at most 256 training images) of the models' maps divided by that of the
+        smoothed feature map. None without it.
 
     See Also
     --------
@@ -327,6 +353,7 @@ class IGDDetector(OutlierMixin, BaseEstimator):
         "heatmap": [StrOptions({"balanced", "paper"})],
         "heatmap_sigma": [StrOptions({"auto"}), Interval(Real, 0, None, closed="left")],
         "local_score": [StrOptions({"heatmap_max", "worst_patch"})],
+        "feature_map": ["boolean", StrOptions({"auto"})],
         "variant": [StrOptions(set(VARIANTS))],
         "gaussian_score": [StrOptions(set(GAUSSIAN_SCORES))],
         "pretrain": [None, StrOptions({"imagenet", "kd", "ssl"}), torch.nn.Module],
@@ -364,6 +391,7 @@ class IGDDetector(OutlierMixin, BaseEstimator):
         heatmap="balanced",
         heatmap_sigma="auto",
         local_score="heatmap_max",
+        feature_map="auto",
         variant="igd",
         gaussian_score="nll",
         pretrain="imagenet",
@@ -397,6 +425,7 @@ class IGDDetector(OutlierMixin, BaseEstimator):
         self.heatmap = heatmap
         self.heatmap_sigma = heatmap_sigma
         self.local_score = local_score
+        self.feature_map = feature_map
         self.variant = variant
         self.gaussian_score = gaussian_score
         self.pretrain = pretrain
@@ -453,6 +482,11 @@ class IGDDetector(OutlierMixin, BaseEstimator):
                 with torch_seed(seed + 1, plan.device):
                     local_net = self._fit_local(X, plan)
             self._store_models(net, local_net, plan, pretrain_history)
+            self.feature_map_ = self.feature_weight_ = None
+            if self._uses_feature_map():
+                self.feature_map_ = fit_feature_map(
+                    torch.from_numpy(X), batch_size=plan.batch_size, device=plan.device
+                )
             self._fit_thresholds(X)
             warn_if_interrupted(net, local_net, plan)
         return self
@@ -475,8 +509,9 @@ class IGDDetector(OutlierMixin, BaseEstimator):
             ``score`` (n,): :meth:`anomaly_score`; ``global_score`` (n,): the global
             model's ``s_G = l_r + l_h`` (eq. 14); ``local_score`` (n,) or None: the local
             model's ``s_L`` (``local_score``), not standardised. With ``heatmap``: ``heatmap``
-            (n, H, W): :meth:`predict_heatmap`; ``global_heatmap`` and ``local_heatmap``
-            (or None): its two models' weighted terms, which add up to it. With
+            (n, H, W): :meth:`predict_heatmap`; ``global_heatmap``, ``local_heatmap`` and
+            ``feature_heatmap`` (or None): its two models' weighted terms and the weighted
+            feature map (``feature_map``), which add up to it. With
             ``terms``: ``global_terms`` and ``local_terms`` (or None), each (n, 2, H, W):
             the absolute error ``|x - x_hat|`` (``[:, 0]``) and ``1 - MS-SSIM map``
             (``[:, 1]``) that the heatmap weighs (``heatmap_scale_``). All float64.
@@ -541,8 +576,11 @@ class IGDDetector(OutlierMixin, BaseEstimator):
         eq. 16-17 as written, ``(rho A_G + (1 - rho) S_G) + (rho A_L + (1 - rho) S_L)``,
         in which the term with the largest values dominates (the user guide shows where
         that hurts localisation). Each model's map is then smoothed by a Gaussian of
-        ``heatmap_sigma_`` pixels (``heatmap_sigma``; 0: not smoothed). Computed in batches whose
-        memory is bounded whatever the image size.
+        ``heatmap_sigma_`` pixels (``heatmap_sigma``; 0: not smoothed). With the feature
+        map (``feature_map``, on by default with the local model) the map adds
+        ``G_sigma * (feature_weight_ * F)``, ``F`` the squared Mahalanobis distance of
+        each location's frozen ImageNet features to their training Gaussian. Computed in
+        batches whose memory is bounded whatever the image size.
 
         Parameters
         ----------
@@ -616,6 +654,9 @@ class IGDDetector(OutlierMixin, BaseEstimator):
 
     def __getstate__(self):
         state = super().__getstate__()
+        if state.get("feature_map_") is not None:
+            # saved on the CPU whatever the fitting device, so that it loads anywhere
+            state["feature_map_"] = copy.deepcopy(state["feature_map_"]).cpu()
         if "net_" in state:
             state["_sklearn_igd_version"] = __version__
             state["_weights_digest"] = weights_digest(self._torch_models())
@@ -747,6 +788,9 @@ class IGDDetector(OutlierMixin, BaseEstimator):
         local = self.local_net_ is not None
         if balanced:
             self.heatmap_scale_ = positive_or_one(parts.term_means)
+        if self.feature_map_ is not None:
+            self.feature_weight_ = self._feature_weight(X)
+        if balanced or self.feature_map_ is not None:
             if local and self.local_score == "heatmap_max":
                 # the local score is the maximum of the local map, which these scales weigh
                 parts = self._score(X, scaled=False, check=False)
@@ -762,6 +806,32 @@ class IGDDetector(OutlierMixin, BaseEstimator):
         else:
             self.offset_ = float(np.percentile(-score, 100.0 * self.contamination))
 
+    def _feature_map_on_device(self):
+        """``feature_map_`` (or None) on ``device_``, where the models score."""
+        feature_map = getattr(self, "feature_map_", None)
+        return None if feature_map is None else feature_map.to(self.device_)
+
+    def _uses_feature_map(self):
+        """Whether ``fit`` adds the feature map (``feature_map`` resolved)."""
+        if not self.is_image_:
+            return False
+        if self.feature_map == "auto":
+            return self.local_net_ is not None and self.heatmap == "balanced"
+        return bool(self.feature_map)
+
+    def _feature_weight(self, X):
+        """``feature_weight_``: the standard deviation over the training pixels of the
+        models' (weighted, smoothed) maps divided by that of the smoothed feature map, on
+        at most :data:`FEATURE_WEIGHT_IMAGES` training images evenly spread over ``X``."""
+        idx = np.unique(np.linspace(0, len(X) - 1, min(len(X), FEATURE_WEIGHT_IMAGES)).astype(int))
+        self.feature_weight_ = 1.0
+        parts = self._score(X[idx], heatmap=True, scaled=False, check=False)
+        models = float((parts.heatmap - parts.feature_heatmap).std())
+        features = float(parts.feature_heatmap.std())
+        if not (np.isfinite(models) and np.isfinite(features) and models > 0 and features > 0):
+            return 1.0
+        return models / features
+
     # ============================================================ scoring helpers
     def _prepare(self, X):
         """Checked float32 input in the fitted layout (standardised for 2-D input)."""
@@ -774,7 +844,11 @@ class IGDDetector(OutlierMixin, BaseEstimator):
     def _torch_models(self):
         """The fitted torch models (global, local or None)."""
         local = getattr(self, "local_net_", None)
-        return [self.net_.module_, local.module_ if local is not None else None]
+        return [
+            self.net_.module_,
+            local.module_ if local is not None else None,
+            getattr(self, "feature_map_", None),
+        ]
 
     def _scorer(self, scaled=True):
         """The :class:`IGDScorer` of the fitted models (weights shared, nothing copied).
@@ -808,6 +882,8 @@ class IGDDetector(OutlierMixin, BaseEstimator):
             heatmap_sigma=sigma,
             local_score=getattr(self, "local_score", "worst_patch"),
             score_center=center,
+            feature_map=self._feature_map_on_device(),
+            feature_weight=getattr(self, "feature_weight_", None) or 1.0,
         )
 
     def _score(self, X, *, heatmap=False, terms=None, scaled=True, check=True):

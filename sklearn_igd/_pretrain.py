@@ -293,7 +293,8 @@ IMAGENET_COMPONENTS = 128
 class EfficientNetLite0Blocks(nn.Module):
     """EfficientNet-Lite0's stem and blocks ``0..last``, average-pooled on a grid.
 
-    ``(n, 3, h, w) -> (n, C_last * grid**2)``; ``net`` is the ImageNet
+    ``(n, 3, h, w) -> (n, C_last * grid**2)``; with ``grid=None`` the block's feature map
+    ``(n, C_last, h', w')`` unpooled. ``net`` is the ImageNet
     ``efficientnet_lite_pytorch.EfficientNet``.
     """
 
@@ -302,12 +303,14 @@ class EfficientNetLite0Blocks(nn.Module):
         self.stem = nn.Sequential(net._conv_stem, net._bn0)
         self.swish = net._swish
         self.blocks = nn.ModuleList(net._blocks[: last + 1])
-        self.grid = int(grid)
+        self.grid = None if grid is None else int(grid)
 
     def forward(self, x):
         h = self.swish(self.stem(x))
         for block in self.blocks:
             h = block(h)
+        if self.grid is None:
+            return h
         return torch.flatten(F.adaptive_avg_pool2d(h, self.grid), 1)
 
 

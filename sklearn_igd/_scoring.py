@@ -39,7 +39,7 @@ CPU_EVAL_VALUES = 1 << 16
 
 #: Names of the per-sample and per-pixel parts :meth:`IGDScorer.parts` returns.
 SCORE_PARTS = ("score", "global_score", "local_score")
-HEATMAP_PARTS = ("heatmap", "global_heatmap", "local_heatmap")
+HEATMAP_PARTS = ("heatmap", "global_heatmap", "local_heatmap", "feature_heatmap")
 
 
 #: Gaussian kernels reach this many standard deviations on each side (as scipy's default).
@@ -180,11 +180,19 @@ class IGDScorer(nn.Module):
     score_center : array of shape (2,) or None
         Subtracted from ``s_G`` and ``s_L`` before they are divided by ``score_scale``
         (with the local model); None: zeros.
+    feature_map : FeatureGaussianMap or None
+        The per-location Gaussian descriptor of frozen ImageNet features
+        (:mod:`sklearn_igd._feature_map`), added to the heatmap times ``feature_weight``
+        and smoothed as the models' maps; with ``local_score="heatmap_max"`` the local
+        score is then the maximum of the local model's map plus this one. None: no
+        feature map.
+    feature_weight : float, default=1.0
 
     The score is ``s = s_G`` without the local model (eq. 14) and
     ``s = (s_G - score_center[0]) / score_scale[0] + (s_L - score_center[1]) /
     score_scale[1]`` with it (eq. 13-15); the heatmap is
-    ``sum_model G_sigma * (sum_term weight * term)`` (eq. 16-17, then smoothed).
+    ``sum_model G_sigma * (sum_term weight * term)`` (eq. 16-17, then smoothed), plus
+    ``G_sigma * (feature_weight * feature_map)``.
     """
 
     def __init__(
@@ -196,8 +204,12 @@ class IGDScorer(nn.Module):
         heatmap_sigma=0.0,
         local_score="heatmap_max",
         score_center=None,
+        feature_map=None,
+        feature_weight=1.0,
     ):
         super().__init__()
+        self.feature_map = feature_map
+        self.feature_weight = float(feature_weight)
         self.global_model = global_model
         self.local_model = local_model
         scale = torch.ones(2) if score_scale is None else torch.as_tensor(score_scale)
@@ -214,13 +226,16 @@ class IGDScorer(nn.Module):
         """A dict of the score's parts (each (n,)) and, with ``heatmap``, the maps' parts
         (each (n, H, W)); the local parts are None without the local model. With
         ``terms``, also each model's unweighted error terms ``global_terms`` and
-        ``local_terms`` (each (n, 2, H, W) or None)."""
+        ``local_terms`` (each (n, 2, H, W) or None). ``feature_heatmap`` (n, H, W) is the
+        weighted, smoothed feature map, None without it."""
         # the parts are combined in float64, so that the documented sums hold to rounding
         l_r, l_h = self.global_model.score_terms(x)
         out = {"global_score": (l_r + l_h).double(), "local_score": None}
         score = out["global_score"]
         w, k = self.heatmap_weights, self.heatmap_kernel
-        t = local_heatmap = None
+        t = local_heatmap = feature_heatmap = None
+        if self.feature_map is not None and (heatmap or self.local_score != "worst_patch"):
+            feature_heatmap = smooth_maps(self.feature_weight * self.feature_map(x).double(), k)
         if self.local_model is not None:
             if self.local_score == "worst_patch":
                 p_r, p_h = self.local_model.score_terms(x)
@@ -228,7 +243,10 @@ class IGDScorer(nn.Module):
             else:
                 t = self.local_model.error_terms(x).double()
                 local_heatmap = smooth_maps(w[1, 0] * t[:, 0] + w[1, 1] * t[:, 1], k)
-                out["local_score"] = local_heatmap.amax(dim=(1, 2))
+                local_map = local_heatmap
+                if feature_heatmap is not None:
+                    local_map = local_heatmap + feature_heatmap
+                out["local_score"] = local_map.amax(dim=(1, 2))
             c, s = self.score_center, self.score_scale
             score = (score - c[0]) / s[0] + (out["local_score"] - c[1]) / s[1]
         out["score"] = score
@@ -244,9 +262,12 @@ class IGDScorer(nn.Module):
             if t is not None and local_heatmap is None:
                 local_heatmap = smooth_maps(w[1, 0] * t[:, 0] + w[1, 1] * t[:, 1], k)
             out["local_heatmap"] = local_heatmap
+            out["feature_heatmap"] = feature_heatmap
             out["heatmap"] = out["global_heatmap"]
             if local_heatmap is not None:
                 out["heatmap"] = out["heatmap"] + local_heatmap
+            if feature_heatmap is not None:
+                out["heatmap"] = out["heatmap"] + feature_heatmap
         return out
 
     def forward(self, x):
@@ -302,6 +323,8 @@ def inference_scorer(scorer):
         scorer.heatmap_sigma,
         local_score=scorer.local_score,
         score_center=scorer.score_center,
+        feature_map=scorer.feature_map,
+        feature_weight=scorer.feature_weight,
     )
 
 

@@ -30,13 +30,15 @@ torch.set_num_threads(THREADS)
 SEED = int(os.environ.get("SKLEARN_IGD_TEST_SEED", "0"))
 
 #: The fastest meaningful configuration: lite backbone, two epochs, no pre-training,
-#: global model only. Tests add what they exercise (``local=True``, ``pretrain=...``).
+#: global model only, no feature map. Tests add what they exercise (``local=True``,
+#: ``pretrain=...``, ``feature_map=True``).
 FAST = dict(
     backbone="resnet18-lite",
     max_epochs=2,
     batch_size=32,
     pretrain=None,
     local=False,
+    feature_map=False,
     random_state=0,
 )
 

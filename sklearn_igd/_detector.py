@@ -482,12 +482,12 @@ class IGDDetector(OutlierMixin, BaseEstimator):
                 with torch_seed(seed + 1, plan.device):
                     local_net = self._fit_local(X, plan)
             self._store_models(net, local_net, plan, pretrain_history)
-            self.feature_map_ = self.feature_weight_ = None
+            feature_map = None
             if self._uses_feature_map():
-                self.feature_map_ = fit_feature_map(
+                feature_map = fit_feature_map(
                     torch.from_numpy(X), batch_size=plan.batch_size, device=plan.device
                 )
-            self._fit_thresholds(X)
+            self._fit_thresholds(X, feature_map)
             warn_if_interrupted(net, local_net, plan)
         return self
 
@@ -780,17 +780,21 @@ class IGDDetector(OutlierMixin, BaseEstimator):
                 auto_heatmap_sigma(*self.input_shape_[1:]) if sigma == "auto" else sigma
             )
 
-    def _fit_thresholds(self, X):
-        """``heatmap_scale_``, ``score_center_``, ``score_scale_`` and ``offset_`` from the
-        training data."""
+    def _fit_thresholds(self, X, feature_map=None):
+        """``heatmap_scale_``, ``feature_map_``, ``feature_weight_``, ``score_center_``,
+        ``score_scale_`` and ``offset_`` from the training data and the fitted
+        ``feature_map`` (or None). The feature map is attached after the pass that
+        measures the models' error terms, which does not depend on it."""
         balanced = self.is_image_ and self.heatmap == "balanced"
+        self.feature_map_ = self.feature_weight_ = None
         parts = self._score(X, terms="means" if balanced else None, scaled=False, check=False)
         local = self.local_net_ is not None
         if balanced:
             self.heatmap_scale_ = positive_or_one(parts.term_means)
-        if self.feature_map_ is not None:
+        if feature_map is not None:
+            self.feature_map_ = feature_map
             self.feature_weight_ = self._feature_weight(X)
-        if balanced or self.feature_map_ is not None:
+        if balanced or feature_map is not None:
             if local and self.local_score == "heatmap_max":
                 # the local score is the maximum of the local map, which these scales weigh
                 parts = self._score(X, scaled=False, check=False)

@@ -433,7 +433,7 @@ def test_failure_after_training_restores_the_previous_model(fitted, digits, monk
     scores = det.decision_function(X[:20])
     before = dict(det.__dict__)
 
-    def broken(self, X):
+    def broken(self, X, feature_map=None):
         raise RuntimeError("disk full")
 
     monkeypatch.setattr(IGDDetector, "_fit_thresholds", broken)
@@ -543,7 +543,7 @@ def test_interrupt_outside_training_restores_state(fitted, digits, monkeypatch):
     X, y = digits
     scores = det.anomaly_score(X[:10])
 
-    def interrupted(self, X):
+    def interrupted(self, X, feature_map=None):
         raise KeyboardInterrupt
 
     monkeypatch.setattr(IGDDetector, "_fit_thresholds", interrupted)

@@ -27,7 +27,7 @@ from ._pretrain import (
     ImageNetInput,
     efficientnet_lite0_teacher,
 )
-from ._scoring import EVAL_VALUES
+from ._scoring import eval_batch_size
 
 #: EfficientNet-Lite0 up to this block (end of its third stage: 40 channels, stride 8) ...
 FEATURE_MAP_BLOCK = 4
@@ -117,7 +117,7 @@ def fit_feature_map(X, *, batch_size, device):
     """
     trunk = feature_trunk().to(device)
     x = torch.as_tensor(X)
-    batch_size = max(1, min(batch_size, EVAL_VALUES // max(1, x[0].numel())))
+    batch_size = min(batch_size, eval_batch_size(x.shape[1:]))
     total, outer, count = 0.0, 0.0, 0
     for i in range(0, x.shape[0], batch_size):
         f = local_features(trunk, to_device(x[i : i + batch_size], device))

@@ -40,7 +40,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from ._networks import BACKBONE_POOL, BACKBONE_WIDTHS, ResNetEncoder
-from ._scoring import EVAL_VALUES
+from ._scoring import eval_batch_size
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -147,7 +147,7 @@ def compute_features(encoder, X, batch_size, device):
     at most ``batch_size`` images and of at most the scoring budget of input values
     (:data:`~sklearn_igd._scoring.EVAL_VALUES`), so that memory does not grow with the
     image size."""
-    batch_size = max(1, min(batch_size, EVAL_VALUES // max(1, X[0].numel())))
+    batch_size = min(batch_size, eval_batch_size(X.shape[1:]))
     encoder.eval()
     out = [
         encoder(to_device(X[i : i + batch_size], device)).float().cpu()

@@ -23,9 +23,11 @@ Peers: ``OneClassSVM()`` and ``IsolationForest(random_state=seed)`` on raw pixel
 training images, so that a fraction ``c`` of the training set is anomalous. The ablation's
 claim for the interpolation critic is strongest there (paper: +3.1% mean AUC on CIFAR10).
 
-``--validation`` (``mnist5k`` only) never touches the reported test half: the training half
-is split again into stratified halves (``random_state=1``); the normal digit's images of
-the first are the training set and the second is scored. Designs are chosen there.
+``--validation`` never touches the reported test data. MNIST-5k: the training half is split
+again into stratified halves (``random_state=1``); the normal digit's images of the first
+are the training set and the second is scored. Fashion-MNIST: the same 1,000 training
+images; scored are 500 other training-split images of the class and 500 of each other
+class (:func:`fmnist_indices`). Designs are chosen there.
 
 A configuration may add parameters to a base one, ``base:name=value:name=value`` (values
 are Python literals), e.g. ``igd:lambda3=1.0``.
@@ -83,10 +85,28 @@ def config_params(config):
     return params
 
 
+def fmnist_indices(target, cls, seed, validation=False, n_train=1000, n_val=500):
+    """Fashion-MNIST training-split indices ``(train, held)`` for class ``cls``: the
+    ``n_train`` training images (``RandomState(seed)``) and, with ``validation``, held-back
+    training-split images to score instead of the test split (else None): ``n_val``
+    images of ``cls`` not among the training ones and ``n_val`` of each other class,
+    drawn with ``RandomState(500 + seed)``."""
+    idx = np.flatnonzero(target == cls)
+    pick = np.random.RandomState(seed).choice(idx, n_train, replace=False)
+    if not validation:
+        return pick, None
+    rng = np.random.RandomState(500 + seed)
+    held = [rng.choice(np.setdiff1d(idx, pick), n_val, replace=False)]
+    for other in np.unique(target):
+        if other != cls:
+            held.append(rng.choice(np.flatnonzero(target == other), n_val, replace=False))
+    return pick, np.concatenate(held)
+
+
 def split(data, cls, seed, contamination=0.0, validation=False):
     """``(X_train, X_test, anomalous)`` of class ``cls`` as normal; with
     ``contamination > 0``, test anomalies moved into the training set, and with
-    ``validation``, both from the training half (module docstring)."""
+    ``validation``, both from the training data (module docstring)."""
     if data == "mnist5k":
         X, y = load_mnist_5k(return_X_y=True)
         X_a, X_b, y_a, y_b = train_test_split(X, y, test_size=0.5, stratify=y, random_state=0)
@@ -96,13 +116,14 @@ def split(data, cls, seed, contamination=0.0, validation=False):
             )
         X_train, X_test, anomalous = X_a[y_a == cls], X_b, y_b != cls
     else:
-        if validation:
-            raise ValueError("--validation is implemented for mnist5k only.")
         train = fetch_fashion_mnist(subset="train")
-        test = fetch_fashion_mnist(subset="test")
-        idx = np.flatnonzero(train.target == cls)
-        pick = np.random.RandomState(seed).choice(idx, 1000, replace=False)
-        X_train, X_test, anomalous = train.images[pick], test.images, test.target != cls
+        pick, held = fmnist_indices(train.target, cls, seed, validation)
+        X_train = train.images[pick]
+        if validation:
+            X_test, anomalous = train.images[held], train.target[held] != cls
+        else:
+            test = fetch_fashion_mnist(subset="test")
+            X_test, anomalous = test.images, test.target != cls
     if contamination > 0:
         n_add = round(contamination * len(X_train) / (1 - contamination))
         rng = np.random.RandomState(seed + 1000)
@@ -176,7 +197,7 @@ def main(argv=None):
     parser.add_argument(
         "--validation",
         action="store_true",
-        help="score held-back training-half images instead of the test half (mnist5k)",
+        help="score held-back training images instead of the test data",
     )
     parser.add_argument(
         "--contamination",
@@ -240,7 +261,7 @@ def main(argv=None):
         "",
         "ROC AUC, anomalies positive; per class the mean over seeds."
         + (
-            " Validation: held-back training-half images (the test half is not used)."
+            " Validation: held-back training images (the test data is not used)."
             if args.validation
             else ""
         )

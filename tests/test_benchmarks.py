@@ -5,6 +5,7 @@ import importlib.util
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 SCRIPT = Path(__file__).resolve().parent.parent / "benchmarks" / "paper_scale.py"
@@ -45,7 +46,7 @@ QUALITY = SCRIPT.parent / "quality.py"
 
 def test_quality_contaminated_and_validation_splits():
     """``quality.py --contamination`` moves test anomalies into the training set (none is
-    lost or duplicated), and ``--validation`` never scores an image of the test half."""
+    lost or duplicated), and ``--validation`` never scores an image of the test data."""
     spec = importlib.util.spec_from_file_location("quality", QUALITY)
     quality = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(quality)
@@ -64,8 +65,14 @@ def test_quality_contaminated_and_validation_splits():
     Xv_train, Xv_test, _ = quality.split("mnist5k", 3, 0, validation=True)
     assert not (flat(Xv_train) | flat(Xv_test)) & flat(X_test)
     assert 0 < len(Xv_train) < len(X_train)
-    with pytest.raises(ValueError, match="mnist5k only"):
-        quality.split("fmnist", 3, 0, validation=True)
+    # Fashion-MNIST validation: held-back training-split images only (labels suffice)
+    target = np.repeat(np.arange(10), 1600)
+    pick, held = quality.fmnist_indices(target, 3, 0, validation=True)
+    again, none = quality.fmnist_indices(target, 3, 0)
+    np.testing.assert_array_equal(pick, again)  # the same training images as the test run
+    assert none is None and len(pick) == 1000 and np.all(target[pick] == 3)
+    assert not set(pick) & set(held) and len(set(held)) == len(held) == 5000
+    np.testing.assert_array_equal(np.bincount(target[held]), [500] * 10)
 
     assert quality.config_params("igd:lambda3=1.0:variant='rec+gac'") == {
         "lambda3": 1.0, "variant": "rec+gac"

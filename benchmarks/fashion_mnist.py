@@ -2,7 +2,9 @@
 
 For each class c of the ten: train on the images of class c in the training split (6,000)
 and score the test split (10,000 images, 10% normal); ROC AUC with class c as normal.
-Detectors: ``IGDDetector`` with ``pretrain=None`` (scratch), ``"kd"`` and ``"ssl"``, and
+Detectors: ``IGDDetector`` with ``pretrain=None`` (scratch), ``"kd"`` and ``"ssl"`` (``"kd"``
+is the frozen ImageNet teacher since it stopped distilling a student; the student's rows in
+``results/fashion_mnist_cpu.md`` predate that), and
 ``OneClassSVM`` and ``IsolationForest`` on raw pixels (scaled to [0, 1]), all in the same
 run, with wall time (fit + scoring) per class.
 

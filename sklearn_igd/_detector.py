@@ -198,9 +198,11 @@ class IGDDetector(OutlierMixin, BaseEstimator):
           average-pooled on a 2x2 grid, then whitened (PCA of the Ledoit-Wolf
           covariance, top 128 components) on the training images' features; the Linear
           starts as an isometry;
-        - ``"kd"``: ImageNet knowledge distillation: a ResNet18 student (``backbone``
-          widths, ImageNet stem) learns the l2 regression of an ImageNet teacher's
-          (``kd_teacher``) features, standardised per dimension, on the training images;
+        - ``"kd"``: the same with the ImageNet teacher ``kd_teacher`` (EfficientNet-Lite0
+          as ``"imagenet"``, or torchvision's ResNet18 up to its third stage, 256
+          channels). The paper distils the teacher into a student and freezes it; a
+          student distilled on the training images at CPU budgets scored below the
+          teacher's own features on validation data, so the teacher is used itself;
         - ``"ssl"``: SimCLR from scratch on the training images (two views per image by
           batched kornia augmentations, NT-Xent loss); the projection MLP is then dropped;
         - an ``nn.Module``: your own backbone, mapping float images ``(n, C, H, W)`` in
@@ -210,16 +212,18 @@ class IGDDetector(OutlierMixin, BaseEstimator):
 
         Ignored for 2-D input. Only the global model is pre-trained.
     kd_teacher : {"efficientnet-lite0", "resnet18"}, default="efficientnet-lite0"
-        The ImageNet teacher of ``pretrain="kd"``. ``"efficientnet-lite0"`` installs with
-        the package and works offline; ``"resnet18"`` is the paper's: torchvision's
-        ImageNet weights from ``kd_teacher_weights``, else the torch hub cache, else a
-        download.
+        The ImageNet network of ``pretrain="kd"``. ``"efficientnet-lite0"`` installs with
+        the package and works offline; ``"resnet18"`` is the paper's teacher:
+        torchvision's ImageNet weights from ``kd_teacher_weights``, else the torch hub
+        cache, else a download.
     kd_teacher_weights : str, path-like or None, default=None
         File with torchvision's ResNet18 ImageNet state dict for ``kd_teacher="resnet18"``.
     pretrain_epochs : int, default=10
-        Epochs of KD or SimCLR pre-training.
+        Epochs of SimCLR pre-training (``pretrain="ssl"``).
     pretrain_batch_size : int, default=64
-        Batch size of pre-training; capped at the number of training images.
+        Batch size of SimCLR pre-training, capped at the number of training images; the
+        frozen encoders of ``"imagenet"`` and ``"kd"`` compute features in batches of at
+        least this many images.
     cache_features : bool, default=True
         With a frozen pre-trained encoder, compute its features of every training image
         once, before training, instead of in every epoch. Costs ``4 d`` bytes per image.
@@ -251,9 +255,8 @@ class IGDDetector(OutlierMixin, BaseEstimator):
         ``l_r``, ``l_fg``, ``l_d``, ``sigma2`` (the E-step's scale in use, at least 1),
         ``sigma2_raw`` (the E-step's scale before that floor) and ``code_rank``
         (effective rank of the training codes: a collapsing code space shows as both
-        falling), ``dur``. With ``pretrain="kd"`` or ``"ssl"`` the
-        pre-training epochs come first, as rows with ``stage``, ``epoch``,
-        ``pretrain_loss`` and ``dur``.
+        falling), ``dur``. With ``pretrain="ssl"`` the pre-training epochs come
+        first, as rows with ``stage``, ``epoch``, ``pretrain_loss`` and ``dur``.
     mu_ : ndarray of shape (latent_dim,)
         Centre of the Gaussian descriptor after the final E-step.
     sigma2_ : float

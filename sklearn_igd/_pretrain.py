@@ -318,14 +318,8 @@ class ResNetStages(nn.Module):
 RESNET18_TEACHER_BLOCKS = 6
 
 
-def efficientnet_lite0_teacher(weights=None):
+def efficientnet_lite0_teacher(weights=None):  # noqa: ARG001 - packaged: no weights file
     """The packaged EfficientNet-Lite0's stem and blocks 0-7, 2x2-pooled: ``-> (n, 320)``."""
-    if weights is not None:
-        warnings.warn(
-            "kd_teacher_weights is ignored for kd_teacher='efficientnet-lite0'.",
-            UserWarning,
-            stacklevel=6,  # the caller of IGDDetector.fit
-        )
     return EfficientNetLite0Blocks(efficientnet_lite0_net())
 
 
@@ -523,6 +517,12 @@ def pretrained_encoder(est, X, plan):
     X = torch.from_numpy(X)
     if est.pretrain in ("imagenet", "kd"):
         kd = est.pretrain == "kd"
+        if kd and est.kd_teacher != "resnet18" and est.kd_teacher_weights is not None:
+            warnings.warn(
+                f"kd_teacher_weights is ignored for kd_teacher={est.kd_teacher!r}.",
+                UserWarning,
+                stacklevel=4,  # pretrained_encoder <- fit <- scikit-learn's wrapper <- caller
+            )
         encoder, features = imagenet_encoder(
             X,
             batch_size=max(plan.batch_size, est.pretrain_batch_size),

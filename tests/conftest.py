@@ -41,6 +41,8 @@ FAST = dict(
     feature_map=False,
     random_state=0,
 )
+#: ``FAST`` with the local model: one epoch, batch 16.
+FAST_LOCAL = {**FAST, "max_epochs": 1, "batch_size": 16, "local": True}
 
 
 def pytest_report_header(config):
@@ -113,9 +115,7 @@ def local_fitted(mnist):
     from sklearn_igd import IGDDetector
 
     X, y = mnist
-    return IGDDetector(**{**FAST, "max_epochs": 1, "batch_size": 16, "local": True}).fit(
-        X[y == 3][:48]
-    )
+    return IGDDetector(**FAST_LOCAL).fit(X[y == 3][:48])
 
 
 class _Raises:

@@ -11,7 +11,7 @@ import joblib
 import numpy as np
 import pytest
 import torch
-from conftest import FAST
+from conftest import FAST, FAST_LOCAL
 from conftest import raises_match as _raises
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
@@ -531,7 +531,7 @@ def test_interrupt_during_local_training(mnist, monkeypatch):
     X, y = mnist
     # global: 1 epoch of 2 batches; the local model's first batch is call 3
     _interrupt_at(monkeypatch, IGDNet, call=3)
-    det = IGDDetector(**{**FAST, "max_epochs": 1, "batch_size": 16, "local": True})
+    det = IGDDetector(**FAST_LOCAL)
     with pytest.warns(UserWarning, match="epoch 1 of 1 of the local model"):
         det.fit(X[y == 4][:32])
     assert det.local_net_ is not None

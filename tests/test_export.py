@@ -13,7 +13,7 @@ import warnings
 import numpy as np
 import pytest
 import torch
-from conftest import FAST
+from conftest import FAST, FAST_LOCAL
 from conftest import raises_match as _raises
 from sklearn.exceptions import NotFittedError
 
@@ -50,7 +50,7 @@ def rgb():
     rng = np.random.RandomState(0)
     base = np.linspace(0, 255, 16)[None, :, None] * np.ones((1, 1, 3))
     X = np.clip(base + rng.normal(0, 20, size=(40, 16, 16, 3)), 0, 255).astype(np.uint8)
-    det = IGDDetector(**{**FAST, "max_epochs": 1, "batch_size": 16, "local": True}).fit(X[:32])
+    det = IGDDetector(**FAST_LOCAL).fit(X[:32])
     return det, X
 
 

@@ -14,7 +14,7 @@ import joblib
 import numpy as np
 import pytest
 import torch
-from conftest import FAST
+from conftest import FAST_LOCAL
 from torch.nn import functional as F
 
 from sklearn_igd import IGDDetector
@@ -27,8 +27,6 @@ from sklearn_igd._scoring import gaussian_kernel_1d, smooth_maps
 from sklearn_igd.datasets import make_texture_defects
 from sklearn_igd.metrics import pixel_roc_auc
 
-LOCAL = {**FAST, "max_epochs": 1, "batch_size": 16, "local": True}
-
 
 @pytest.fixture(scope="module")
 def data(mnist):
@@ -38,7 +36,7 @@ def data(mnist):
 
 @pytest.fixture(scope="module")
 def feature_fitted(data):
-    return IGDDetector(**{**LOCAL, "feature_map": "auto"}).fit(data[0])
+    return IGDDetector(**{**FAST_LOCAL, "feature_map": "auto"}).fit(data[0])
 
 
 def _x(X):
@@ -66,7 +64,7 @@ def _feature_heatmap(det, X, weight):
 def test_auto_is_on_with_the_local_model_and_the_balanced_heatmap(feature_fitted, data):
     assert feature_fitted.feature_map_ is not None and feature_fitted.feature_weight_ > 0
     for params in ({"heatmap": "paper"}, {"local": False}, {}):
-        det = IGDDetector(**{**LOCAL, **params, "feature_map": "auto" if params else False})
+        det = IGDDetector(**{**FAST_LOCAL, **params, "feature_map": "auto" if params else False})
         det.fit(data[0][:16])
         assert det.feature_map_ is None and det.feature_weight_ is None
         assert det.score_parts(data[1][:2], heatmap=True).feature_heatmap is None

@@ -80,8 +80,9 @@ def test_kd_is_the_frozen_teacher_and_trains_nothing_before_igd(kd_detector, dig
 
 
 def test_kd_teacher_weights_are_ignored_with_a_warning_for_the_packaged_teacher(digits):
-    with pytest.warns(UserWarning, match="kd_teacher_weights is ignored"):
+    with pytest.warns(UserWarning, match="kd_teacher_weights is ignored") as record:
         IGDDetector(**FAST, pretrain="kd", kd_teacher_weights="resnet18.pth").fit(digits[0])
+    assert record[0].filename == __file__  # it points at the caller's fit
 
 
 def test_kd_encoder_is_frozen_and_only_the_head_trains(kd_detector):

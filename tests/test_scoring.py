@@ -14,7 +14,7 @@ import copy
 import numpy as np
 import pytest
 import torch
-from conftest import FAST
+from conftest import FAST, FAST_LOCAL
 from scipy.ndimage import gaussian_filter
 
 from sklearn_igd import IGDDetector
@@ -28,8 +28,6 @@ from sklearn_igd._scoring import (
     max_patches_per_pass,
     smooth_maps,
 )
-
-LOCAL = {**FAST, "max_epochs": 1, "batch_size": 16, "local": True}
 
 
 @pytest.fixture(scope="module")
@@ -138,7 +136,7 @@ def test_score_and_heatmap_formulas(local_fitted, data):
 
 def test_paper_heatmap_is_eq16_and_sets_the_local_score(local_fitted, data):
     X_train, X = data
-    det = IGDDetector(**LOCAL, heatmap="paper").fit(X_train)
+    det = IGDDetector(**FAST_LOCAL, heatmap="paper").fit(X_train)
     assert det.heatmap_scale_ is None
     _, _, t = _raw(det, X[:10])
     rho = det.rho
@@ -160,7 +158,7 @@ def test_worst_patch_local_score_is_eq15(local_fitted, data):
     training images like the default's; the models are the same, and the score depends
     on neither ``heatmap`` nor ``heatmap_sigma``."""
     X_train, X = data
-    det = IGDDetector(**LOCAL, local_score="worst_patch").fit(X_train)
+    det = IGDDetector(**FAST_LOCAL, local_score="worst_patch").fit(X_train)
     s_g, s_l, _ = _raw(det, X)
     parts = det.score_parts(X)
     np.testing.assert_allclose(parts.local_score, s_l, rtol=1e-6)
@@ -169,14 +167,14 @@ def test_worst_patch_local_score_is_eq15(local_fitted, data):
     expected = (s_g - c[0]) / sd[0] + (s_l - c[1]) / sd[1]
     np.testing.assert_allclose(parts.score, expected, rtol=1e-5, atol=1e-6)
     # one refit changes both (each alone was checked equal when they were separate refits)
-    again = IGDDetector(**LOCAL, local_score="worst_patch", heatmap="paper", heatmap_sigma=0)
+    again = IGDDetector(**FAST_LOCAL, local_score="worst_patch", heatmap="paper", heatmap_sigma=0)
     np.testing.assert_array_equal(again.fit(X_train).anomaly_score(X), parts.score)
 
 
 @pytest.mark.parametrize("heatmap", ["balanced", "paper"])
 def test_global_model_alone(data, heatmap):
     X_train, X = data
-    det = IGDDetector(**{**LOCAL, "local": False, "heatmap": heatmap}).fit(X_train)
+    det = IGDDetector(**{**FAST_LOCAL, "local": False, "heatmap": heatmap}).fit(X_train)
     assert det.local_net_ is None and det.patch_size_ is None and det.score_scale_ is None
     s_g, _, t = _raw(det, X)
     np.testing.assert_allclose(det.anomaly_score(X), s_g, rtol=1e-6)
@@ -239,7 +237,7 @@ def test_heatmap_sigma_smooths_the_maps(local_fitted, data, sigma):
     smoothed map is the unsmoothed one filtered (the filter is linear, so the global and
     local parts still add up to the map)."""
     X_train, X = data
-    det = IGDDetector(**LOCAL, heatmap_sigma=sigma).fit(X_train)
+    det = IGDDetector(**FAST_LOCAL, heatmap_sigma=sigma).fit(X_train)
     assert det.heatmap_sigma_ == sigma
     np.testing.assert_array_equal(
         det.score_parts(X).global_score, local_fitted.score_parts(X).global_score
@@ -281,7 +279,7 @@ def test_offset_uses_the_combined_score(local_fitted, data):
 def test_digits_with_one_patch(digits):
     """8x8 digits: a single 8 px patch per image; the scales stay finite and positive."""
     X, y = digits
-    det = IGDDetector(**LOCAL).fit(X[y == 0][:40])
+    det = IGDDetector(**FAST_LOCAL).fit(X[y == 0][:40])
     assert det.local_net_ is not None and det.patch_size_ == 8
     assert np.all(det.score_scale_ > 0) and np.all(det.heatmap_scale_ > 0)
 

@@ -10,6 +10,7 @@ name the parameter, the expected and the received value.
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import sys
 from dataclasses import dataclass
@@ -40,6 +41,9 @@ GPU_EPOCHS = 256
 #: encoder, 10,000 passes instead of 5,000 changed validation AUCs by less than 0.003
 #: (MNIST and Fashion-MNIST classes, held-back training images), for twice the time.
 CPU_SAMPLE_PASSES = 5_000
+#: ... of images of up to this many pixels; an image of more counts for its pixels /
+#: this many samples, so that the time of a fit grows less with the image size.
+CPU_PIXELS = 28 * 28
 
 
 class Count(Interval):
@@ -135,10 +139,15 @@ class FitPlan:
     world_size: int = 1
 
 
-def _auto_epochs(device, n_samples):
+def _auto_epochs(device, n_samples, sample_shape):
+    """``max_epochs="auto"``: :data:`GPU_EPOCHS` on CUDA; on a CPU
+    :data:`CPU_SAMPLE_PASSES` passes of 28x28 images' worth of pixels (images larger than
+    that count for more than one sample), 1 to :data:`GPU_EPOCHS` epochs."""
     if device.startswith("cuda"):
         return GPU_EPOCHS
-    return int(min(GPU_EPOCHS, max(1, round(CPU_SAMPLE_PASSES / max(n_samples, 1)))))
+    size = max(1.0, math.prod(sample_shape[1:]) / CPU_PIXELS) if len(sample_shape) == 3 else 1.0
+    passes = CPU_SAMPLE_PASSES / (max(n_samples, 1) * size)
+    return int(min(GPU_EPOCHS, max(1, round(passes))))
 
 
 def _patch_geometry(est, h, w):
@@ -180,7 +189,7 @@ def resolve_fit_plan(est, input_shape, n_samples, n_threads):
         backbone = "resnet18" if device.startswith("cuda") else "resnet18-lite"
     epochs = est.max_epochs
     if epochs == "auto":
-        epochs = _auto_epochs(device, n_samples)
+        epochs = _auto_epochs(device, n_samples, input_shape)
     local = is_image and (
         est.local if est.local != "auto" else min(input_shape[1:]) >= LOCAL_AUTO_MIN_SIDE
     )

@@ -115,7 +115,8 @@ class IGDDetector(OutlierMixin, BaseEstimator):
     max_epochs : int or "auto", default="auto"
         Training epochs. ``"auto"``: the paper's 256 on CUDA; on a CPU about 5,000 sample
         passes (5 epochs of 1,000 images; at least 1, at most 256 epochs), so that a first
-        fit takes minutes. The resolved value is ``n_epochs_``.
+        fit takes minutes, an image larger than 28x28 counting for its pixels / 784
+        samples (10 epochs of 100 images of 64 px). The resolved value is ``n_epochs_``.
     estep_every : int, default=1
         Run the E-step every this many epochs (plus before training and at its end).
     contamination : "auto" or float in (0, 0.5], default=0.1

@@ -78,3 +78,29 @@ def test_quality_contaminated_and_validation_splits():
         "lambda3": 1.0, "variant": "rec+gac"
     }  # fmt: skip
     assert quality.config_params("scratch") == {"pretrain": None}
+
+
+def test_default_budget_tiny_run(tmp_path):
+    """benchmarks/default_budget.py: its silhouettes are the shapes asked for, the
+    configuration string is parsed as Python literals, and a tiny run writes its table."""
+    budget = _load(SCRIPT.parent / "default_budget.py")
+    assert budget.parse_config("max_epochs=1,feature_map=False,lr=1e-3") == {
+        "max_epochs": 1, "feature_map": False, "lr": 1e-3}  # fmt: skip
+    rng = np.random.RandomState(0)
+    disks, squares = (
+        budget.silhouettes("disk", 5, rng, 32),
+        budget.silhouettes("square", 5, rng, 32),
+    )
+    assert disks.shape == (5, 32, 32) and disks.dtype == np.uint8
+    assert set(np.unique(disks)) == {0, 255}
+    filled = (disks > 0).mean(axis=(1, 2))  # radius 0.2-0.35 of the side: pi r^2 / side^2
+    assert np.all((filled > 0.9 * np.pi * 0.2**2) & (filled < 1.1 * np.pi * 0.35**2))
+    assert not np.array_equal(disks, squares)
+    out = tmp_path / "budget.md"
+    budget.main(["--data", "silhouettes", "--normal", "disk", "--n-train", "8", "--n-test",
+                 "24", "--size", "32", "--threads", "1", "--out", str(out),
+                 "--config", "max_epochs=1,batch_size=4,pretrain=None"])  # fmt: skip
+    text = out.read_text()
+    assert "max_epochs=1, batch_size=4, pretrain=None" in text and "| disk |" in text
+    with pytest.raises(SystemExit):  # draw 0 is the tests' data
+        budget.main(["--data", "textures", "--draws", "0"])

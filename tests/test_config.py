@@ -44,6 +44,16 @@ def test_auto_local_model_by_image_size():
     assert not _plan((7,), local=True).local  # vectors never have a local model
 
 
+def test_auto_epochs_count_larger_images_by_their_pixels():
+    # images of up to 28x28 are one sample each; a 64x64 image counts 4096 / 784 = 5.2
+    assert _plan((1, 32, 32), n=1000).n_epochs == round(5000 / (1000 * 1024 / 784)) == 4
+    assert _plan((3, 64, 64), n=100).n_epochs == round(5000 / (100 * 4096 / 784)) == 10
+    assert _plan((3, 64, 64), n=200).n_epochs == 5
+    assert _plan((3, 16, 16), n=1000).n_epochs == 5  # smaller images count as one
+    assert _plan((3, 256, 256), n=100).n_epochs == 1
+    assert _plan((30,), n=1000).n_epochs == 5  # vectors are one sample each
+
+
 def test_local_batch_is_sized_by_pixels():
     # 512 px: auto patch 64 -> 2**18 / 4096 = 64 patches per batch
     assert _plan((1, 512, 512), n=2).local_batch_size == LOCAL_BATCH_VALUES // 4096

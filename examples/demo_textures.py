@@ -10,10 +10,10 @@ defective image then averaged, as the paper reports it) and the AUPRO, beside th
 ROC AUC of IsolationForest and OneClassSVM on the flattened pixels (they give no maps),
 with paired bootstrap intervals of the differences. Writes a figure per texture in the
 paper's Fig. 3 layout (test images, ground-truth masks, combined heatmaps overlaid) and a
-Markdown table to ``demo_results/``. Runs in about 12 minutes on two CPU cores (4 per texture).
+Markdown table to ``demo_results/``. Runs in about 21 minutes on two CPU cores (7 per texture).
 
     python examples/demo_textures.py [--textures brick,grass,gravel] [--out demo_results]
-        [--n-train 100] [--n-test 500] [--epochs 5] [--backbone resnet18-lite]
+        [--n-train 100] [--n-test 500] [--epochs auto] [--backbone resnet18-lite]
 """
 
 from __future__ import annotations
@@ -37,14 +37,10 @@ from sklearn_igd.datasets import make_texture_defects
 from sklearn_igd.metrics import aupro, pixel_roc_auc
 from sklearn_igd.plotting import HeatmapDisplay
 
-#: CPU configuration of the texture demo: IGDDetector's defaults (on a CPU the lite
-#: backbone, the frozen ImageNet encoder for the global model, the local model for 64 px
-#: crops) with 5 epochs and batch 16 instead of the ~50 epochs "auto" picks for 100
-#: crops. On validation draw 1 (batch 32) 5 epochs gave pooled pixel AUROCs of 0.988 /
-#: 0.680 / 0.844 (brick / grass / gravel) against 0.988 / 0.681 / 0.811 with 10 epochs,
-#: in half the time. The local model uses the auto patch (8 px every 4 px on 64 px crops); 16 px
-#: patches localised worse on grass and gravel in an earlier pilot.
-TEXTURE_PARAMS = dict(backbone="auto", max_epochs=5, batch_size=16)
+#: Configuration of the texture demo: IGDDetector's defaults (on a CPU the lite backbone,
+#: the frozen ImageNet encoder for the global model, the local model and the feature map
+#: for 64 px crops, and ``max_epochs="auto"``: 10 epochs for 100 crops of 64 px).
+TEXTURE_PARAMS = dict(backbone="auto", max_epochs="auto")
 
 #: ``make_texture_defects`` arguments: 100 normal training crops, 500 test crops (250
 #: defective), 64 px. Scoring is cheap next to fitting; 500 test crops narrow the paired
@@ -280,9 +276,9 @@ def main(argv=None):
     )
     parser.add_argument(
         "--epochs",
-        type=int,
+        type=lambda v: v if v == "auto" else int(v),
         default=TEXTURE_PARAMS["max_epochs"],
-        help="max_epochs of IGDDetector",
+        help="max_epochs of IGDDetector (default: 'auto', its default)",
     )
     parser.add_argument(
         "--backbone",

@@ -98,6 +98,7 @@ def fitted(config, X):
 
 
 def texture_rows(args, config):
+    """``(name, {column: value}, detector, fit seconds)`` per texture and draw."""
     for draw in args.draws:
         for texture in TEXTURES:
             data = make_texture_defects(
@@ -120,6 +121,7 @@ def texture_rows(args, config):
 
 
 def silhouette_rows(args, config):
+    """``(name, {column: value}, detector, fit seconds)`` per normal silhouette."""
     rng = np.random.RandomState(args.shape_seed)
     n_test = args.n_test // 2
     data = {

@@ -30,13 +30,14 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from sklearn.ensemble import IsolationForest
 from sklearn.metrics import roc_auc_score
-from sklearn.svm import OneClassSVM
 
 from sklearn_igd import IGDDetector
 from sklearn_igd.datasets import make_texture_defects
 from sklearn_igd.metrics import pixel_roc_auc
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from default_budget import peers  # noqa: E402  (the peers' image AUROC, one place)
 
 HERE = Path(__file__).resolve().parent
 TEXTURES = ("brick", "grass", "gravel")
@@ -64,18 +65,13 @@ def measure(det, data):
     off = without_feature_map(det, data.images_train)
     on_parts = det.score_parts(data.images_test, heatmap=True)
     off_parts = off.score_parts(data.images_test, heatmap=True)
-    flat = lambda X: X.reshape(len(X), -1) / 255.0  # noqa: E731
-    peers = [
-        -est.fit(flat(data.images_train)).decision_function(flat(data.images_test))
-        for est in (IsolationForest(random_state=0), OneClassSVM())
-    ]
     values = (
         pixel_roc_auc(data.masks_test, off_parts.heatmap),
         pixel_roc_auc(data.masks_test, on_parts.heatmap),
         pixel_roc_auc(data.masks_test, on_parts.feature_heatmap),
         roc_auc_score(anomalous, off_parts.score),
         roc_auc_score(anomalous, on_parts.score),
-        *(roc_auc_score(anomalous, p) for p in peers),
+        *peers(data.images_train, data.images_test, anomalous).values(),
     )
     return dict(zip(COLUMNS, values))
 

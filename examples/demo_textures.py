@@ -83,8 +83,8 @@ def igd_parts(det, X):
         ``{"combined": (s, heat), "global": (s_G, E_G), "local": (s_L, E_L)}`` with scores
         of shape (n,) and maps of shape (n, H, W): ``anomaly_score`` and
         ``predict_heatmap``; the global model's score (eq. 14) and its part of the
-        heatmap; the local part of the score (``local_score``: by default the maximum of
-        the local model's part of the heatmap plus the feature map) and the local model's
+        heatmap; the local part of the score (``local_score``: by default the mean of the
+        top 10% of the heatmap's pixels) and the local model's
         part of the heatmap (``heat = E_G + E_L + E_F``, each model's terms weighted as
         the detector's ``heatmap`` says, ``E_F`` the weighted feature map; the feature
         map has no column of its own here, ``benchmarks/feature_map.py`` measures it
@@ -299,13 +299,13 @@ def main(argv=None):
         "training crops, test crops half defective with pixel masks.\n"
         f"IGDDetector({', '.join(f'{k}={v!r}' for k, v in params.items())}, "
         f"random_state={args.seed}); 'combined' = anomaly_score (the global score and the "
-        "maximum of the local model's map plus the feature map, each standardised on the "
+        "mean of the top 10% of the heatmap's pixels, each standardised on the "
         "training crops) and predict_heatmap (heatmap='balanced': "
         "each model's absolute-error and 1 - MS-SSIM terms divided by their training "
         "mean, plus the feature map weighted to their spread, each map smoothed by a "
         "Gaussian of heatmap_sigma='auto' = 4 px at 64 px), 'global' = the global "
-        "model's score and map alone, 'local' = the local part of the score (local map "
-        "plus feature map) and the local model's map alone. IsolationForest(random_state="
+        "model's score and map alone, 'local' = the local part of the score (the "
+        "heatmap's top 10%) and the local model's map alone. IsolationForest(random_state="
         f"{args.seed}) and OneClassSVM() on raw pixels / 255 (image AUROC only). Pixel "
         "AUROC pooled over all test pixels, and per defective image then averaged (as the "
         "paper reports it); AUPRO up to FPR 0.3.\n"

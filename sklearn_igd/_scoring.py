@@ -45,6 +45,12 @@ HEATMAP_PARTS = ("heatmap", "global_heatmap", "local_heatmap", "feature_heatmap"
 #: Gaussian kernels reach this many standard deviations on each side (as scipy's default).
 SMOOTHING_TRUNCATE = 4.0
 
+#: ``local_score="heatmap_top"`` averages this share of each heatmap's highest pixels.
+HEATMAP_TOP_FRACTION = 0.1
+
+#: The local score options: how :class:`IGDScorer` reduces maps or patches to ``s_L``.
+LOCAL_SCORES = ("heatmap_top", "heatmap_max", "worst_patch")
+
 
 def gaussian_kernel_1d(sigma, truncate=SMOOTHING_TRUNCATE):
     """Normalised 1-D Gaussian kernel, float64 ndarray of shape (2r + 1,),
@@ -100,6 +106,26 @@ def smooth_maps(maps, kernel):
     a_y = torch.from_numpy(smoothing_matrix(h, kernel)).to(maps)
     a_x = torch.from_numpy(np.ascontiguousarray(smoothing_matrix(w, kernel).T)).to(maps)
     return a_y @ maps @ a_x
+
+
+def top_fraction_mean(maps, fraction=HEATMAP_TOP_FRACTION):
+    """Mean of the highest ``fraction`` of each map's pixels.
+
+    Parameters
+    ----------
+    maps : Tensor of shape (n, H, W)
+    fraction : float in (0, 1]
+        Share of the ``H * W`` pixels averaged: ``max(1, round(fraction * H * W))`` of
+        them (1 pixel: the maximum; all pixels: the mean).
+
+    Returns
+    -------
+    Tensor of shape (n,)
+    """
+    flat = maps.reshape(maps.shape[0], -1)
+    pixels = int(flat.shape[1])  # a constant of an exported graph: the fitted image size
+    k = max(1, min(pixels, int(round(fraction * pixels))))
+    return flat.topk(k, dim=1).values.mean(dim=1)
 
 
 def auto_heatmap_sigma(height, width):
@@ -174,18 +200,19 @@ class IGDScorer(nn.Module):
     heatmap_sigma : float, default=0.0
         Standard deviation in pixels of the Gaussian that smooths each model's map
         (:func:`smooth_maps`); 0 leaves the maps as they are.
-    local_score : {"heatmap_max", "worst_patch"}, default="heatmap_max"
-        The local model's score ``s_L``: the maximum over the pixels of its (weighted,
-        smoothed) part of the heatmap, or its worst patch's ``l_r + l_h`` (eq. 15).
+    local_score : {"heatmap_top", "heatmap_max", "worst_patch"}, default="heatmap_top"
+        The local score ``s_L``: the mean of the highest :data:`HEATMAP_TOP_FRACTION` of
+        the pixels of the whole heatmap (:func:`top_fraction_mean`); the maximum over the
+        pixels of the local model's (weighted, smoothed) part of the heatmap, plus the
+        feature map; or the local model's worst patch's ``l_r + l_h`` (eq. 15).
     score_center : array of shape (2,) or None
         Subtracted from ``s_G`` and ``s_L`` before they are divided by ``score_scale``
         (with the local model); None: zeros.
     feature_map : FeatureGaussianMap or None
         The per-location Gaussian descriptor of frozen ImageNet features
         (:mod:`sklearn_igd._feature_map`), added to the heatmap times ``feature_weight``
-        and smoothed as the models' maps; with ``local_score="heatmap_max"`` the local
-        score is then the maximum of the local model's map plus this one. None: no
-        feature map.
+        and smoothed as the models' maps (and so part of ``s_L`` unless
+        ``local_score="worst_patch"``). None: no feature map.
     feature_weight : float, default=1.0
 
     The score is ``s = s_G`` without the local model (eq. 14) and
@@ -202,7 +229,7 @@ class IGDScorer(nn.Module):
         score_scale=None,
         heatmap_weights=None,
         heatmap_sigma=0.0,
-        local_score="heatmap_max",
+        local_score="heatmap_top",
         score_center=None,
         feature_map=None,
         feature_weight=1.0,
@@ -233,32 +260,41 @@ class IGDScorer(nn.Module):
         out = {"global_score": (l_r + l_h).double(), "local_score": None}
         score = out["global_score"]
         w, k = self.heatmap_weights, self.heatmap_kernel
-        t = local_heatmap = feature_heatmap = None
-        if self.feature_map is not None and (heatmap or self.local_score != "worst_patch"):
+        g = t = global_heatmap = local_heatmap = feature_heatmap = None
+        by_map = self.local_model is not None and self.local_score != "worst_patch"
+        if self.feature_map is not None and (heatmap or by_map):
             feature_heatmap = smooth_maps(self.feature_weight * self.feature_map(x).double(), k)
-        if self.local_model is not None:
-            if self.local_score == "worst_patch":
-                p_r, p_h = self.local_model.score_terms(x)
-                out["local_score"] = (p_r + p_h).amax(dim=1).double()
+        if by_map:
+            t = self.local_model.error_terms(x).double()
+            local_heatmap = smooth_maps(w[1, 0] * t[:, 0] + w[1, 1] * t[:, 1], k)
+            local_map = local_heatmap
+            if feature_heatmap is not None:
+                local_map = local_heatmap + feature_heatmap
+            if self.local_score == "heatmap_top":
+                g = self.global_model.error_terms(x).double()
+                global_heatmap = smooth_maps(w[0, 0] * g[:, 0] + w[0, 1] * g[:, 1], k)
+                out["local_score"] = top_fraction_mean(global_heatmap + local_map)
             else:
-                t = self.local_model.error_terms(x).double()
-                local_heatmap = smooth_maps(w[1, 0] * t[:, 0] + w[1, 1] * t[:, 1], k)
-                local_map = local_heatmap
-                if feature_heatmap is not None:
-                    local_map = local_heatmap + feature_heatmap
                 out["local_score"] = local_map.amax(dim=(1, 2))
+        elif self.local_model is not None:
+            p_r, p_h = self.local_model.score_terms(x)
+            out["local_score"] = (p_r + p_h).amax(dim=1).double()
+        if self.local_model is not None:
             c, s = self.score_center, self.score_scale
             score = (score - c[0]) / s[0] + (out["local_score"] - c[1]) / s[1]
         out["score"] = score
         if not (heatmap or terms):
             return out
-        g = self.global_model.error_terms(x).double()
+        if g is None:
+            g = self.global_model.error_terms(x).double()
         if self.local_model is not None and t is None:
             t = self.local_model.error_terms(x).double()
         if terms:
             out["global_terms"], out["local_terms"] = g, t
         if heatmap:
-            out["global_heatmap"] = smooth_maps(w[0, 0] * g[:, 0] + w[0, 1] * g[:, 1], k)
+            if global_heatmap is None:
+                global_heatmap = smooth_maps(w[0, 0] * g[:, 0] + w[0, 1] * g[:, 1], k)
+            out["global_heatmap"] = global_heatmap
             if t is not None and local_heatmap is None:
                 local_heatmap = smooth_maps(w[1, 0] * t[:, 0] + w[1, 1] * t[:, 1], k)
             out["local_heatmap"] = local_heatmap

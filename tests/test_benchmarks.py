@@ -104,3 +104,31 @@ def test_default_budget_tiny_run(tmp_path):
     assert "max_epochs=1, batch_size=4, pretrain=None" in text and "| disk |" in text
     with pytest.raises(SystemExit):  # draw 0 is the tests' data
         budget.main(["--data", "textures", "--draws", "0"])
+
+
+def test_image_score_tiny_run(tmp_path):
+    """benchmarks/image_score.py: a tiny fit on 64 px silhouettes (local model and feature
+    map on) writes every candidate row, the stored parts are reused without refitting,
+    and draw 0 is refused."""
+    script = _load(SCRIPT.parent / "image_score.py")
+    maps = np.arange(2 * 10 * 10, dtype=float).reshape(2, 10, 10)
+    np.testing.assert_allclose(script.top(maps, 0.0), maps.max(axis=(1, 2)))
+    np.testing.assert_allclose(script.top(maps, 0.1), maps.reshape(2, -1)[:, -10:].mean(1))
+    out, parts = tmp_path / "score.md", tmp_path / "parts"
+    argv = ["--draws", "", "--silhouettes", "3:disk", "--sil-train", "8", "--sil-test", "6",
+            "--threads", "1", "--parts", str(parts), "--out", str(out),
+            "--config", "max_epochs=1,batch_size=4,pretrain=None"]  # fmt: skip
+    script.main(argv)
+    stored = parts / "sil_disk_3.npz"
+    with np.load(stored) as p:
+        assert p["te_heatmap"].shape == (12, 64, 64) and "tr_feature_heatmap" in p
+    first = out.read_text()
+    for row in ("| global |", f"| {script.BEFORE} |", f"| {script.DEFAULT} |"):
+        assert row in first
+    stamp = stored.stat().st_mtime_ns
+    script.main(argv)  # the second run reads the parts back: same rows, no new fit
+    assert stored.stat().st_mtime_ns == stamp
+    sections = out.read_text().split("## ")
+    assert sections[1].split("|", 1)[1].strip() == sections[2].split("|", 1)[1].strip()
+    with pytest.raises(SystemExit):
+        script.main(["--draws", "0", "--silhouettes", ""])

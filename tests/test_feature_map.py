@@ -7,6 +7,7 @@ weights are fixed and the Gaussian is fitted in closed form), so its value depen
 on the data draw and on float rounding.
 """
 
+import copy
 import functools
 import io
 
@@ -23,7 +24,7 @@ from sklearn_igd._feature_map import (
     fit_feature_map,
     local_features,
 )
-from sklearn_igd._scoring import gaussian_kernel_1d, smooth_maps
+from sklearn_igd._scoring import HEATMAP_TOP_FRACTION, gaussian_kernel_1d, smooth_maps
 from sklearn_igd.datasets import make_texture_defects
 from sklearn_igd.metrics import pixel_roc_auc
 
@@ -91,8 +92,16 @@ def test_heatmap_and_local_score_formulas(feature_fitted, data):
         parts.global_heatmap + parts.local_heatmap + parts.feature_heatmap,
         rtol=1e-12,
     )
+    # the default local score, the top 10% of the whole map, includes the feature map ...
+    flat = np.sort(parts.heatmap.reshape(len(X), -1), axis=1)
+    top = flat[:, -int(round(HEATMAP_TOP_FRACTION * flat.shape[1])) :].mean(axis=1)
+    np.testing.assert_allclose(parts.local_score, top, rtol=1e-12)
+    # ... and so does the local map's maximum
+    as_max = copy.copy(det)
+    as_max.local_score = "heatmap_max"
     local_map = parts.local_heatmap + parts.feature_heatmap
-    np.testing.assert_allclose(parts.local_score, local_map.max(axis=(1, 2)), rtol=1e-12)
+    max_score = as_max.score_parts(X).local_score
+    np.testing.assert_allclose(max_score, local_map.max(axis=(1, 2)), rtol=1e-12)
     # the weight gives the feature map the spread of the models' maps on the training images
     train = det.score_parts(X_train, heatmap=True)
     models = train.heatmap - train.feature_heatmap

@@ -2,8 +2,9 @@
 
 With the local model, the image score adds the two models' parts, each standardised by
 its mean (``score_center_``) and standard deviation (``score_scale_``) over the training
-images; the local part is the maximum of the local model's map (``local_score=
-"heatmap_max"``) or its worst patch (``"worst_patch"``, eq. 15). Without it, the score is
+images; the local part is the mean of the top 10% of the heatmap's pixels (``local_score=
+"heatmap_top"``), the maximum of the local model's map (``"heatmap_max"``) or its worst
+patch (``"worst_patch"``, eq. 15). Without it, the score is
 the global model's, unscaled (eq. 14). The default heatmap (``heatmap="balanced"``) adds the
 absolute-error and ``1 - MS-SSIM`` terms of each model, each divided by its mean over
 the training pixels (``heatmap_scale_``); ``heatmap="paper"`` is eq. 16-17 as written.
@@ -22,6 +23,7 @@ from sklearn_igd._inference import inference_copy
 from sklearn_igd._patches import extract_patches, fold_patch_maps
 from sklearn_igd._scoring import (
     EVAL_VALUES,
+    HEATMAP_TOP_FRACTION,
     LocalScorer,
     eval_batch_size,
     gaussian_kernel_1d,
@@ -81,6 +83,19 @@ def _raw(det, X):
     return (l_r + l_h).double().numpy(), s_l, terms
 
 
+def _top(maps, fraction=HEATMAP_TOP_FRACTION):
+    """Mean of the ``round(fraction * H * W)`` highest pixels of each (H, W) map."""
+    flat = maps.reshape(len(maps), -1)
+    k = int(round(fraction * flat.shape[1]))
+    return np.sort(flat, axis=1)[:, -k:].mean(axis=1)
+
+
+def _global_map(det, t):
+    """The global model's part of the heatmap from its raw terms (balanced, smoothed)."""
+    m = det.heatmap_scale_
+    return _smooth(t["A_G"] / m[0, 0] + t["S_G"] / m[0, 1], det.heatmap_sigma_)
+
+
 def _local_map(det, t):
     """The local model's part of the heatmap from its raw terms (balanced, smoothed)."""
     m = det.heatmap_scale_
@@ -90,7 +105,7 @@ def _local_map(det, t):
 def test_scales_are_training_statistics(local_fitted, data):
     det = local_fitted
     X_train, _ = data
-    assert det.local_score == "heatmap_max"
+    assert det.local_score == "heatmap_top"
     assert det.score_scale_.shape == (2,) and det.score_center_.shape == (2,)
     assert det.heatmap_scale_.shape == (2, 2)
     s_g, _, t = _raw(det, X_train)
@@ -99,7 +114,7 @@ def test_scales_are_training_statistics(local_fitted, data):
         [[t["A_G"].mean(), t["S_G"].mean()], [t["A_L"].mean(), t["S_L"].mean()]],
         rtol=1e-5,
     )
-    s_l = _local_map(det, t).max(axis=(1, 2))
+    s_l = _top(_global_map(det, t) + _local_map(det, t))
     np.testing.assert_allclose(det.score_center_, [s_g.mean(), s_l.mean()], rtol=1e-5)
     np.testing.assert_allclose(det.score_scale_, [s_g.std(), s_l.std()], rtol=1e-4)
     # hence training images score 0 on average, each part with unit spread, and their
@@ -117,10 +132,10 @@ def test_score_and_heatmap_formulas(local_fitted, data):
     assert sigma == 28 / 16  # "auto": min(H, W) / 16
     e_g = _smooth(t["A_G"] / m[0, 0] + t["S_G"] / m[0, 1], sigma)
     e_l = _local_map(det, t)
-    s_l = e_l.max(axis=(1, 2))  # local_score="heatmap_max"
+    s_l = _top(e_g + e_l)  # local_score="heatmap_top": 78 of the 784 pixels
     np.testing.assert_allclose(parts.global_score, s_g, rtol=1e-6)
     np.testing.assert_allclose(parts.local_score, s_l, rtol=1e-5)
-    np.testing.assert_allclose(parts.local_score, parts.local_heatmap.max(axis=(1, 2)), rtol=1e-12)
+    np.testing.assert_allclose(parts.local_score, _top(parts.heatmap), rtol=1e-12)
     c, sd = det.score_center_, det.score_scale_
     expected = (s_g - c[0]) / sd[0] + (s_l - c[1]) / sd[1]
     np.testing.assert_allclose(det.anomaly_score(X), expected, rtol=1e-5, atol=1e-6)
@@ -144,13 +159,42 @@ def test_paper_heatmap_is_eq16_and_sets_the_local_score(local_fitted, data):
     expected = (rho * t["A_G"] + (1 - rho) * t["S_G"]) + paper_local
     heat = _unsmoothed(det).predict_heatmap(X[:10])
     np.testing.assert_allclose(heat, expected, rtol=1e-5, atol=1e-6)
-    # the same models as the balanced detector; the local score is the maximum of the
-    # local model's part of this map
+    # the same models as the balanced detector; the local score is the mean of the top
+    # 10% of this map's pixels, smoothed
     parts = det.score_parts(X[:10])
     reference = local_fitted.score_parts(X[:10]).global_score
     np.testing.assert_array_equal(parts.global_score, reference)
-    smoothed = _smooth(paper_local, det.heatmap_sigma_).max(axis=(1, 2))
+    smoothed = _top(_smooth(expected, det.heatmap_sigma_))
     np.testing.assert_allclose(parts.local_score, smoothed, rtol=1e-5)
+
+
+def test_heatmap_max_local_score_is_the_local_maps_maximum(local_fitted, data):
+    """``local_score="heatmap_max"``: the local part is the maximum of the local model's
+    part of the heatmap alone (not the global model's)."""
+    _, X = data
+    det = copy.copy(local_fitted)
+    det.local_score = "heatmap_max"
+    _, _, t = _raw(det, X)
+    parts = det.score_parts(X, heatmap=True)
+    np.testing.assert_allclose(parts.local_score, _local_map(det, t).max(axis=(1, 2)), rtol=1e-5)
+    np.testing.assert_allclose(parts.local_score, parts.local_heatmap.max(axis=(1, 2)), rtol=1e-12)
+    default = local_fitted.score_parts(X).local_score
+    assert not np.allclose(parts.local_score, default)
+
+
+@pytest.mark.parametrize("fraction", [1e-9, 0.1, 1.0])
+def test_top_fraction_mean(fraction):
+    """The highest ``round(fraction * H * W)`` pixels (at least one) averaged: the
+    maximum, the top 10%, the mean."""
+    from sklearn_igd._scoring import top_fraction_mean
+
+    maps = torch.rand(3, 8, 10, dtype=torch.float64)
+    got = top_fraction_mean(maps, fraction).numpy()
+    flat = np.sort(maps.numpy().reshape(3, -1), axis=1)
+    k = max(1, int(round(fraction * 80)))
+    np.testing.assert_allclose(got, flat[:, -k:].mean(axis=1), rtol=1e-12)
+    if fraction == 1.0:
+        np.testing.assert_allclose(got, maps.numpy().mean(axis=(1, 2)), rtol=1e-12)
 
 
 def test_worst_patch_local_score_is_eq15(local_fitted, data):
@@ -232,7 +276,7 @@ def test_detectors_saved_before_local_score_score_as_before(local_fitted, data):
 
 @pytest.mark.parametrize("sigma", [0, 3.0])
 def test_heatmap_sigma_smooths_the_maps(local_fitted, data, sigma):
-    """``heatmap_sigma`` changes the maps and, through the local map's maximum, the local
+    """``heatmap_sigma`` changes the maps and, through the heatmap's top 10%, the local
     score, never the models or the global score; 0 gives eq. 16-17 unsmoothed, and the
     smoothed map is the unsmoothed one filtered (the filter is linear, so the global and
     local parts still add up to the map)."""
@@ -250,7 +294,7 @@ def test_heatmap_sigma_smooths_the_maps(local_fitted, data, sigma):
     np.testing.assert_allclose(
         parts.heatmap, parts.global_heatmap + parts.local_heatmap, rtol=1e-12
     )
-    np.testing.assert_allclose(parts.local_score, parts.local_heatmap.max(axis=(1, 2)), rtol=1e-12)
+    np.testing.assert_allclose(parts.local_score, _top(parts.heatmap), rtol=1e-12)
 
 
 def test_tabular_input_has_no_scales_and_no_heatmap(raises=None):

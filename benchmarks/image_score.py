@@ -1,0 +1,255 @@
+"""Image ROC AUC of candidate image scores from the same fitted models (validation data).
+
+Fits ``IGDDetector(random_state=0)`` (or ``--config``) on validation data of 64 px
+images, where the local model and the feature map are on:
+
+- the normal crops of ``make_texture_defects`` (brick, grass, gravel) of validation draws
+  (``random_state`` 1, 2, ...; never the tests' and demos' 0);
+- silhouettes (``default_budget.silhouettes``): one shape normal, held-back images of it
+  and of the three other shapes in equal parts, for each ``seed:shape`` pair.
+
+From each fit's parts on the training and the test images (``score_parts(heatmap=True)``)
+it ranks the test images by candidate image scores, every part standardised by its mean
+and standard deviation over the training images (``z``):
+
+- ``global``: ``s_G = l_r + l_h`` alone;
+- ``z(G) + z(local map + feature map max)``: the local score ``local_score="heatmap_max"``;
+- ``heatmap top q``: the mean of the highest share ``q`` of the pixels of the whole
+  heatmap (``predict_heatmap``) alone (q = 0: the maximum);
+- ``a z(G) + z(heatmap top q)``: with weight ``a`` on the global part;
+  ``local_score="heatmap_top"`` is ``a = 1``, ``q = HEATMAP_TOP_FRACTION``.
+
+For the textures it also gives, for the two local scores, the paired bootstrap interval
+(1,000 resamples of the test crops) of the difference to IsolationForest and OneClassSVM
+on raw pixels / 255.
+
+    python benchmarks/image_score.py --draws 1,2 \
+        --silhouettes 7:disk,7:triangle,11:square,11:ellipse
+
+Each fit's parts are kept in ``--parts`` (``parts_<texture>_<draw>.npz``,
+``sil_<shape>_<seed>.npz``) and reused when present, so that the analysis can be rerun
+without refitting. Writes ``benchmarks/results/image_score.md`` (``--out``) with the
+command, the machine and the date.
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import shlex
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from sklearn.ensemble import IsolationForest
+from sklearn.metrics import roc_auc_score
+from sklearn.svm import OneClassSVM
+
+from sklearn_igd import IGDDetector
+from sklearn_igd.datasets import make_texture_defects
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from default_budget import SHAPES, TEXTURES, parse_config, silhouettes  # noqa: E402
+
+HERE = Path(__file__).resolve().parent
+PART_KEYS = ("global_score", "global_heatmap", "local_heatmap", "feature_heatmap", "heatmap")
+TOPS = (0.0, 0.01, 0.05, 0.1, 0.2)
+GLOBAL_WEIGHTS = (1.0, 0.5, 0.25)
+#: The two local scores compared with the peers: ``"heatmap_max"`` and ``"heatmap_top"``.
+BEFORE = "z(G) + z(local map + feature map max)"
+DEFAULT = "1.0 z(G) + z(heatmap top 0.1)"
+
+
+def fit_parts(config, X_train, X_test):
+    """``{"tr_<part>": ..., "te_<part>": ..., "fit_s": ...}`` of one fitted detector."""
+    start = time.perf_counter()
+    det = IGDDetector(random_state=0, **config).fit(X_train)
+    out = {"fit_s": time.perf_counter() - start}
+    for prefix, X in (("tr", X_train), ("te", X_test)):
+        parts = det.score_parts(X, heatmap=True)
+        for key in PART_KEYS:
+            if parts[key] is not None:
+                out[f"{prefix}_{key}"] = np.asarray(parts[key], np.float32)
+    return out
+
+
+def cached(path, make, *args):
+    """The arrays stored at ``path``, or ``make(*args)``'s, stored there first."""
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        np.savez_compressed(path, **make(*args))
+    with np.load(path) as stored:
+        return dict(stored)
+
+
+def top(maps, q):
+    """Mean of the ``max(1, round(q * H * W))`` highest pixels of each map."""
+    flat = maps.reshape(len(maps), -1).astype(np.float64)
+    k = max(1, int(round(q * flat.shape[1])))
+    return np.partition(flat, -k, axis=1)[:, -k:].mean(axis=1)
+
+
+def candidates(p):
+    """``{name: test scores}`` of the candidate image scores of one fit's parts."""
+
+    def z(train, test):
+        return (test - train.mean()) / train.std()
+
+    z_g = z(p["tr_global_score"], p["te_global_score"])
+    out = {"global": z_g}
+    if "tr_feature_heatmap" in p:
+        local = {s: p[f"{s}_local_heatmap"] + p[f"{s}_feature_heatmap"] for s in ("tr", "te")}
+    else:
+        local = {s: p[f"{s}_local_heatmap"] for s in ("tr", "te")}
+    out[BEFORE] = z_g + z(top(local["tr"], 0), top(local["te"], 0))
+    for q in TOPS:
+        z_top = z(top(p["tr_heatmap"], q), top(p["te_heatmap"], q))
+        out[f"heatmap top {q}"] = z_top
+        for a in GLOBAL_WEIGHTS:
+            out[f"{a} z(G) + z(heatmap top {q})"] = a * z_g + z_top
+    return out
+
+
+def pixel_peers(X_train, X_test):
+    """``{name: test anomaly scores}`` of IsolationForest and OneClassSVM on pixels / 255."""
+    flat = lambda X: X.reshape(len(X), -1) / 255.0  # noqa: E731
+    return {
+        name: -est.fit(flat(X_train)).decision_function(flat(X_test))
+        for name, est in (
+            ("IsolationForest", IsolationForest(random_state=0)),
+            ("OneClassSVM", OneClassSVM()),
+        )
+    }
+
+
+def paired_interval(y, a, b, n_boot=1000, seed=0):
+    """``(AUROC(a) - AUROC(b), 2.5th, 97.5th percentile)`` over bootstrap resamples."""
+    rng = np.random.RandomState(seed)
+    diffs = []
+    for _ in range(n_boot):
+        i = rng.randint(0, len(y), len(y))
+        if y[i].all() or not y[i].any():
+            continue
+        diffs.append(roc_auc_score(y[i], a[i]) - roc_auc_score(y[i], b[i]))
+    return roc_auc_score(y, a) - roc_auc_score(y, b), *np.percentile(diffs, [2.5, 97.5])
+
+
+def texture_sets(args, config):
+    """``(name, anomalous, parts, peers' scores)`` per texture and draw."""
+    for draw in args.draws:
+        for texture in TEXTURES:
+            data = make_texture_defects(
+                texture,
+                n_train=args.n_train,
+                n_test=args.n_test,
+                size=args.size,
+                random_state=draw,
+            )
+            path = Path(args.parts) / f"parts_{texture}_{draw}.npz"
+            parts = cached(path, fit_parts, config, data.images_train, data.images_test)
+            scores = pixel_peers(data.images_train, data.images_test)
+            yield f"{texture} {draw}", data.y_test == -1, parts, scores
+
+
+def silhouette_sets(args, config):
+    """``(name, anomalous, parts, None)`` per ``seed:shape``: ``--sil-train`` training
+    images, ``--sil-test`` held-back normal ones and a third as many of each other shape
+    (200, 150 and 50: ``default_budget.py``'s images)."""
+    n_train, n_test = args.sil_train, args.sil_test
+    for seed, normal in args.silhouettes:
+        rng = np.random.RandomState(seed)
+        data = {
+            s: (silhouettes(s, n_train, rng, args.size), silhouettes(s, n_test, rng, args.size))
+            for s in SHAPES
+        }
+        others = [s for s in SHAPES if s != normal]
+        X_test = np.concatenate([data[normal][1]] + [data[s][1][: n_test // 3] for s in others])
+        anomalous = np.r_[np.zeros(n_test, bool), np.ones(3 * (n_test // 3), bool)]
+        path = Path(args.parts) / f"sil_{normal}_{seed}.npz"
+        parts = cached(path, fit_parts, config, data[normal][0], X_test)
+        yield f"{normal} {seed}", anomalous, parts, None
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--draws", default="1,2", help="texture draws (not 0); '' for none")
+    parser.add_argument(
+        "--silhouettes",
+        default="7:disk,7:triangle,11:square,11:ellipse",
+        help="seed:shape pairs (seed not 0); '' for none",
+    )
+    parser.add_argument("--n-train", type=int, default=100, help="texture training crops")
+    parser.add_argument("--n-test", type=int, default=300, help="texture test crops")
+    parser.add_argument("--sil-train", type=int, default=200, help="silhouette training images")
+    parser.add_argument("--sil-test", type=int, default=150, help="held-back normal silhouettes")
+    parser.add_argument("--size", type=int, default=64)
+    parser.add_argument("--config", default="", help="IGDDetector keywords, e.g. max_epochs=1")
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--parts", default="/tmp/igd_image_score", help="fits' parts cache")
+    parser.add_argument("--out", default=str(HERE / "results" / "image_score.md"))
+    args = parser.parse_args(argv)
+    args.draws = [int(d) for d in args.draws.split(",") if d]
+    args.silhouettes = [
+        (int(p.split(":")[0]), p.split(":")[1]) for p in args.silhouettes.split(",") if p
+    ]
+    if 0 in args.draws or any(seed == 0 for seed, _ in args.silhouettes):
+        parser.error("draw 0 is the tests' and demos' data; choose on other draws")
+    config = parse_config(args.config)
+    torch.set_num_threads(args.threads)
+
+    columns, aucs, intervals, fits = [], {}, [], []
+    for sets in (texture_sets, silhouette_sets):
+        for name, y, parts, peer_scores in sets(args, config):
+            columns.append(name)
+            fits.append(float(parts.get("fit_s", np.nan)))  # nan: not recorded
+            cands = candidates(parts)
+            for cand, s in cands.items():
+                aucs.setdefault(cand, []).append(roc_auc_score(y, s))
+            if peer_scores is not None:
+                for cand in (BEFORE, DEFAULT):
+                    cells = [cand]
+                    for s in peer_scores.values():
+                        d, lo, hi = paired_interval(y, cands[cand], s)
+                        cells.append(f"{roc_auc_score(y, s):.4f}: {d:+.3f} [{lo:+.3f}, {hi:+.3f}]")
+                    intervals.append((name, cells))
+            print(name, f"fit {fits[-1]:.0f} s", flush=True)
+
+    lines = [
+        "",
+        f"## Candidate image scores: `IGDDetector(random_state=0"
+        f"{', ' + args.config if args.config else ''})`",
+        "",
+        "Command: `python " + " ".join(shlex.quote(a) for a in sys.argv) + "`  ",
+        f"Machine: {platform.machine()} ({platform.processor() or 'cpu'}), "
+        f"{torch.get_num_threads()} torch threads, torch {torch.__version__}; "
+        f"{time.strftime('%Y-%m-%d')}. Fits of {np.nanmin(fits):.0f}-{np.nanmax(fits):.0f} s.  ",
+        f"Textures: {args.n_train} training and {args.n_test} test crops of {args.size} px; "
+        f"silhouettes: {args.sil_train} training images, {args.sil_test} held-back normal ones "
+        f"and {args.sil_test // 3} of each other shape. Image ROC AUC, anomalies positive.",
+        "",
+        "| image score | " + " | ".join(columns) + " | mean | min |",
+        "|---" * (len(columns) + 3) + "|",
+    ]
+    for cand, values in aucs.items():
+        cells = " | ".join(f"{v:.4f}" for v in values)
+        lines.append(f"| {cand} | {cells} | {np.mean(values):.4f} | {np.min(values):.4f} |")
+    if intervals:
+        lines += [
+            "",
+            "Textures: the peers' image AUROC and the difference of the two local scores' "
+            "to it, with a paired bootstrap 95% interval over the test crops:",
+            "",
+            "| data | image score | IsolationForest | OneClassSVM |",
+            "|---|---|---|---|",
+        ]
+        lines += [f"| {name} | " + " | ".join(cells) + " |" for name, cells in intervals]
+    out = Path(args.out)
+    header = "" if out.exists() else "# Candidate image scores (validation data)\n"
+    with out.open("a") as f:
+        f.write(header + "\n".join(lines) + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -43,15 +43,15 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from sklearn.ensemble import IsolationForest
 from sklearn.metrics import roc_auc_score
-from sklearn.svm import OneClassSVM
 
 from sklearn_igd import IGDDetector
 from sklearn_igd.datasets import make_texture_defects
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "examples"))
 from default_budget import SHAPES, TEXTURES, parse_config, silhouettes  # noqa: E402
+from demo_textures import auc_difference_ci, peer_scores  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 PART_KEYS = ("global_score", "global_heatmap", "local_heatmap", "feature_heatmap", "heatmap")
@@ -112,30 +112,6 @@ def candidates(p):
     return out
 
 
-def pixel_peers(X_train, X_test):
-    """``{name: test anomaly scores}`` of IsolationForest and OneClassSVM on pixels / 255."""
-    flat = lambda X: X.reshape(len(X), -1) / 255.0  # noqa: E731
-    return {
-        name: -est.fit(flat(X_train)).decision_function(flat(X_test))
-        for name, est in (
-            ("IsolationForest", IsolationForest(random_state=0)),
-            ("OneClassSVM", OneClassSVM()),
-        )
-    }
-
-
-def paired_interval(y, a, b, n_boot=1000, seed=0):
-    """``(AUROC(a) - AUROC(b), 2.5th, 97.5th percentile)`` over bootstrap resamples."""
-    rng = np.random.RandomState(seed)
-    diffs = []
-    for _ in range(n_boot):
-        i = rng.randint(0, len(y), len(y))
-        if y[i].all() or not y[i].any():
-            continue
-        diffs.append(roc_auc_score(y[i], a[i]) - roc_auc_score(y[i], b[i]))
-    return roc_auc_score(y, a) - roc_auc_score(y, b), *np.percentile(diffs, [2.5, 97.5])
-
-
 def texture_sets(args, config):
     """``(name, anomalous, parts, peers' scores)`` per texture and draw."""
     for draw in args.draws:
@@ -149,7 +125,7 @@ def texture_sets(args, config):
             )
             path = Path(args.parts) / f"parts_{texture}_{draw}.npz"
             parts = cached(path, fit_parts, config, data.images_train, data.images_test)
-            scores = pixel_peers(data.images_train, data.images_test)
+            scores = peer_scores(data.images_train, data.images_test)
             yield f"{texture} {draw}", data.y_test == -1, parts, scores
 
 
@@ -201,17 +177,18 @@ def main(argv=None):
 
     columns, aucs, intervals, fits = [], {}, [], []
     for sets in (texture_sets, silhouette_sets):
-        for name, y, parts, peer_scores in sets(args, config):
+        for name, y, parts, peers in sets(args, config):
             columns.append(name)
             fits.append(float(parts.get("fit_s", np.nan)))  # nan: not recorded
             cands = candidates(parts)
             for cand, s in cands.items():
                 aucs.setdefault(cand, []).append(roc_auc_score(y, s))
-            if peer_scores is not None:
+            if peers is not None:
                 for cand in (BEFORE, DEFAULT):
                     cells = [cand]
-                    for s in peer_scores.values():
-                        d, lo, hi = paired_interval(y, cands[cand], s)
+                    for s in peers.values():
+                        d = roc_auc_score(y, cands[cand]) - roc_auc_score(y, s)
+                        lo, hi = auc_difference_ci(y, cands[cand], s)
                         cells.append(f"{roc_auc_score(y, s):.4f}: {d:+.3f} [{lo:+.3f}, {hi:+.3f}]")
                     intervals.append((name, cells))
             print(name, f"fit {fits[-1]:.0f} s", flush=True)

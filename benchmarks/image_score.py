@@ -46,6 +46,7 @@ import torch
 from sklearn.metrics import roc_auc_score
 
 from sklearn_igd import IGDDetector
+from sklearn_igd._scoring import HEATMAP_TOP_FRACTION, top_fraction_mean
 from sklearn_igd.datasets import make_texture_defects
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -59,7 +60,7 @@ TOPS = (0.0, 0.01, 0.05, 0.1, 0.2)
 GLOBAL_WEIGHTS = (1.0, 0.5, 0.25)
 #: The two local scores compared with the peers: ``"heatmap_max"`` and ``"heatmap_top"``.
 BEFORE = "z(G) + z(local map + feature map max)"
-DEFAULT = "1.0 z(G) + z(heatmap top 0.1)"
+DEFAULT = f"1.0 z(G) + z(heatmap top {HEATMAP_TOP_FRACTION})"
 
 
 def fit_parts(config, X_train, X_test):
@@ -85,10 +86,9 @@ def cached(path, make, *args):
 
 
 def top(maps, q):
-    """Mean of the ``max(1, round(q * H * W))`` highest pixels of each map."""
-    flat = maps.reshape(len(maps), -1).astype(np.float64)
-    k = max(1, int(round(q * flat.shape[1])))
-    return np.partition(flat, -k, axis=1)[:, -k:].mean(axis=1)
+    """The detector's ``top_fraction_mean`` of float64 maps (n, H, W) as an ndarray: the
+    mean of the ``max(1, round(q * H * W))`` highest pixels of each map."""
+    return top_fraction_mean(torch.from_numpy(np.asarray(maps, np.float64)), q).numpy()
 
 
 def candidates(p):

@@ -40,12 +40,14 @@ import shlex
 import sys
 import time
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import torch
 from sklearn.metrics import roc_auc_score
 
 from sklearn_igd import IGDDetector
+from sklearn_igd._feature_map import FEATURE_MAP_BLOCK, FEATURE_MAP_MIN_SIDE
 from sklearn_igd._scoring import HEATMAP_TOP_FRACTION, top_fraction_mean
 from sklearn_igd.datasets import make_texture_defects
 
@@ -55,6 +57,8 @@ from default_budget import SHAPES, TEXTURES, parse_config, silhouettes  # noqa: 
 from demo_textures import auc_difference_ci, peer_scores  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
+#: The feature map's trunk (``block:min_side``) of the fits, kept with their parts.
+FEATURE_TRUNK = f"{FEATURE_MAP_BLOCK}:{FEATURE_MAP_MIN_SIDE}"
 PART_KEYS = ("global_score", "global_heatmap", "local_heatmap", "feature_heatmap", "heatmap")
 TOPS = (0.0, 0.01, 0.05, 0.1, 0.2)
 GLOBAL_WEIGHTS = (1.0, 0.5, 0.25)
@@ -63,11 +67,26 @@ BEFORE = "z(G) + z(local map + feature map max)"
 DEFAULT = f"1.0 z(G) + z(heatmap top {HEATMAP_TOP_FRACTION})"
 
 
+class ValidationSet(NamedTuple):
+    """One validation set: its images (uint8), which test images are anomalous, the test
+    images' pixel masks (textures; None for silhouettes), the fit's parts
+    (:func:`fit_parts`) and the peers' test scores (textures; None for silhouettes)."""
+
+    name: str
+    X_train: np.ndarray
+    X_test: np.ndarray
+    anomalous: np.ndarray
+    masks: np.ndarray | None
+    parts: dict
+    peers: dict | None
+
+
 def fit_parts(config, X_train, X_test):
-    """``{"tr_<part>": ..., "te_<part>": ..., "fit_s": ...}`` of one fitted detector."""
+    """``{"tr_<part>": ..., "te_<part>": ..., "fit_s": ..., "feature_trunk": ...}`` of one
+    fitted detector."""
     start = time.perf_counter()
     det = IGDDetector(random_state=0, **config).fit(X_train)
-    out = {"fit_s": time.perf_counter() - start}
+    out = {"fit_s": time.perf_counter() - start, "feature_trunk": np.array(FEATURE_TRUNK)}
     for prefix, X in (("tr", X_train), ("te", X_test)):
         parts = det.score_parts(X, heatmap=True)
         for key in PART_KEYS:
@@ -113,7 +132,7 @@ def candidates(p):
 
 
 def texture_sets(args, config):
-    """``(name, anomalous, parts, peers' scores)`` per texture and draw."""
+    """One :class:`ValidationSet` per texture and draw, with the peers' test scores."""
     for draw in args.draws:
         for texture in TEXTURES:
             data = make_texture_defects(
@@ -125,14 +144,21 @@ def texture_sets(args, config):
             )
             path = Path(args.parts) / f"parts_{texture}_{draw}.npz"
             parts = cached(path, fit_parts, config, data.images_train, data.images_test)
-            scores = peer_scores(data.images_train, data.images_test)
-            yield f"{texture} {draw}", data.y_test == -1, parts, scores
+            yield ValidationSet(
+                f"{texture} {draw}",
+                data.images_train,
+                data.images_test,
+                data.y_test == -1,
+                data.masks_test,
+                parts,
+                peer_scores(data.images_train, data.images_test),
+            )
 
 
 def silhouette_sets(args, config):
-    """``(name, anomalous, parts, None)`` per ``seed:shape``: ``--sil-train`` training
-    images, ``--sil-test`` held-back normal ones and a third as many of each other shape
-    (200, 150 and 50: ``default_budget.py``'s images)."""
+    """One :class:`ValidationSet` per ``seed:shape`` (no masks, no peers):
+    ``--sil-train`` training images, ``--sil-test`` held-back normal ones and a third as
+    many of each other shape (200, 150 and 50: ``default_budget.py``'s images)."""
     n_train, n_test = args.sil_train, args.sil_test
     for seed, normal in args.silhouettes:
         rng = np.random.RandomState(seed)
@@ -145,11 +171,14 @@ def silhouette_sets(args, config):
         anomalous = np.r_[np.zeros(n_test, bool), np.ones(3 * (n_test // 3), bool)]
         path = Path(args.parts) / f"sil_{normal}_{seed}.npz"
         parts = cached(path, fit_parts, config, data[normal][0], X_test)
-        yield f"{normal} {seed}", anomalous, parts, None
+        yield ValidationSet(
+            f"{normal} {seed}", data[normal][0], X_test, anomalous, None, parts, None
+        )
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def add_data_arguments(parser):
+    """The validation data's and the fits' command-line options (shared with
+    ``feature_trunk.py``, which scores the same fits)."""
     parser.add_argument("--draws", default="1,2", help="texture draws (not 0); '' for none")
     parser.add_argument(
         "--silhouettes",
@@ -164,7 +193,11 @@ def main(argv=None):
     parser.add_argument("--config", default="", help="IGDDetector keywords, e.g. max_epochs=1")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--parts", default="/tmp/igd_image_score", help="fits' parts cache")
-    parser.add_argument("--out", default=str(HERE / "results" / "image_score.md"))
+
+
+def parse_data_arguments(parser, argv):
+    """``parser``'s arguments with ``draws`` and ``silhouettes`` parsed (draw 0 and seed 0
+    refused) and the torch threads set."""
     args = parser.parse_args(argv)
     args.draws = [int(d) for d in args.draws.split(",") if d]
     args.silhouettes = [
@@ -172,12 +205,30 @@ def main(argv=None):
     ]
     if 0 in args.draws or any(seed == 0 for seed, _ in args.silhouettes):
         parser.error("draw 0 is the tests' and demos' data; choose on other draws")
-    config = parse_config(args.config)
     torch.set_num_threads(args.threads)
+    return args
+
+
+def data_description(args):
+    """The data's sentence of a results section."""
+    return (
+        f"Textures: {args.n_train} training and {args.n_test} test crops of {args.size} px; "
+        f"silhouettes: {args.sil_train} training images, {args.sil_test} held-back normal ones "
+        f"and {args.sil_test // 3} of each other shape."
+    )
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add_data_arguments(parser)
+    parser.add_argument("--out", default=str(HERE / "results" / "image_score.md"))
+    args = parse_data_arguments(parser, argv)
+    config = parse_config(args.config)
 
     columns, aucs, intervals, fits = [], {}, [], []
     for sets in (texture_sets, silhouette_sets):
-        for name, y, parts, peers in sets(args, config):
+        for v in sets(args, config):
+            name, y, parts, peers = v.name, v.anomalous, v.parts, v.peers
             columns.append(name)
             fits.append(float(parts.get("fit_s", np.nan)))  # nan: not recorded
             cands = candidates(parts)
@@ -202,9 +253,7 @@ def main(argv=None):
         f"Machine: {platform.machine()} ({platform.processor() or 'cpu'}), "
         f"{torch.get_num_threads()} torch threads, torch {torch.__version__}; "
         f"{time.strftime('%Y-%m-%d')}. Fits of {np.nanmin(fits):.0f}-{np.nanmax(fits):.0f} s.  ",
-        f"Textures: {args.n_train} training and {args.n_test} test crops of {args.size} px; "
-        f"silhouettes: {args.sil_train} training images, {args.sil_test} held-back normal ones "
-        f"and {args.sil_test // 3} of each other shape. Image ROC AUC, anomalies positive.",
+        data_description(args) + " Image ROC AUC, anomalies positive.",
         "",
         "| image score | " + " | ".join(columns) + " | mean | min |",
         "|---" * (len(columns) + 3) + "|",

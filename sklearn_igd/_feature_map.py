@@ -39,11 +39,13 @@ FEATURE_MAP_POOL = 3
 FEATURE_MAP_RIDGE = 0.01
 
 
-def feature_trunk():
-    """The frozen trunk: ``(n, C, H, W)`` in [0, 1] -> ``(n, 40, h, w)`` features."""
+def feature_trunk(block=FEATURE_MAP_BLOCK, min_side=FEATURE_MAP_MIN_SIDE):
+    """The frozen trunk: ``(n, C, H, W)`` in [0, 1] -> ``(n, d, h, w)`` features of
+    EfficientNet-Lite0's blocks ``0..block`` (d = 40 for blocks 3 and 4) on images whose
+    shorter side is upsampled to at least ``min_side`` pixels."""
     return FrozenEncoder(
-        EfficientNetLite0Blocks(efficientnet_lite0_net(), last=FEATURE_MAP_BLOCK, grid=None),
-        ImageNetInput(FEATURE_MAP_MIN_SIDE),
+        EfficientNetLite0Blocks(efficientnet_lite0_net(), last=block, grid=None),
+        ImageNetInput(min_side),
     )
 
 
@@ -105,15 +107,18 @@ class FeatureGaussianMap(nn.Module):
 
 
 @torch.no_grad()
-def fit_feature_map(X, *, batch_size, device):
-    """Fit the :class:`FeatureGaussianMap` of the training images ``X`` (n, C, H, W).
+def fit_feature_map(
+    X, *, batch_size, device, block=FEATURE_MAP_BLOCK, min_side=FEATURE_MAP_MIN_SIDE
+):
+    """Fit the :class:`FeatureGaussianMap` of the training images ``X`` (n, C, H, W) on the
+    features of :func:`feature_trunk` (``block``, ``min_side``).
 
     The mean and covariance of the feature vectors of every location of every image are
     accumulated batch by batch in float64 (batches bounded by the scoring budget of input
     values, so that memory does not grow with the image count); the covariance gets
     :data:`FEATURE_MAP_RIDGE` on its diagonal before it is inverted.
     """
-    trunk = feature_trunk().to(device)
+    trunk = feature_trunk(block, min_side).to(device)
     x = torch.as_tensor(X)
     batch_size = min(batch_size, eval_batch_size(x.shape[1:]))
     total, outer, count = 0.0, 0.0, 0

@@ -132,3 +132,22 @@ def test_image_score_tiny_run(tmp_path):
     assert sections[1].split("|", 1)[1].strip() == sections[2].split("|", 1)[1].strip()
     with pytest.raises(SystemExit):
         script.main(["--draws", "0", "--silhouettes", ""])
+
+
+def test_feature_trunk_tiny_run(tmp_path):
+    """benchmarks/feature_trunk.py: on a tiny fit of a texture draw it rebuilds the
+    detector's own heatmap from the stored parts (it asserts so), and writes the pixel
+    and image tables with a row per trunk; draw 0 is refused."""
+    script = _load(SCRIPT.parent / "feature_trunk.py")
+    out = tmp_path / "trunk.md"
+    other = "4:256" if script.CURRENT != "4:256" else "3:320"
+    script.main(["--draws", "1", "--n-train", "8", "--n-test", "6", "--silhouettes", "",
+                 "--threads", "1", "--parts", str(tmp_path / "parts"), "--out", str(out),
+                 "--trunks", other,
+                 "--config", "max_epochs=1,batch_size=4,pretrain=None"])  # fmt: skip
+    text = out.read_text()
+    assert "Pooled pixel ROC AUC of the heatmap" in text and "Image ROC AUC" in text
+    assert f"| {script.CURRENT} (current) |" in text and f"| {other} |" in text
+    assert text.count("| brick 1 | grass 1 | gravel 1 | mean | min |") == 3
+    with pytest.raises(SystemExit):
+        script.main(["--draws", "0", "--silhouettes", ""])

@@ -1,0 +1,223 @@
+"""Which frozen features the feature map reads: EfficientNet blocks and input sizes compared
+on the same fitted models (validation data).
+
+Reuses ``image_score.py``'s fits of ``IGDDetector(random_state=0)`` (or ``--config``) and
+their stored parts (``--parts``; fitted first when missing) on the texture crops of
+validation draws and on silhouettes. The models' maps (global + local) do not depend on the
+feature map, so for each candidate trunk (``block:min_side``: EfficientNet-Lite0 up to
+``block``, on images upsampled to a shorter side of at least ``min_side`` pixels) the
+script fits the feature map with the package's ``fit_feature_map``, smooths and weighs it
+as the detector does (``feature_weight_``: the standard deviation of the models' maps over
+the training pixels divided by the feature map's) and adds it to the models' maps. It
+checks that the detector's own trunk rebuilds the stored heatmap, then reports:
+
+- pooled pixel ROC AUC of the whole heatmap and of the feature map alone (textures);
+- image ROC AUC of the default image score, ``z(s_G) + z(top 10% of the heatmap)``
+  (``local_score="heatmap_top"``; textures and silhouettes);
+- the feature map's seconds per image (fit and score passes together).
+
+    python benchmarks/feature_trunk.py --trunks 4:256,3:320,3:384
+
+With ``--feature-only`` nothing is fitted: the pooled pixel ROC AUC of the feature map
+alone on the texture draws, for example on 32 px crops (``--size 32``).
+
+Appends a section to ``benchmarks/results/feature_trunk.md`` (``--out``) with the command,
+the machine and the date.
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import shlex
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from sklearn.metrics import roc_auc_score
+
+from sklearn_igd._feature_map import fit_feature_map
+from sklearn_igd._scoring import (
+    HEATMAP_TOP_FRACTION,
+    auto_heatmap_sigma,
+    gaussian_kernel_1d,
+    smooth_maps,
+)
+from sklearn_igd.datasets import make_texture_defects
+from sklearn_igd.metrics import pixel_roc_auc
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from image_score import (  # noqa: E402  (the same data, fits and image score)
+    FEATURE_TRUNK,
+    TEXTURES,
+    ValidationSet,
+    add_data_arguments,
+    data_description,
+    parse_config,
+    parse_data_arguments,
+    silhouette_sets,
+    texture_sets,
+    top,
+)
+
+HERE = Path(__file__).resolve().parent
+CURRENT = FEATURE_TRUNK
+TOP = HEATMAP_TOP_FRACTION
+
+
+def feature_heatmaps(v, block, min_side):
+    """The smoothed, unweighted feature maps ``(train, test)`` of one validation set, and
+    the seconds they took."""
+    start = time.perf_counter()
+    # uint8 images (n, H, W) -> (n, 1, H, W) in [0, 1]: the detector's input
+    x_train, x_test = (
+        torch.from_numpy(X[:, None].astype(np.float32) / 255) for X in (v.X_train, v.X_test)
+    )
+    fm = fit_feature_map(x_train, batch_size=16, device="cpu", block=block, min_side=min_side)
+    kernel = gaussian_kernel_1d(auto_heatmap_sigma(*v.X_train.shape[1:]))
+    with torch.no_grad():  # in batches of 16 images, as the detector scores
+        maps = [
+            np.concatenate([smooth_maps(fm(b).double(), kernel).numpy() for b in x.split(16)])
+            for x in (x_train, x_test)
+        ]
+    return maps, time.perf_counter() - start
+
+
+def feature_only_sets(args):
+    """:class:`ValidationSet` s of the texture draws without fits (``parts`` None)."""
+    for draw in args.draws:
+        for texture in TEXTURES:
+            data = make_texture_defects(
+                texture,
+                n_train=args.n_train,
+                n_test=args.n_test,
+                size=args.size,
+                random_state=draw,
+            )
+            X_train, X_test, masks = data.images_train, data.images_test, data.masks_test
+            name = f"{texture} {draw}"
+            yield ValidationSet(name, X_train, X_test, data.y_test == -1, masks, None, None)
+
+
+def measure(v, trunks):
+    """``{trunk: {column: value}}`` of one validation set (without parts: the feature
+    map alone)."""
+
+    def z(train, test):
+        return (test - train.mean()) / train.std()
+
+    if v.parts is None:
+        rows = {}
+        for trunk in trunks:
+            block, min_side = (int(t) for t in trunk.split(":"))
+            (_, f_test), seconds = feature_heatmaps(v, block, min_side)
+            rows[trunk] = {
+                "pixel F": pixel_roc_auc(v.masks, f_test),
+                "s/image": seconds / (len(v.X_train) + len(v.X_test)),
+            }
+            print(v.name, trunk, {k: round(x, 4) for k, x in rows[trunk].items()}, flush=True)
+        return rows
+    p = v.parts
+    models = [
+        p[f"{s}_global_heatmap"].astype(np.float64) + p[f"{s}_local_heatmap"] for s in ("tr", "te")
+    ]
+    z_g = z(p["tr_global_score"], p["te_global_score"])
+    fitted_with = str(p.get("feature_trunk", CURRENT))  # parts stored before it was kept
+    if fitted_with not in trunks:
+        raise ValueError(
+            f"{v.name}: the parts were fitted with trunk {fitted_with}; pass it "
+            "in --trunks, so that the rebuilt heatmap is checked against them"
+        )
+    rows = {}
+    for trunk in trunks:
+        block, min_side = (int(t) for t in trunk.split(":"))
+        (f_train, f_test), seconds = feature_heatmaps(v, block, min_side)
+        weight = models[0].std() / f_train.std()
+        heat_train, heat_test = models[0] + weight * f_train, models[1] + weight * f_test
+        if trunk == fitted_with:  # the recomputation is the detector's own heatmap
+            np.testing.assert_allclose(heat_test, p["te_heatmap"], rtol=1e-3, atol=1e-4)
+        row = {
+            "image": roc_auc_score(
+                v.anomalous, z_g + z(top(heat_train, TOP), top(heat_test, TOP))
+            ),
+            "s/image": seconds / (len(v.X_train) + len(v.X_test)),
+        }
+        if v.masks is not None:
+            row["pixel"] = pixel_roc_auc(v.masks, heat_test)
+            row["pixel F"] = pixel_roc_auc(v.masks, f_test)
+        rows[trunk] = row
+        print(v.name, trunk, {k: round(x, 4) for k, x in row.items()}, flush=True)
+    return rows
+
+
+def table(title, trunks, results, column):
+    """Markdown lines: one row per trunk, one column per validation set, mean and min."""
+    names = [name for name, rows in results if column in rows[trunks[0]]]
+    if not names:
+        return []
+    lines = [
+        "",
+        title,
+        "",
+        "| trunk | " + " | ".join(names) + " | mean | min |",
+        "|---" * (len(names) + 3) + "|",
+    ]
+    for trunk in trunks:
+        values = [rows[trunk][column] for name, rows in results if name in names]
+        cells = " | ".join(f"{x:.4f}" for x in values)
+        label = f"{trunk} (current)" if trunk == CURRENT else trunk
+        lines.append(f"| {label} | {cells} | {np.mean(values):.4f} | {np.min(values):.4f} |")
+    return lines
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add_data_arguments(parser)
+    parser.add_argument("--trunks", default=f"{CURRENT},3:320", help="block:min_side, ...")
+    parser.add_argument(
+        "--feature-only",
+        action="store_true",
+        help="no fits: the feature map alone on the texture draws (e.g. with --size 32)",
+    )
+    parser.add_argument("--out", default=str(HERE / "results" / "feature_trunk.md"))
+    args = parse_data_arguments(parser, argv)
+    config = parse_config(args.config)
+    trunks = list(dict.fromkeys([CURRENT] + args.trunks.split(",")))
+    # the detector's own trunk is always measured, so that its heatmap is checked
+    if args.feature_only:
+        results = [(v.name, measure(v, trunks)) for v in feature_only_sets(args)]
+    else:
+        sets = (texture_sets(args, config), silhouette_sets(args, config))
+        results = [(v.name, measure(v, trunks)) for group in sets for v in group]
+    seconds = {t: np.mean([rows[t]["s/image"] for _, rows in results]) for t in trunks}
+    lines = [
+        "",
+        "## Feature-map trunks, the feature map alone (no fits)"
+        if args.feature_only
+        else f"## Feature-map trunks on the fits of `IGDDetector(random_state=0"
+        f"{', ' + args.config if args.config else ''})`",
+        "",
+        "Command: `python " + " ".join(shlex.quote(a) for a in sys.argv) + "`  ",
+        f"Machine: {platform.machine()} ({platform.processor() or 'cpu'}), "
+        f"{torch.get_num_threads()} torch threads, torch {torch.__version__}; "
+        f"{time.strftime('%Y-%m-%d')}.  ",
+        data_description(args) + " Trunk `block:min_side`; the models are the same for "
+        "every trunk. Feature-map seconds per image (fit + score): "
+        + ", ".join(f"{t} {s * 1000:.0f} ms" for t, s in seconds.items())
+        + ".",
+    ]
+    lines += table("Pooled pixel ROC AUC of the heatmap:", trunks, results, "pixel")
+    lines += table("Pooled pixel ROC AUC of the feature map alone:", trunks, results, "pixel F")
+    lines += table(
+        "Image ROC AUC, `z(s_G) + z(top 10% of the heatmap)`:", trunks, results, "image"
+    )
+    out = Path(args.out)
+    header = "" if out.exists() else "# Feature-map trunks (validation data)\n"
+    with out.open("a") as f:
+        f.write(header + "\n".join(lines) + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -203,8 +203,13 @@ def main(argv=None):
         f"Machine: {platform.machine()} ({platform.processor() or 'cpu'}), "
         f"{torch.get_num_threads()} torch threads, torch {torch.__version__}; "
         f"{time.strftime('%Y-%m-%d')}.  ",
-        data_description(args) + " Trunk `block:min_side`; the models are the same for "
-        "every trunk. Feature-map seconds per image (fit + score): "
+        (
+            f"Textures: {args.n_train} training and {args.n_test} test crops of {args.size} "
+            "px; nothing fitted but the feature map."
+            if args.feature_only
+            else data_description(args) + " The models are the same for every trunk."
+        )
+        + " Trunk `block:min_side`. Feature-map seconds per image (fit + score): "
         + ", ".join(f"{t} {s * 1000:.0f} ms" for t, s in seconds.items())
         + ".",
     ]

@@ -177,9 +177,9 @@ class IGDDetector(OutlierMixin, BaseEstimator):
     feature_map : bool or "auto", default="auto"
         Add the feature map to :meth:`predict_heatmap`: at every location, the squared
         Mahalanobis distance of frozen ImageNet features (the packaged EfficientNet-Lite0
-        up to its third stage, on images upsampled to a shorter side of at least 256 px)
-        to one Gaussian fitted on every location of the training images, resized to the
-        image, smoothed as the models' maps and weighted (``feature_weight_``) to their
+        up to block 3, on images upsampled to a shorter side of at least 320 px, by at
+        most 8x) to one Gaussian fitted on every location of the training images, resized
+        to the image, smoothed as the models' maps and weighted (``feature_weight_``) to their
         spread over the training pixels; the local part of the score (``local_score``)
         then includes it, except with ``"worst_patch"``.
         It sees what reconstruction errors miss on fine textures: a patch of another
@@ -610,7 +610,7 @@ class IGDDetector(OutlierMixin, BaseEstimator):
         >>> from sklearn_igd import IGDDetector
         >>> from sklearn_igd.datasets import load_digits_images
         >>> X, y = load_digits_images(return_X_y=True)
-        >>> # feature_map=False: the ImageNet feature map upsamples to 256 px, slow for 8 px
+        >>> # feature_map=False: the ImageNet feature map upsamples to 320 px, slow for 8 px
         >>> det = IGDDetector(
         ...     max_epochs=1, pretrain=None, local=True, feature_map=False, random_state=0
         ... )

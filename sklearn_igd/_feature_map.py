@@ -6,7 +6,8 @@ of another texture, a brightness change): the autoencoder reconstructs them fait
 The feature map adds what IGD's Gaussian descriptor does for whole images, at every
 location: the packaged ImageNet EfficientNet-Lite0 (the encoder of
 ``pretrain="imagenet"``) up to block :data:`FEATURE_MAP_BLOCK`, on images whose shorter
-side is upsampled to at least :data:`FEATURE_MAP_MIN_SIDE` pixels, averaged over 3x3
+side is upsampled to at least :data:`FEATURE_MAP_MIN_SIDE` pixels (by at most
+:data:`FEATURE_MAP_MAX_UPSAMPLING` times), averaged over 3x3
 neighbourhoods; one Gaussian (mean and ridge-regularised covariance) is fitted to the
 feature vectors of every location of every training image, and the map is each
 location's squared Mahalanobis distance to it, resized to the image.
@@ -29,10 +30,17 @@ from ._pretrain import (
 )
 from ._scoring import eval_batch_size
 
-#: EfficientNet-Lite0 up to this block (end of its third stage: 40 channels, stride 8) ...
-FEATURE_MAP_BLOCK = 4
-#: ... on images whose shorter side is upsampled to at least this many pixels ...
-FEATURE_MAP_MIN_SIDE = 256
+#: EfficientNet-Lite0 up to this block (the first of its third stage: 40 channels,
+#: stride 8) ...
+FEATURE_MAP_BLOCK = 3
+#: ... on images whose shorter side is upsampled to at least this many pixels (block 3
+#: at 320 px against block 4 at 256 px: pooled pixel AUROC +0.006 on grass, +0.004-0.009
+#: on gravel, -0.001 on brick, validation draws 1-2; benchmarks/feature_trunk.py) ...
+FEATURE_MAP_MIN_SIDE = 320
+#: ... but by at most this factor (32 px images: 256 px; at 10x the feature map alone lost
+#: 0.002-0.008 pooled pixel AUROC on 32 px crops of grass and gravel, at 8x it is level
+#: with block 4 at 256 px) ...
+FEATURE_MAP_MAX_UPSAMPLING = 8
 #: ... features averaged over this neighbourhood (pixels of the feature grid) ...
 FEATURE_MAP_POOL = 3
 #: ... and this is added to the diagonal of their covariance.
@@ -47,6 +55,12 @@ def feature_trunk(block=FEATURE_MAP_BLOCK, min_side=FEATURE_MAP_MIN_SIDE):
         EfficientNetLite0Blocks(efficientnet_lite0_net(), last=block, grid=None),
         ImageNetInput(min_side),
     )
+
+
+def feature_min_side(image_size, min_side=FEATURE_MAP_MIN_SIDE):
+    """The shorter side that images of ``image_size`` (H, W) are upsampled to: ``min_side``,
+    but at most :data:`FEATURE_MAP_MAX_UPSAMPLING` times their own shorter side."""
+    return min(int(min_side), FEATURE_MAP_MAX_UPSAMPLING * int(min(image_size)))
 
 
 def local_features(trunk, x):
@@ -111,14 +125,15 @@ def fit_feature_map(
     X, *, batch_size, device, block=FEATURE_MAP_BLOCK, min_side=FEATURE_MAP_MIN_SIDE
 ):
     """Fit the :class:`FeatureGaussianMap` of the training images ``X`` (n, C, H, W) on the
-    features of :func:`feature_trunk` (``block``, ``min_side``).
+    features of :func:`feature_trunk` (``block``, ``min_side`` capped by
+    :func:`feature_min_side`).
 
     The mean and covariance of the feature vectors of every location of every image are
     accumulated batch by batch in float64 (batches bounded by the scoring budget of input
     values, so that memory does not grow with the image count); the covariance gets
     :data:`FEATURE_MAP_RIDGE` on its diagonal before it is inverted.
     """
-    trunk = feature_trunk(block, min_side).to(device)
+    trunk = feature_trunk(block, feature_min_side(X.shape[-2:], min_side)).to(device)
     x = torch.as_tensor(X)
     batch_size = min(batch_size, eval_batch_size(x.shape[1:]))
     total, outer, count = 0.0, 0.0, 0

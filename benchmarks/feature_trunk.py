@@ -45,14 +45,11 @@ from sklearn_igd._scoring import (
     gaussian_kernel_1d,
     smooth_maps,
 )
-from sklearn_igd.datasets import make_texture_defects
 from sklearn_igd.metrics import pixel_roc_auc
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from image_score import (  # noqa: E402  (the same data, fits and image score)
     FEATURE_TRUNK,
-    TEXTURES,
-    ValidationSet,
     add_data_arguments,
     data_description,
     parse_config,
@@ -83,22 +80,6 @@ def feature_heatmaps(v, block, min_side):
             for x in (x_train, x_test)
         ]
     return maps, time.perf_counter() - start
-
-
-def feature_only_sets(args):
-    """:class:`ValidationSet` s of the texture draws without fits (``parts`` None)."""
-    for draw in args.draws:
-        for texture in TEXTURES:
-            data = make_texture_defects(
-                texture,
-                n_train=args.n_train,
-                n_test=args.n_test,
-                size=args.size,
-                random_state=draw,
-            )
-            X_train, X_test, masks = data.images_train, data.images_test, data.masks_test
-            name = f"{texture} {draw}"
-            yield ValidationSet(name, X_train, X_test, data.y_test == -1, masks, None, None)
 
 
 def measure(v, trunks):
@@ -187,7 +168,7 @@ def main(argv=None):
     trunks = list(dict.fromkeys([CURRENT] + args.trunks.split(",")))
     # the detector's own trunk is always measured, so that its heatmap is checked
     if args.feature_only:
-        results = [(v.name, measure(v, trunks)) for v in feature_only_sets(args)]
+        results = [(v.name, measure(v, trunks)) for v in texture_sets(args)]  # no fits
     else:
         sets = (texture_sets(args, config), silhouette_sets(args, config))
         results = [(v.name, measure(v, trunks)) for group in sets for v in group]

@@ -131,8 +131,9 @@ def candidates(p):
     return out
 
 
-def texture_sets(args, config):
-    """One :class:`ValidationSet` per texture and draw, with the peers' test scores."""
+def texture_sets(args, config=None):
+    """One :class:`ValidationSet` per texture and draw, with the peers' test scores; with
+    ``config`` None nothing is fitted (``parts`` and ``peers`` None)."""
     for draw in args.draws:
         for texture in TEXTURES:
             data = make_texture_defects(
@@ -142,16 +143,15 @@ def texture_sets(args, config):
                 size=args.size,
                 random_state=draw,
             )
-            path = Path(args.parts) / f"parts_{texture}_{draw}.npz"
-            parts = cached(path, fit_parts, config, data.images_train, data.images_test)
+            X_train, X_test = data.images_train, data.images_test
+            parts = peers = None
+            if config is not None:
+                path = Path(args.parts) / f"parts_{texture}_{draw}.npz"
+                parts = cached(path, fit_parts, config, X_train, X_test)
+                peers = peer_scores(X_train, X_test)
+            name = f"{texture} {draw}"
             yield ValidationSet(
-                f"{texture} {draw}",
-                data.images_train,
-                data.images_test,
-                data.y_test == -1,
-                data.masks_test,
-                parts,
-                peer_scores(data.images_train, data.images_test),
+                name, X_train, X_test, data.y_test == -1, data.masks_test, parts, peers
             )
 
 

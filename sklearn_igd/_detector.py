@@ -610,7 +610,7 @@ class IGDDetector(OutlierMixin, BaseEstimator):
         >>> from sklearn_igd import IGDDetector
         >>> from sklearn_igd.datasets import load_digits_images
         >>> X, y = load_digits_images(return_X_y=True)
-        >>> # feature_map=False: the ImageNet feature map upsamples to 320 px, slow for 8 px
+        >>> # feature_map=False: the models' maps alone, without the ImageNet feature map
         >>> det = IGDDetector(
         ...     max_epochs=1, pretrain=None, local=True, feature_map=False, random_state=0
         ... )

@@ -350,6 +350,9 @@ def test_local_scorer_chunks_give_the_same_terms(local_fitted, data):
         # convolutions may pick another algorithm for another batch size: float rounding
         for a, b in zip(whole.score_terms(x), chunked.score_terms(x)):
             torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
+        # the per-pixel 1 - MS-SSIM map amplifies that rounding: one pixel in 9,408 differed
+        # by 2.8e-4 on a CI-like AMD EPYC (2026-11-30); a patch scored at the wrong place
+        # would move whole patches' terms by orders of magnitude more
         torch.testing.assert_close(
-            whole.error_terms(x), chunked.error_terms(x), rtol=1e-4, atol=1e-4
+            whole.error_terms(x), chunked.error_terms(x), rtol=1e-3, atol=1e-3
         )

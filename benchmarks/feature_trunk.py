@@ -89,44 +89,32 @@ def measure(v, trunks):
     def z(train, test):
         return (test - train.mean()) / train.std()
 
-    if v.parts is None:
-        rows = {}
-        for trunk in trunks:
-            block, min_side = (int(t) for t in trunk.split(":"))
-            (_, f_test), seconds = feature_heatmaps(v, block, min_side)
-            rows[trunk] = {
-                "pixel F": pixel_roc_auc(v.masks, f_test),
-                "s/image": seconds / (len(v.X_train) + len(v.X_test)),
-            }
-            print(v.name, trunk, {k: round(x, 4) for k, x in rows[trunk].items()}, flush=True)
-        return rows
     p = v.parts
-    models = [
-        p[f"{s}_global_heatmap"].astype(np.float64) + p[f"{s}_local_heatmap"] for s in ("tr", "te")
-    ]
-    z_g = z(p["tr_global_score"], p["te_global_score"])
-    fitted_with = str(p.get("feature_trunk", CURRENT))  # parts stored before it was kept
-    if fitted_with not in trunks:
-        raise ValueError(
-            f"{v.name}: the parts were fitted with trunk {fitted_with}; pass it "
-            "in --trunks, so that the rebuilt heatmap is checked against them"
-        )
+    if p is not None:
+        models = [p[f"{s}_global_heatmap"].astype(np.float64) + p[f"{s}_local_heatmap"]
+                  for s in ("tr", "te")]  # fmt: skip
+        z_g = z(p["tr_global_score"], p["te_global_score"])
+        fitted_with = str(p.get("feature_trunk", CURRENT))  # parts stored before it was kept
+        if fitted_with not in trunks:
+            raise ValueError(
+                f"{v.name}: the parts were fitted with trunk {fitted_with}; pass it "
+                "in --trunks, so that the rebuilt heatmap is checked against them"
+            )
     rows = {}
     for trunk in trunks:
         block, min_side = (int(t) for t in trunk.split(":"))
         (f_train, f_test), seconds = feature_heatmaps(v, block, min_side)
-        weight = models[0].std() / f_train.std()
-        heat_train, heat_test = models[0] + weight * f_train, models[1] + weight * f_test
-        if trunk == fitted_with:  # the recomputation is the detector's own heatmap
-            np.testing.assert_allclose(heat_test, p["te_heatmap"], rtol=1e-3, atol=1e-4)
-        row = {
-            "image": roc_auc_score(
-                v.anomalous, z_g + z(top(heat_train, TOP), top(heat_test, TOP))
-            ),
-            "s/image": seconds / (len(v.X_train) + len(v.X_test)),
-        }
+        row = {"s/image": seconds / (len(v.X_train) + len(v.X_test))}
+        if p is not None:
+            weight = models[0].std() / f_train.std()
+            heat_train, heat_test = models[0] + weight * f_train, models[1] + weight * f_test
+            if trunk == fitted_with:  # the recomputation is the detector's own heatmap
+                np.testing.assert_allclose(heat_test, p["te_heatmap"], rtol=1e-3, atol=1e-4)
+            z_top = z(top(heat_train, TOP), top(heat_test, TOP))
+            row["image"] = roc_auc_score(v.anomalous, z_g + z_top)
+            if v.masks is not None:
+                row["pixel"] = pixel_roc_auc(v.masks, heat_test)
         if v.masks is not None:
-            row["pixel"] = pixel_roc_auc(v.masks, heat_test)
             row["pixel F"] = pixel_roc_auc(v.masks, f_test)
         rows[trunk] = row
         print(v.name, trunk, {k: round(x, 4) for k, x in row.items()}, flush=True)

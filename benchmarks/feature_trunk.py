@@ -121,8 +121,9 @@ def measure(v, trunks):
     return rows
 
 
-def table(title, trunks, results, column):
-    """Markdown lines: one row per trunk, one column per validation set, mean and min."""
+def table(title, trunks, results, column, label="trunk"):
+    """Markdown lines: one row per trunk (or other ``label``), one column per validation
+    set, mean and min."""
     names = [name for name, rows in results if column in rows[trunks[0]]]
     if not names:
         return []
@@ -130,14 +131,14 @@ def table(title, trunks, results, column):
         "",
         title,
         "",
-        "| trunk | " + " | ".join(names) + " | mean | min |",
+        f"| {label} | " + " | ".join(names) + " | mean | min |",
         "|---" * (len(names) + 3) + "|",
     ]
     for trunk in trunks:
         values = [rows[trunk][column] for name, rows in results if name in names]
         cells = " | ".join(f"{x:.4f}" for x in values)
-        label = f"{trunk} (current)" if trunk == CURRENT else trunk
-        lines.append(f"| {label} | {cells} | {np.mean(values):.4f} | {np.min(values):.4f} |")
+        name = f"{trunk} (current)" if trunk == CURRENT else trunk
+        lines.append(f"| {name} | {cells} | {np.mean(values):.4f} | {np.min(values):.4f} |")
     return lines
 
 

@@ -69,7 +69,7 @@ DEFAULT = f"1.0 z(G) + z(heatmap top {HEATMAP_TOP_FRACTION})"
 
 class ValidationSet(NamedTuple):
     """One validation set: its images (uint8), which test images are anomalous, the test
-    images' pixel masks (textures; None for silhouettes), the fit's parts
+    images' pixel masks and defect types (textures; None for silhouettes), the fit's parts
     (:func:`fit_parts`) and the peers' test scores (textures; None for silhouettes)."""
 
     name: str
@@ -77,6 +77,7 @@ class ValidationSet(NamedTuple):
     X_test: np.ndarray
     anomalous: np.ndarray
     masks: np.ndarray | None
+    types: np.ndarray | None
     parts: dict
     peers: dict | None
 
@@ -151,7 +152,14 @@ def texture_sets(args, config=None):
                 peers = peer_scores(X_train, X_test)
             name = f"{texture} {draw}"
             yield ValidationSet(
-                name, X_train, X_test, data.y_test == -1, data.masks_test, parts, peers
+                name,
+                X_train,
+                X_test,
+                data.y_test == -1,
+                data.masks_test,
+                np.asarray(data.defect_type),
+                parts,
+                peers,
             )
 
 
@@ -172,7 +180,7 @@ def silhouette_sets(args, config):
         path = Path(args.parts) / f"sil_{normal}_{seed}.npz"
         parts = cached(path, fit_parts, config, data[normal][0], X_test)
         yield ValidationSet(
-            f"{normal} {seed}", data[normal][0], X_test, anomalous, None, parts, None
+            f"{normal} {seed}", data[normal][0], X_test, anomalous, None, None, parts, None
         )
 
 
@@ -211,10 +219,12 @@ def parse_data_arguments(parser, argv):
 
 def data_description(args):
     """The data's sentence of a results section."""
+    textures = f"Textures: {args.n_train} training and {args.n_test} test crops of {args.size} px"
+    if not args.silhouettes:
+        return textures + "."
     return (
-        f"Textures: {args.n_train} training and {args.n_test} test crops of {args.size} px; "
-        f"silhouettes: {args.sil_train} training images, {args.sil_test} held-back normal ones "
-        f"and {args.sil_test // 3} of each other shape."
+        f"{textures}; silhouettes: {args.sil_train} training images, {args.sil_test} held-back "
+        f"normal ones and {args.sil_test // 3} of each other shape."
     )
 
 

@@ -134,7 +134,19 @@ def test_image_score_tiny_run(tmp_path):
         script.main(["--draws", "0", "--silhouettes", ""])
 
 
-def test_feature_trunk_tiny_run(tmp_path):
+@pytest.fixture(scope="module")
+def tiny_parts(tmp_path_factory):
+    """One parts cache for the tiny fits that ``feature_trunk.py`` and
+    ``feature_variants.py`` score (the same data arguments, so each fit is made once)."""
+    return str(tmp_path_factory.mktemp("parts"))
+
+
+#: The tiny texture fits' arguments, shared through :func:`tiny_parts`.
+TINY = ["--draws", "1", "--n-train", "8", "--n-test", "12", "--threads", "1",
+        "--config", "max_epochs=1,batch_size=4,pretrain=None"]  # fmt: skip
+
+
+def test_feature_trunk_tiny_run(tmp_path, tiny_parts):
     """benchmarks/feature_trunk.py: on a tiny fit of a texture draw it rebuilds the
     detector's own heatmap from the stored parts (it asserts so), and writes the pixel
     and image tables with a row per trunk; ``--feature-only`` fits nothing and writes the
@@ -142,10 +154,8 @@ def test_feature_trunk_tiny_run(tmp_path):
     script = _load(SCRIPT.parent / "feature_trunk.py")
     out = tmp_path / "trunk.md"
     other = "4:256" if script.CURRENT != "4:256" else "3:320"
-    script.main(["--draws", "1", "--n-train", "8", "--n-test", "6", "--silhouettes", "",
-                 "--threads", "1", "--parts", str(tmp_path / "parts"), "--out", str(out),
-                 "--trunks", other,
-                 "--config", "max_epochs=1,batch_size=4,pretrain=None"])  # fmt: skip
+    script.main(TINY + ["--silhouettes", "", "--parts", tiny_parts, "--out", str(out),
+                        "--trunks", other])  # fmt: skip
     text = out.read_text()
     assert "Pooled pixel ROC AUC of the heatmap" in text and "Image ROC AUC" in text
     assert f"| {script.CURRENT} (current) |" in text and f"| {other} |" in text
@@ -159,3 +169,28 @@ def test_feature_trunk_tiny_run(tmp_path):
     assert text.count("| brick 2 | grass 2 | gravel 2 | mean | min |") == 1
     with pytest.raises(SystemExit):
         script.main(["--draws", "0", "--silhouettes", ""])
+
+
+def test_feature_variants_tiny_run(tmp_path, tiny_parts):
+    """benchmarks/feature_variants.py: on tiny fits of a texture draw and a silhouette set
+    its ``current`` variant rebuilds the detector's own heatmap (it asserts so), every other
+    variant gets a row of the pixel and feature-map tables (textures), of the image table
+    (both) and of the per-defect-type table; an unknown variant and draw 0 are refused."""
+    script = _load(SCRIPT.parent / "feature_variants.py")
+    out = tmp_path / "variants.md"
+    common = TINY + ["--silhouettes", "7:disk", "--sil-train", "8", "--sil-test", "6",
+                     "--parts", tiny_parts, "--out", str(out)]  # fmt: skip
+    variants = "weight=2,sigma=2,global=0.5,local=0.5,knn=100,knnin=100,gmm=2,intensity"
+    script.main(common + ["--variants", variants])
+    text = out.read_text()
+    assert "rebuilt the stored heatmap on 4 of 4 sets." in text
+    assert text.count("| variant | brick 1 | grass 1 | gravel 1 | mean | min |") == 2
+    assert "| variant | brick 1 | grass 1 | gravel 1 | disk 7 | mean | min |" in text
+    for variant in ["current"] + variants.split(","):
+        assert text.count(f"| {variant} | ") == 4
+    assert "| variant | color | crack | hole | patch | scratch | stain |" in text
+    for bad in ("knm=10", "weight", "intensity=2", "sigma=-1", "gmm=two"):
+        with pytest.raises(ValueError, match=f"unknown feature-map variant '{bad}'"):
+            script.main(common + ["--variants", bad])
+    with pytest.raises(SystemExit):
+        script.main(["--draws", "0"])

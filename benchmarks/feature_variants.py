@@ -1,0 +1,321 @@
+"""How the feature map is made and combined with the models' maps: alternatives compared on
+the same fitted models (validation data).
+
+Reuses ``image_score.py``'s fits of ``IGDDetector(random_state=0)`` (or ``--config``) and
+their stored parts (``--parts``; fitted first when missing) on the texture crops of
+validation draws and on silhouettes. The models' maps (global ``G`` + local ``L``) do not
+depend on the feature map, so each variant rebuilds only the feature map ``F`` from the
+detector's own trunk (``fit_feature_map``) and adds it to the models' maps as the detector
+does, with one thing changed:
+
+- ``current``: the detector's heatmap, ``G + L + w F`` with ``w`` the standard deviation of
+  ``G + L`` over the training pixels divided by that of ``F`` (``feature_weight_``); checked
+  against the stored heatmap when the parts record the detector's trunk;
+- ``weight=K``: ``w`` times ``K`` (``weight=0``: the models' maps alone);
+- ``sigma=S``: ``F`` smoothed with a Gaussian of ``S`` pixels instead of the models' sigma;
+- ``global=K`` / ``local=K``: ``G`` / ``L`` times ``K`` (``w`` from the weighted sum);
+- ``knn=N``: ``F`` the squared distance of each location's whitened feature vector to the
+  nearest of ``N`` training locations chosen by greedy k-centre selection (PatchCore's
+  coreset, on a 16-d random projection); the training images' maps come from a bank of
+  the other half of the training images, so that no location meets itself;
+- ``knnin=N``: the same, but the training images' maps from the same bank as the test
+  images' (as a detector that scores its training images would compute them);
+- ``gmm=K``: ``F`` the negative log-likelihood (times 2) under a ``K``-component Gaussian
+  mixture (scikit-learn, full covariances, the ridge as ``reg_covar``) fitted on at most
+  40,000 training locations;
+- ``intensity``: ``F``'s Gaussian also over the local mean and standard deviation of the
+  image's intensity (over 7x7 cells of the feature grid), for stains and colour changes.
+
+Reports pooled pixel ROC AUC of the heatmap and of ``F`` alone and each defect type's pixel
+ROC AUC of the heatmap (that type's test images and the defect-free ones) on textures, and
+the image ROC AUC of the default image score, ``z(s_G) + z(top 10% of the heatmap)``, on
+textures and silhouettes.
+
+    python benchmarks/feature_variants.py --parts /tmp/igd_image_score
+
+Appends a section to ``benchmarks/results/feature_variants.md`` (``--out``) with the
+command, the machine and the date.
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import shlex
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from sklearn.metrics import roc_auc_score
+from sklearn.mixture import GaussianMixture
+from torch.nn import functional as F
+
+from sklearn_igd._feature_map import (
+    FEATURE_MAP_POOL,
+    FEATURE_MAP_RIDGE,
+    fit_feature_map,
+    local_features,
+)
+from sklearn_igd._scoring import (
+    HEATMAP_TOP_FRACTION,
+    auto_heatmap_sigma,
+    gaussian_kernel_1d,
+    smooth_maps,
+)
+from sklearn_igd.metrics import pixel_roc_auc
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from feature_trunk import table  # noqa: E402  (the same tables)
+from image_score import (  # noqa: E402  (the same data, fits and image score)
+    FEATURE_TRUNK,
+    add_data_arguments,
+    data_description,
+    parse_config,
+    parse_data_arguments,
+    silhouette_sets,
+    texture_sets,
+    top,
+)
+
+HERE = Path(__file__).resolve().parent
+TOP = HEATMAP_TOP_FRACTION
+DEFAULT_VARIANTS = (
+    "current,weight=1.5,weight=2,sigma=2,sigma=6,global=0.5,local=0.5,knn=4000,gmm=4,intensity"
+)
+#: The columns of a row that are not defect types.
+COLUMNS = ("pixel", "pixel F", "image")
+#: Training locations a mixture is fitted on, at most.
+GMM_LOCATIONS = 40_000
+#: The side, in cells of the feature grid, of the intensity statistics' window.
+INTENSITY_WINDOW = 7
+
+
+#: What each variant's name before ``=`` changes: the combination, or the feature map.
+COMBINATIONS = ("current", "weight", "sigma", "global", "local")
+METHODS = ("knn", "knnin", "gmm", "intensity")
+
+
+def check_variant(variant):
+    """``variant`` itself, or a ValueError naming it and the known kinds."""
+    kind, sep, value = variant.partition("=")
+    numeric = kind not in ("current", "intensity")
+    try:
+        known = kind in COMBINATIONS + METHODS and bool(sep) == numeric
+        # weight=0: the models' maps alone
+        known = known and (not numeric or float(value) > 0 or (kind == "weight" and value == "0"))
+    except ValueError:
+        known = False
+    if not known:
+        raise ValueError(
+            f"unknown feature-map variant {variant!r}: expected current, intensity, or one "
+            f"of {', '.join(k + '=<positive number>' for k in COMBINATIONS[1:] + METHODS[:3])}"
+        )
+    return variant
+
+
+def z(train, test):
+    return (test - train.mean()) / train.std()
+
+
+def vectors(f):
+    """Feature maps (n, d, h, w) -> location vectors (n * h * w, d) float64."""
+    return f.permute(0, 2, 3, 1).reshape(-1, f.shape[1]).double()
+
+
+def gaussian(v):
+    """Mean and precision of location vectors, the ridge on the covariance's diagonal."""
+    cov = torch.cov(v.T) + FEATURE_MAP_RIDGE * torch.eye(v.shape[1], dtype=v.dtype)
+    return v.mean(0), torch.linalg.inv(cov)
+
+
+def squared_nearest(queries, bank, chunk=8192):
+    """Squared Euclidean distance of each query (m, d) to its nearest bank row (k, d)."""
+    norms = (bank * bank).sum(1)
+    out = []
+    for q in queries.split(chunk):
+        d = (q * q).sum(1, keepdim=True) - 2 * q @ bank.T + norms
+        out.append(d.min(1).values.clamp_min(0))
+    return torch.cat(out)
+
+
+def greedy_coreset(v, n, seed=0):
+    """Indices of ``n`` rows of ``v`` chosen by greedy k-centre selection on a 16-d random
+    projection (PatchCore's approximate coreset)."""
+    g = torch.Generator().manual_seed(seed)
+    w = v @ (torch.randn(v.shape[1], 16, generator=g, dtype=v.dtype) / 4)
+    idx = [int(torch.randint(len(v), (1,), generator=g))]
+    d = ((w - w[idx[0]]) ** 2).sum(1)
+    for _ in range(min(n, len(v)) - 1):
+        idx.append(int(torch.argmax(d)))
+        d = torch.minimum(d, ((w - w[idx[-1]]) ** 2).sum(1))
+    return torch.tensor(idx)
+
+
+def intensity(x, grid):
+    """Local mean and standard deviation (n, 2, h, w) of images ``x`` (n, 1, H, W) in [0, 1]
+    on the feature ``grid`` (h, w), over ``INTENSITY_WINDOW`` cells, times 10."""
+    pool = dict(kernel_size=INTENSITY_WINDOW, stride=1, padding=INTENSITY_WINDOW // 2)
+    m = F.avg_pool2d(F.adaptive_avg_pool2d(x, grid), count_include_pad=False, **pool)
+    m2 = F.avg_pool2d(F.adaptive_avg_pool2d(x * x, grid), count_include_pad=False, **pool)
+    return torch.cat([m, (m2 - m * m).clamp_min(0).sqrt()], 1) * 10
+
+
+def raw_maps(method, fm, x_train, x_test):
+    """Unsmoothed maps ``(train, test)`` (n, H, W) float64 of a feature-map ``method``."""
+    if method == "current":
+        with torch.no_grad():
+            return [torch.cat([fm(b) for b in x.split(16)]).double() for x in (x_train, x_test)]
+    with torch.no_grad():
+        f_train, f_test = (
+            torch.cat([local_features(fm.trunk, b) for b in x.split(16)])
+            for x in (x_train, x_test)
+        )
+    grid = f_train.shape[-2:]
+    kind, _, value = method.partition("=")
+    if kind == "intensity":
+        f_train = torch.cat([f_train, intensity(x_train, grid)], 1)
+        f_test = torch.cat([f_test, intensity(x_test, grid)], 1)
+    v_train, v_test = vectors(f_train), vectors(f_test)
+    if kind in ("knn", "knnin"):
+        mean, precision = gaussian(v_train)
+        whiten = torch.linalg.cholesky(precision)
+        w_train, w_test = ((v - mean) @ whiten for v in (v_train, v_test))
+        n = int(value)
+        bank = w_train[greedy_coreset(w_train, n)]
+        maps = [squared_nearest(w_train, bank), squared_nearest(w_test, bank)]
+        if kind == "knn":  # the training maps from the other half's bank
+            half = (len(x_train) // 2) * grid[0] * grid[1]
+            first, second = w_train[:half], w_train[half:]
+            maps[0] = torch.cat(
+                [
+                    squared_nearest(first, second[greedy_coreset(second, n // 2)]),
+                    squared_nearest(second, first[greedy_coreset(first, n // 2)]),
+                ]
+            )
+    elif kind == "gmm":
+        rng = np.random.RandomState(0)
+        v = v_train.numpy()
+        v = v[rng.choice(len(v), min(len(v), GMM_LOCATIONS), replace=False)]
+        gmm = GaussianMixture(
+            int(value), covariance_type="full", reg_covar=FEATURE_MAP_RIDGE, random_state=0
+        ).fit(v)
+        maps = [torch.from_numpy(-2 * gmm.score_samples(v.numpy())) for v in (v_train, v_test)]
+    else:  # intensity
+        mean, precision = gaussian(v_train)
+        maps = [(((v - mean) @ precision) * (v - mean)).sum(1) for v in (v_train, v_test)]
+    size = x_train.shape[-2:]
+    return [
+        F.interpolate(
+            m.reshape(-1, 1, *grid).float(), size=size, mode="bilinear", align_corners=False
+        )[:, 0].double()
+        for m in maps
+    ]
+
+
+def measure(v, variants):
+    """``{variant: {column: value}}`` of one validation set."""
+    x_train, x_test = (
+        torch.from_numpy(X[:, None].astype(np.float32) / 255) for X in (v.X_train, v.X_test)
+    )
+    fm = fit_feature_map(x_train, batch_size=16, device="cpu")
+    sigma = auto_heatmap_sigma(*v.X_train.shape[1:])
+    p = v.parts
+    g = [p[f"{s}_global_heatmap"].astype(np.float64) for s in ("tr", "te")]
+    loc = [p[f"{s}_local_heatmap"].astype(np.float64) for s in ("tr", "te")]
+    z_g = z(p["tr_global_score"], p["te_global_score"])
+    raw, rows = {}, {}
+    for variant in variants:
+        kind, _, value = variant.partition("=")
+        method = variant if kind in METHODS else "current"
+        if method not in raw:
+            start = time.perf_counter()
+            raw[method] = raw_maps(method, fm, x_train, x_test)
+            print(v.name, method, f"{time.perf_counter() - start:.0f} s", flush=True)
+        kernel = gaussian_kernel_1d(float(value) if kind == "sigma" else sigma)
+        f_train, f_test = (smooth_maps(m, kernel).numpy() for m in raw[method])
+        a = float(value) if kind == "global" else 1.0
+        b = float(value) if kind == "local" else 1.0
+        models = [a * g[i] + b * loc[i] for i in (0, 1)]
+        weight = models[0].std() / f_train.std() * (float(value) if kind == "weight" else 1.0)
+        heat_train, heat_test = models[0] + weight * f_train, models[1] + weight * f_test
+        if variant == "current" and str(p.get("feature_trunk", "")) == FEATURE_TRUNK:
+            # the recomputation is the detector's own heatmap
+            np.testing.assert_allclose(heat_test, p["te_heatmap"], rtol=1e-3, atol=1e-4)
+        z_top = z(top(heat_train, TOP), top(heat_test, TOP))
+        row = {"image": roc_auc_score(v.anomalous, z_g + z_top)}
+        if v.masks is not None:  # textures
+            row["pixel"] = pixel_roc_auc(v.masks, heat_test)
+            row["pixel F"] = pixel_roc_auc(v.masks, f_test)
+            good = ~v.masks.any(axis=(1, 2))
+            for t in sorted(set(v.types) - {"good"}):
+                keep = (v.types == t) | good
+                row[t] = pixel_roc_auc(v.masks[keep], heat_test[keep])
+        rows[variant] = row
+        print(v.name, variant, {k: round(x, 4) for k, x in row.items()}, flush=True)
+    return rows
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add_data_arguments(parser)
+    parser.add_argument("--variants", default=DEFAULT_VARIANTS, help="comma-separated")
+    parser.add_argument("--out", default=str(HERE / "results" / "feature_variants.md"))
+    args = parse_data_arguments(parser, argv)
+    config = parse_config(args.config)
+    variants = [check_variant(v) for v in dict.fromkeys(["current"] + args.variants.split(","))]
+    results, checked = [], []
+    for group in (texture_sets(args, config), silhouette_sets(args, config)):
+        for v in group:
+            results.append((v.name, measure(v, variants)))
+            checked.append(str(v.parts.get("feature_trunk", "")) == FEATURE_TRUNK)
+    all_types = sorted({t for _, rows in results for t in rows["current"]} - set(COLUMNS))
+    lines = [
+        "",
+        f"## Feature-map variants on the fits of `IGDDetector(random_state=0"
+        f"{', ' + args.config if args.config else ''})`",
+        "",
+        "Command: `python " + " ".join(shlex.quote(a) for a in sys.argv) + "`  ",
+        f"Machine: {platform.machine()} ({platform.processor() or 'cpu'}), "
+        f"{torch.get_num_threads()} torch threads, torch {torch.__version__}; "
+        f"{time.strftime('%Y-%m-%d')}.  ",
+        data_description(args)
+        + f" Trunk {FEATURE_TRUNK}, pool {FEATURE_MAP_POOL}; the models are the same for "
+        f"every variant; `current` rebuilt the stored heatmap on {sum(checked)} of "
+        f"{len(checked)} sets"
+        + ("." if all(checked) else " (the others' parts do not record their trunk)."),
+    ]
+    for title, column in zip(
+        (
+            "Pooled pixel ROC AUC of the heatmap:",
+            "Pooled pixel ROC AUC of the feature map alone:",
+            "Image ROC AUC, `z(s_G) + z(top 10% of the heatmap)`:",
+        ),
+        COLUMNS,
+    ):
+        lines += table(title, variants, results, column, label="variant")
+    textures = [(name, rows) for name, rows in results if "pixel" in rows["current"]]
+    lines += (
+        []
+        if not textures
+        else [
+            "",
+            "Pixel ROC AUC of the heatmap per defect type (that type's test images and the "
+            "defect-free ones), mean over the sets:",
+            "",
+            "| variant | " + " | ".join(all_types) + " |",
+            "|---" * (len(all_types) + 1) + "|",
+        ]
+    )
+    for variant in variants if textures else ():
+        cells = [np.mean([rows[variant][t] for _, rows in textures]) for t in all_types]
+        lines.append(f"| {variant} | " + " | ".join(f"{c:.4f}" for c in cells) + " |")
+    out = Path(args.out)
+    header = "" if out.exists() else "# Feature-map variants (validation data)\n"
+    with out.open("a") as f:
+        f.write(header + "\n".join(lines) + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -64,21 +64,27 @@ CURRENT = FEATURE_TRUNK
 TOP = HEATMAP_TOP_FRACTION
 
 
+def detector_input(v):
+    """One validation set's uint8 images (n, H, W) as the detector's input: ``(train,
+    test)``, each (n, 1, H, W) float32 in [0, 1]."""
+    return [torch.from_numpy(X[:, None].astype(np.float32) / 255) for X in (v.X_train, v.X_test)]
+
+
+def in_batches(fn, x):
+    """``fn`` (a module or function of images) applied to ``x`` in batches of 16 images, as
+    the detector scores, without gradients; the outputs concatenated."""
+    with torch.no_grad():
+        return torch.cat([fn(b) for b in x.split(16)])
+
+
 def feature_heatmaps(v, block, min_side):
     """The smoothed, unweighted feature maps ``(train, test)`` of one validation set, and
     the seconds they took."""
     start = time.perf_counter()
-    # uint8 images (n, H, W) -> (n, 1, H, W) in [0, 1]: the detector's input
-    x_train, x_test = (
-        torch.from_numpy(X[:, None].astype(np.float32) / 255) for X in (v.X_train, v.X_test)
-    )
+    x_train, x_test = detector_input(v)
     fm = fit_feature_map(x_train, batch_size=16, device="cpu", block=block, min_side=min_side)
     kernel = gaussian_kernel_1d(auto_heatmap_sigma(*v.X_train.shape[1:]))
-    with torch.no_grad():  # in batches of 16 images, as the detector scores
-        maps = [
-            np.concatenate([smooth_maps(fm(b).double(), kernel).numpy() for b in x.split(16)])
-            for x in (x_train, x_test)
-        ]
+    maps = [smooth_maps(in_batches(fm, x).double(), kernel).numpy() for x in (x_train, x_test)]
     return maps, time.perf_counter() - start
 
 

@@ -44,6 +44,7 @@ import platform
 import shlex
 import sys
 import time
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -67,7 +68,7 @@ from sklearn_igd._scoring import (
 from sklearn_igd.metrics import pixel_roc_auc
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from feature_trunk import table  # noqa: E402  (the same tables)
+from feature_trunk import detector_input, in_batches, table  # noqa: E402  (the same input)
 from image_score import (  # noqa: E402  (the same data, fits and image score)
     FEATURE_TRUNK,
     add_data_arguments,
@@ -165,13 +166,8 @@ def intensity(x, grid):
 def raw_maps(method, fm, x_train, x_test):
     """Unsmoothed maps ``(train, test)`` (n, H, W) float64 of a feature-map ``method``."""
     if method == "current":
-        with torch.no_grad():
-            return [torch.cat([fm(b) for b in x.split(16)]).double() for x in (x_train, x_test)]
-    with torch.no_grad():
-        f_train, f_test = (
-            torch.cat([local_features(fm.trunk, b) for b in x.split(16)])
-            for x in (x_train, x_test)
-        )
+        return [in_batches(fm, x).double() for x in (x_train, x_test)]
+    f_train, f_test = (in_batches(partial(local_features, fm.trunk), x) for x in (x_train, x_test))
     grid = f_train.shape[-2:]
     kind, _, value = method.partition("=")
     if kind == "intensity":
@@ -216,9 +212,7 @@ def raw_maps(method, fm, x_train, x_test):
 
 def measure(v, variants):
     """``{variant: {column: value}}`` of one validation set."""
-    x_train, x_test = (
-        torch.from_numpy(X[:, None].astype(np.float32) / 255) for X in (v.X_train, v.X_test)
-    )
+    x_train, x_test = detector_input(v)
     fm = fit_feature_map(x_train, batch_size=16, device="cpu")
     sigma = auto_heatmap_sigma(*v.X_train.shape[1:])
     p = v.parts

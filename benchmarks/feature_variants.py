@@ -8,12 +8,19 @@ depend on the feature map, so each variant rebuilds only the feature map ``F`` f
 detector's own trunk (``fit_feature_map``) and adds it to the models' maps as the detector
 does, with one thing changed:
 
-- ``current``: the detector's heatmap, ``G + L + w F`` with ``w`` the standard deviation of
-  ``G + L`` over the training pixels divided by that of ``F`` (``feature_weight_``); checked
-  against the stored heatmap when the parts record the detector's trunk;
+- ``current``: the detector's heatmap, ``G + L + w F`` with ``F`` the package's default
+  feature map (``fit_feature_map``'s default method, seeded as the detector seeds it) and
+  ``w`` the standard deviation of ``G + L`` over the training pixels divided by that of
+  ``F`` (``feature_weight_``); checked against the stored heatmap when the parts record
+  the detector's trunk and feature-map method;
+- ``method=M``: ``F`` the package's feature map of method ``M`` (``nearest`` or
+  ``gaussian``), weighted as ``current``;
 - ``weight=K``: ``w`` times ``K`` (``weight=0``: the models' maps alone);
 - ``sigma=S``: ``F`` smoothed with a Gaussian of ``S`` pixels instead of the models' sigma;
 - ``global=K`` / ``local=K``: ``G`` / ``L`` times ``K`` (``w`` from the weighted sum);
+The other variants change ``current``'s combination, or compute ``F`` by their own code
+from the trunk's features:
+
 - ``knn=N``: ``F`` the squared distance of each location's whitened feature vector to the
   nearest of ``N`` training locations chosen by greedy k-centre selection (PatchCore's
   coreset, on a 16-d random projection); the training images' maps come from a bank of
@@ -54,6 +61,7 @@ from sklearn.mixture import GaussianMixture
 from torch.nn import functional as F
 
 from sklearn_igd._feature_map import (
+    FEATURE_MAP_METHODS,
     FEATURE_MAP_POOL,
     FEATURE_MAP_RIDGE,
     fit_feature_map,
@@ -70,9 +78,12 @@ from sklearn_igd.metrics import pixel_roc_auc
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from feature_trunk import detector_input, in_batches, table  # noqa: E402  (the same input)
 from image_score import (  # noqa: E402  (the same data, fits and image score)
+    FEATURE_METHOD,
     FEATURE_TRUNK,
     add_data_arguments,
     data_description,
+    feature_map_seed,
+    fitted_method,
     parse_config,
     parse_data_arguments,
     silhouette_sets,
@@ -95,23 +106,27 @@ INTENSITY_WINDOW = 7
 
 #: What each variant's name before ``=`` changes: the combination, or the feature map.
 COMBINATIONS = ("current", "weight", "sigma", "global", "local")
-METHODS = ("knn", "knnin", "gmm", "intensity")
+METHODS = ("method", "knn", "knnin", "gmm", "intensity")
 
 
 def check_variant(variant):
     """``variant`` itself, or a ValueError naming it and the known kinds."""
     kind, sep, value = variant.partition("=")
-    numeric = kind not in ("current", "intensity")
+    numeric = kind not in ("current", "intensity", "method")
     try:
-        known = kind in COMBINATIONS + METHODS and bool(sep) == numeric
+        known = kind in COMBINATIONS + METHODS and bool(sep) == (kind != "current" and (
+            kind != "intensity"))  # fmt: skip
+        if kind == "method":
+            known = known and value in FEATURE_MAP_METHODS
         # weight=0: the models' maps alone
         known = known and (not numeric or float(value) > 0 or (kind == "weight" and value == "0"))
     except ValueError:
         known = False
     if not known:
         raise ValueError(
-            f"unknown feature-map variant {variant!r}: expected current, intensity, or one "
-            f"of {', '.join(k + '=<positive number>' for k in COMBINATIONS[1:] + METHODS[:3])}"
+            f"unknown feature-map variant {variant!r}: expected current, intensity, "
+            f"method=<{'|'.join(FEATURE_MAP_METHODS)}>, or one of "
+            f"{', '.join(k + '=<positive number>' for k in COMBINATIONS[1:] + METHODS[1:4])}"
         )
     return variant
 
@@ -163,13 +178,18 @@ def intensity(x, grid):
     return torch.cat([m, (m2 - m * m).clamp_min(0).sqrt()], 1) * 10
 
 
-def raw_maps(method, fm, x_train, x_test):
-    """Unsmoothed maps ``(train, test)`` (n, H, W) float64 of a feature-map ``method``."""
-    if method == "current":
+def raw_maps(method, fm, x_train, x_test, seed):
+    """Unsmoothed maps ``(train, test)`` (n, H, W) float64 of a feature-map ``method``;
+    ``fm`` the package's Gaussian map (its trunk and statistics), ``seed`` the package's
+    maps' seed."""
+    kind, _, value = method.partition("=")
+    if kind in ("current", "method"):
+        if value != "gaussian":  # current: the package's default
+            kwargs = {} if kind == "current" else {"method": value}
+            fm = fit_feature_map(x_train, batch_size=16, device="cpu", seed=seed, **kwargs)
         return [in_batches(fm, x).double() for x in (x_train, x_test)]
     f_train, f_test = (in_batches(partial(local_features, fm.trunk), x) for x in (x_train, x_test))
     grid = f_train.shape[-2:]
-    kind, _, value = method.partition("=")
     if kind == "intensity":
         f_train = torch.cat([f_train, intensity(x_train, grid)], 1)
         f_test = torch.cat([f_test, intensity(x_test, grid)], 1)
@@ -210,10 +230,17 @@ def raw_maps(method, fm, x_train, x_test):
     ]
 
 
-def measure(v, variants):
-    """``{variant: {column: value}}`` of one validation set."""
+def rebuilds_stored(parts):
+    """Whether ``parts`` were fitted with the package's trunk and feature-map method."""
+    return (str(parts.get("feature_trunk", "")), fitted_method(parts)) == (
+        FEATURE_TRUNK, FEATURE_METHOD)  # fmt: skip
+
+
+def measure(v, variants, seed):
+    """``{variant: {column: value}}`` of one validation set; ``seed`` the package's feature
+    maps' seed (:func:`feature_map_seed`)."""
     x_train, x_test = detector_input(v)
-    fm = fit_feature_map(x_train, batch_size=16, device="cpu")
+    fm = fit_feature_map(x_train, batch_size=16, device="cpu", method="gaussian")
     sigma = auto_heatmap_sigma(*v.X_train.shape[1:])
     p = v.parts
     g = [p[f"{s}_global_heatmap"].astype(np.float64) for s in ("tr", "te")]
@@ -225,7 +252,7 @@ def measure(v, variants):
         method = variant if kind in METHODS else "current"
         if method not in raw:
             start = time.perf_counter()
-            raw[method] = raw_maps(method, fm, x_train, x_test)
+            raw[method] = raw_maps(method, fm, x_train, x_test, seed)
             print(v.name, method, f"{time.perf_counter() - start:.0f} s", flush=True)
         kernel = gaussian_kernel_1d(float(value) if kind == "sigma" else sigma)
         f_train, f_test = (smooth_maps(m, kernel).numpy() for m in raw[method])
@@ -234,7 +261,7 @@ def measure(v, variants):
         models = [a * g[i] + b * loc[i] for i in (0, 1)]
         weight = models[0].std() / f_train.std() * (float(value) if kind == "weight" else 1.0)
         heat_train, heat_test = models[0] + weight * f_train, models[1] + weight * f_test
-        if variant == "current" and str(p.get("feature_trunk", "")) == FEATURE_TRUNK:
+        if variant == "current" and rebuilds_stored(p):
             # the recomputation is the detector's own heatmap
             np.testing.assert_allclose(heat_test, p["te_heatmap"], rtol=1e-3, atol=1e-4)
         z_top = z(top(heat_train, TOP), top(heat_test, TOP))
@@ -262,8 +289,8 @@ def main(argv=None):
     results, checked = [], []
     for group in (texture_sets(args, config), silhouette_sets(args, config)):
         for v in group:
-            results.append((v.name, measure(v, variants)))
-            checked.append(str(v.parts.get("feature_trunk", "")) == FEATURE_TRUNK)
+            results.append((v.name, measure(v, variants, feature_map_seed(config))))
+            checked.append(rebuilds_stored(v.parts))
     all_types = sorted({t for _, rows in results for t in rows["current"]} - set(COLUMNS))
     lines = [
         "",
@@ -275,10 +302,10 @@ def main(argv=None):
         f"{torch.get_num_threads()} torch threads, torch {torch.__version__}; "
         f"{time.strftime('%Y-%m-%d')}.  ",
         data_description(args)
-        + f" Trunk {FEATURE_TRUNK}, pool {FEATURE_MAP_POOL}; the models are the same for "
-        f"every variant; `current` rebuilt the stored heatmap on {sum(checked)} of "
-        f"{len(checked)} sets"
-        + ("." if all(checked) else " (the others' parts do not record their trunk)."),
+        + f" Trunk {FEATURE_TRUNK}, pool {FEATURE_MAP_POOL}; `current` is the "
+        f"`{FEATURE_METHOD}` map; the models are the same for every variant; `current` "
+        f"rebuilt the stored heatmap on {sum(checked)} of {len(checked)} sets"
+        + ("." if all(checked) else " (the others were fitted with another trunk or map)."),
     ]
     for title, column in zip(
         (

@@ -35,6 +35,7 @@ command, the machine and the date.
 from __future__ import annotations
 
 import argparse
+import inspect
 import platform
 import shlex
 import sys
@@ -47,7 +48,8 @@ import torch
 from sklearn.metrics import roc_auc_score
 
 from sklearn_igd import IGDDetector
-from sklearn_igd._feature_map import FEATURE_MAP_BLOCK, FEATURE_MAP_MIN_SIDE
+from sklearn_igd._config import shared_seed
+from sklearn_igd._feature_map import FEATURE_MAP_BLOCK, FEATURE_MAP_MIN_SIDE, fit_feature_map
 from sklearn_igd._scoring import HEATMAP_TOP_FRACTION, top_fraction_mean
 from sklearn_igd.datasets import make_texture_defects
 
@@ -59,6 +61,8 @@ from demo_textures import auc_difference_ci, peer_scores  # noqa: E402
 HERE = Path(__file__).resolve().parent
 #: The feature map's trunk (``block:min_side``) of the fits, kept with their parts.
 FEATURE_TRUNK = f"{FEATURE_MAP_BLOCK}:{FEATURE_MAP_MIN_SIDE}"
+#: The package's default feature-map method (``fit_feature_map``'s, as ``feature_map="auto"``'s).
+FEATURE_METHOD = inspect.signature(fit_feature_map).parameters["method"].default
 PART_KEYS = ("global_score", "global_heatmap", "local_heatmap", "feature_heatmap", "heatmap")
 TOPS = (0.0, 0.01, 0.05, 0.1, 0.2)
 GLOBAL_WEIGHTS = (1.0, 0.5, 0.25)
@@ -82,12 +86,28 @@ class ValidationSet(NamedTuple):
     peers: dict | None
 
 
+def feature_map_seed(config):
+    """The seed the detector of ``config`` (``random_state=0`` unless set) fits its feature
+    map with (``IGDDetector.fit``), so that a rebuilt feature map is the detector's."""
+    return shared_seed(config.get("random_state", 0)) + 3
+
+
+def fitted_method(parts):
+    """The feature-map method ``parts`` were fitted with (parts stored before it was
+    recorded had the Gaussian)."""
+    return str(parts.get("feature_method", "gaussian"))
+
+
 def fit_parts(config, X_train, X_test):
     """``{"tr_<part>": ..., "te_<part>": ..., "fit_s": ..., "feature_trunk": ...}`` of one
     fitted detector."""
     start = time.perf_counter()
     det = IGDDetector(random_state=0, **config).fit(X_train)
-    out = {"fit_s": time.perf_counter() - start, "feature_trunk": np.array(FEATURE_TRUNK)}
+    out = {
+        "fit_s": time.perf_counter() - start,
+        "feature_trunk": np.array(FEATURE_TRUNK),
+        "feature_method": np.array(getattr(det.feature_map_, "method", "none")),
+    }
     for prefix, X in (("tr", X_train), ("te", X_test)):
         parts = det.score_parts(X, heatmap=True)
         for key in PART_KEYS:

@@ -1,4 +1,5 @@
-"""The feature map: a Gaussian descriptor of frozen ImageNet features at every location.
+"""The feature map: how far frozen ImageNet features at every location are from the
+training images' features.
 
 IGD's heatmap (eq. 16-17) is made of reconstruction errors only. On fine textures a
 reconstruction error map misses defects that are themselves plausible texture (a patch
@@ -8,9 +9,22 @@ location: the packaged ImageNet EfficientNet-Lite0 (the encoder of
 ``pretrain="imagenet"``) up to block :data:`FEATURE_MAP_BLOCK`, on images whose shorter
 side is upsampled to at least :data:`FEATURE_MAP_MIN_SIDE` pixels (by at most
 :data:`FEATURE_MAP_MAX_UPSAMPLING` times), averaged over 3x3
-neighbourhoods; one Gaussian (mean and ridge-regularised covariance) is fitted to the
-feature vectors of every location of every training image, and the map is each
-location's squared Mahalanobis distance to it, resized to the image.
+neighbourhoods. One Gaussian (mean and ridge-regularised covariance) is fitted to the
+feature vectors of every location of every training image; the map is resized to the
+image and is, at each location (``method``):
+
+- ``"nearest"``: the squared distance of the whitened feature vector (by that Gaussian, so
+  that the distance is Mahalanobis') to the nearest of a memory bank of at most
+  :data:`FEATURE_MAP_BANK` whitened training vectors, chosen by greedy k-centre selection
+  (PatchCore's coreset, Roth et al. 2022) among at most
+  :data:`FEATURE_MAP_CORESET_LOCATIONS` training locations;
+- ``"gaussian"``: the squared Mahalanobis distance to the Gaussian itself.
+
+With one Gaussian every normal texture element must fit one ellipsoid; the nearest
+neighbour measures the distance to the closest normal element that was seen. On
+validation draws it ranked defective crops better (image AUROC of the default score,
+textures 0.847 -> 0.885, silhouettes 0.976 -> 0.980) at the same pooled pixel AUROC
+(0.911); ``benchmarks/results/feature_variants.md``.
 
 Shapes: images ``(n, C, H, W)`` float in ``[0, 1]``; maps ``(n, H, W)``.
 """
@@ -45,6 +59,20 @@ FEATURE_MAP_MAX_UPSAMPLING = 8
 FEATURE_MAP_POOL = 3
 #: ... and this is added to the diagonal of their covariance.
 FEATURE_MAP_RIDGE = 0.01
+#: ``"nearest"``: whitened training vectors in the memory bank, at most (4000 against 1000:
+#: image AUROC 0.885 against 0.880 on textures, 0.980 against 0.981 on silhouettes) ...
+FEATURE_MAP_BANK = 4000
+#: ... chosen among at most this many training locations (a random subsample of each
+#: image's locations beyond it), so that the selection's time does not grow with the
+#: training set (about 20 s per 1,000 bank vectors on one CPU core) ...
+FEATURE_MAP_CORESET_LOCATIONS = 160_000
+#: ... on a random projection of the whitened vectors to this many dimensions.
+FEATURE_MAP_PROJECTION = 16
+#: Query locations per block of the nearest-neighbour search (a block's distance matrix
+#: is ``FEATURE_MAP_QUERY_BLOCK x FEATURE_MAP_BANK`` floats: 32 MB).
+FEATURE_MAP_QUERY_BLOCK = 2048
+#: The methods of :func:`fit_feature_map`.
+FEATURE_MAP_METHODS = ("nearest", "gaussian")
 
 
 def feature_trunk(block=FEATURE_MAP_BLOCK, min_side=FEATURE_MAP_MIN_SIDE):
@@ -91,8 +119,86 @@ def mahalanobis_map(features, mean, precision):
     return ((q @ precision) * q).sum(-1)
 
 
-class FeatureGaussianMap(nn.Module):
-    """The fitted feature map of images: ``(n, C, H, W) -> (n, H, W)``.
+def nearest_map(features, mean, whiten, bank, block=FEATURE_MAP_QUERY_BLOCK):
+    """Squared distance of every location's whitened feature vector to its nearest bank row.
+
+    Parameters
+    ----------
+    features : Tensor (n, d, h, w)
+    mean : Tensor (d,)
+    whiten : Tensor (d, d)
+        ``L`` with ``L L^T`` the inverse covariance, so that ``||(f - mean) L||^2`` is the
+        squared Mahalanobis distance.
+    bank : Tensor (k, d)
+        Whitened training vectors.
+    block : int
+        Query locations per block of the search (one block in an ONNX export).
+
+    Returns
+    -------
+    Tensor (n, h, w) float32
+        ``min_j ||(f - mean) L - bank_j||^2`` at each location.
+    """
+    n, d, h, w = features.shape
+    q = (features.float().permute(0, 2, 3, 1).reshape(-1, d) - mean) @ whiten
+    norms = (bank * bank).sum(1)
+    blocks = [q] if torch.onnx.is_in_onnx_export() else q.split(block)
+    out = [
+        ((b * b).sum(1, keepdim=True) - 2 * (b @ bank.T) + norms).amin(1).clamp_min(0)
+        for b in blocks
+    ]
+    return torch.cat(out).reshape(n, h, w)
+
+
+def greedy_coreset(vectors, size, generator, dims=FEATURE_MAP_PROJECTION):
+    """Indices of ``size`` rows of ``vectors`` (m, d) chosen by greedy k-centre selection:
+    each the farthest from those chosen before it, on a random Gaussian projection to
+    ``dims`` dimensions, starting from a random row (PatchCore's approximate coreset).
+
+    ``generator`` (a CPU ``torch.Generator``) draws the projection and the first row, so
+    the selection is reproducible on every device. Returns a LongTensor (size,) on
+    ``vectors``' device, all of ``range(m)`` when ``size >= m``.
+    """
+    m = vectors.shape[0]
+    if size >= m:
+        return torch.arange(m, device=vectors.device)
+    projection = torch.randn(vectors.shape[1], dims, generator=generator) / dims**0.5
+    p = vectors.float() @ projection.to(vectors.device)
+    first = int(torch.randint(m, (1,), generator=generator))
+    chosen = torch.empty(size, dtype=torch.long)
+    chosen[0] = first
+    distance = ((p - p[first]) ** 2).sum(1)
+    for i in range(1, size):
+        j = int(torch.argmax(distance))
+        chosen[i] = j
+        distance = torch.minimum(distance, ((p - p[j]) ** 2).sum(1))
+    return chosen.to(vectors.device)
+
+
+class FeatureMap(nn.Module):
+    """A fitted feature map of images: ``(n, C, H, W) -> (n, H, W)``: the trunk's local
+    features, :meth:`distance`, resized (bilinear) to ``image_size`` (H, W)."""
+
+    def __init__(self, trunk, image_size):
+        super().__init__()
+        self.trunk = trunk
+        self.image_size = tuple(int(s) for s in image_size)
+
+    def distance(self, features):
+        """Features (n, d, h, w) -> map (n, h, w) float32."""
+        raise NotImplementedError
+
+    def forward(self, x):
+        with torch.autocast(x.device.type, enabled=False):
+            m = self.distance(local_features(self.trunk, x))
+            m = F.interpolate(
+                m[:, None], size=self.image_size, mode="bilinear", align_corners=False
+            )
+        return m[:, 0]
+
+
+class FeatureGaussianMap(FeatureMap):
+    """The ``"gaussian"`` feature map: :func:`mahalanobis_map`.
 
     Parameters
     ----------
@@ -104,42 +210,86 @@ class FeatureGaussianMap(nn.Module):
         The size the maps are resized to (bilinear).
     """
 
+    method = "gaussian"
+
     def __init__(self, trunk, mean, precision, image_size):
-        super().__init__()
-        self.trunk = trunk
+        super().__init__(trunk, image_size)
         self.register_buffer("mean", mean.float())
         self.register_buffer("precision", precision.float())
-        self.image_size = tuple(int(s) for s in image_size)
 
-    def forward(self, x):
-        with torch.autocast(x.device.type, enabled=False):
-            m = mahalanobis_map(local_features(self.trunk, x), self.mean, self.precision)
-            m = F.interpolate(
-                m[:, None], size=self.image_size, mode="bilinear", align_corners=False
-            )
-        return m[:, 0]
+    def distance(self, features):
+        return mahalanobis_map(features, self.mean, self.precision)
+
+
+class FeatureNearestMap(FeatureMap):
+    """The ``"nearest"`` feature map: :func:`nearest_map`.
+
+    Parameters
+    ----------
+    trunk : FrozenEncoder
+        :func:`feature_trunk`.
+    mean : Tensor (d,)
+    whiten : Tensor (d, d)
+    bank : Tensor (k, d)
+        The whitened training vectors of the memory bank.
+    image_size : (H, W)
+        The size the maps are resized to (bilinear).
+    """
+
+    method = "nearest"
+
+    def __init__(self, trunk, mean, whiten, bank, image_size):
+        super().__init__(trunk, image_size)
+        self.register_buffer("mean", mean.float())
+        self.register_buffer("whiten", whiten.float())
+        self.register_buffer("bank", bank.float())
+
+    def distance(self, features):
+        return nearest_map(features, self.mean, self.whiten, self.bank)
 
 
 @torch.no_grad()
 def fit_feature_map(
-    X, *, batch_size, device, block=FEATURE_MAP_BLOCK, min_side=FEATURE_MAP_MIN_SIDE
+    X,
+    *,
+    batch_size,
+    device,
+    method="nearest",
+    seed=0,
+    block=FEATURE_MAP_BLOCK,
+    min_side=FEATURE_MAP_MIN_SIDE,
+    bank_size=FEATURE_MAP_BANK,
 ):
-    """Fit the :class:`FeatureGaussianMap` of the training images ``X`` (n, C, H, W) on the
-    features of :func:`feature_trunk` (``block``, ``min_side`` capped by
-    :func:`feature_min_side`).
+    """Fit the feature map (:class:`FeatureNearestMap` or :class:`FeatureGaussianMap`,
+    ``method``) of the training images ``X`` (n, C, H, W) on the features of
+    :func:`feature_trunk` (``block``, ``min_side`` capped by :func:`feature_min_side`).
 
     The mean and covariance of the feature vectors of every location of every image are
     accumulated batch by batch in float64 (batches bounded by the scoring budget of input
     values, so that memory does not grow with the image count); the covariance gets
-    :data:`FEATURE_MAP_RIDGE` on its diagonal before it is inverted.
+    :data:`FEATURE_MAP_RIDGE` on its diagonal before it is inverted. ``"nearest"`` also
+    keeps the same number of random locations of every image, at most
+    :data:`FEATURE_MAP_CORESET_LOCATIONS` in all, and selects its ``bank_size`` bank
+    vectors among them (:func:`greedy_coreset`); ``seed`` seeds the location sample and
+    the selection.
     """
+    if method not in FEATURE_MAP_METHODS:
+        raise ValueError(f"method must be one of {FEATURE_MAP_METHODS}, got {method!r}")
     trunk = feature_trunk(block, feature_min_side(X.shape[-2:], min_side)).to(device)
     x = torch.as_tensor(X)
     batch_size = min(batch_size, eval_batch_size(x.shape[1:]))
-    total, outer, count = 0.0, 0.0, 0
+    generator = torch.Generator().manual_seed(int(seed))
+    total, outer, count, kept, per_image = 0.0, 0.0, 0, [], None
     for i in range(0, x.shape[0], batch_size):
         f = local_features(trunk, to_device(x[i : i + batch_size], device))
-        f = f.permute(0, 2, 3, 1).reshape(-1, f.shape[1]).double()
+        n, d, h, w = f.shape
+        f = f.permute(0, 2, 3, 1).reshape(n, h * w, d)
+        if method == "nearest":
+            if per_image is None:
+                per_image = max(1, min(h * w, FEATURE_MAP_CORESET_LOCATIONS // x.shape[0]))
+            pick = torch.rand(n, h * w, generator=generator).argsort(1)[:, :per_image]
+            kept.append(torch.gather(f, 1, pick.to(f.device)[..., None].expand(-1, -1, d)))
+        f = f.reshape(-1, d).double()
         total = total + f.sum(0)
         outer = outer + f.T @ f
         count += f.shape[0]
@@ -147,4 +297,10 @@ def fit_feature_map(
     cov = (outer - count * torch.outer(mean, mean)) / max(count - 1, 1)
     cov = cov + FEATURE_MAP_RIDGE * torch.eye(cov.shape[0], dtype=cov.dtype, device=cov.device)
     precision = torch.linalg.inv(cov)
-    return FeatureGaussianMap(trunk, mean, precision, X.shape[-2:])
+    if method == "gaussian":
+        return FeatureGaussianMap(trunk, mean, precision, X.shape[-2:])
+    whiten = torch.linalg.cholesky(precision)
+    vectors = torch.cat(kept).reshape(-1, mean.shape[0])
+    vectors = ((vectors.double() - mean) @ whiten).float()
+    bank = vectors[greedy_coreset(vectors, int(bank_size), generator)]
+    return FeatureNearestMap(trunk, mean, whiten, bank, X.shape[-2:])

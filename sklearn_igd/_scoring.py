@@ -208,8 +208,8 @@ class IGDScorer(nn.Module):
     score_center : array of shape (2,) or None
         Subtracted from ``s_G`` and ``s_L`` before they are divided by ``score_scale``
         (with the local model); None: zeros.
-    feature_map : FeatureGaussianMap or None
-        The per-location Gaussian descriptor of frozen ImageNet features
+    feature_map : FeatureMap or None
+        The per-location distance of frozen ImageNet features to the training ones
         (:mod:`sklearn_igd._feature_map`), added to the heatmap times ``feature_weight``
         and smoothed as the models' maps (and so part of ``s_L`` unless
         ``local_score="worst_patch"``). None: no feature map.

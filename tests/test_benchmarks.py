@@ -180,7 +180,10 @@ def test_feature_variants_tiny_run(tmp_path, tiny_parts):
     out = tmp_path / "variants.md"
     common = TINY + ["--silhouettes", "7:disk", "--sil-train", "8", "--sil-test", "6",
                      "--parts", tiny_parts, "--out", str(out)]  # fmt: skip
-    variants = "weight=2,sigma=2,global=0.5,local=0.5,knn=100,knnin=100,gmm=2,intensity"
+    variants = (
+        "method=gaussian,method=nearest,weight=2,sigma=2,global=0.5,local=0.5,knn=100,"
+        "knnin=100,gmm=2,intensity"
+    )
     script.main(common + ["--variants", variants])
     text = out.read_text()
     assert "rebuilt the stored heatmap on 4 of 4 sets." in text
@@ -189,7 +192,7 @@ def test_feature_variants_tiny_run(tmp_path, tiny_parts):
     for variant in ["current"] + variants.split(","):
         assert text.count(f"| {variant} | ") == 4
     assert "| variant | color | crack | hole | patch | scratch | stain |" in text
-    for bad in ("knm=10", "weight", "intensity=2", "sigma=-1", "gmm=two"):
+    for bad in ("knm=10", "weight", "intensity=2", "sigma=-1", "gmm=two", "method=knn", "method"):
         with pytest.raises(ValueError, match=f"unknown feature-map variant '{bad}'"):
             script.main(common + ["--variants", bad])
     with pytest.raises(SystemExit):

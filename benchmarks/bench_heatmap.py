@@ -6,7 +6,8 @@ it is trained), then ``anomaly_score`` and ``predict_heatmap`` are timed on n te
 Each measurement runs in a fresh process: resident memory before scoring, then the peak
 during scoring (Linux ``VmHWM`` after resetting it), so the growth is the scoring's own.
 Memory is also measured for a growing number of images at 64 px: it should stay flat,
-since images are scored in batches.
+since images are scored in batches. At 64 px the default (nearest-neighbour) feature map
+is also compared with the single Gaussian and with no feature map.
 
     python benchmarks/bench_heatmap.py [--device cpu]
 
@@ -29,7 +30,7 @@ from _memory import reset_peak_rss, status_mb
 HERE = Path(__file__).resolve().parent
 
 
-def measure(size, n_test, device):
+def measure(size, n_test, device, feature_map="auto"):
     import numpy as np
     import torch
 
@@ -46,6 +47,7 @@ def measure(size, n_test, device):
         batch_size=16,
         device=device,
         pretrain=None,
+        feature_map=feature_map,
         random_state=0,
     ).fit(data.images_train)
     base = status_mb("VmRSS")
@@ -60,6 +62,7 @@ def measure(size, n_test, device):
     out = dict(
         size=size,
         n=n_test,
+        feature_map=getattr(det.feature_map_, "method", "none"),
         patch=det.patch_size_,
         stride=det.patch_stride_,
         patches_per_image=len(det.patch_grid_[0]) * len(det.patch_grid_[1]),
@@ -79,14 +82,24 @@ def main(argv=None):
     parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
-        size, n = (int(v) for v in args.child.split(","))
-        print(json.dumps(measure(size, n, args.device)))
+        size, n, feature_map = args.child.split(",")
+        feature_map = {"False": False}.get(feature_map, feature_map)
+        print(json.dumps(measure(int(size), int(n), args.device, feature_map)))
         return
     runs = [(64, 64), (128, 64), (256, 64), (64, 16), (64, 256), (64, 1024)]
+    runs = [(size, n, "auto") for size, n in runs]
+    runs += [(64, 64, "gaussian"), (64, 64, "False")]  # the feature map's cost
     rows = []
-    for size, n in runs:
+    for size, n, feature_map in runs:
         res = subprocess.run(
-            [sys.executable, __file__, "--child", f"{size},{n}", "--device", args.device],
+            [
+                sys.executable,
+                __file__,
+                "--child",
+                f"{size},{n},{feature_map}",
+                "--device",
+                args.device,
+            ],
             capture_output=True,
             text=True,
             check=True,
@@ -102,16 +115,18 @@ def main(argv=None):
         f"Machine: {platform.machine()}, {os.cpu_count()} CPU core(s), torch "
         f"{torch.__version__}  ",
         f"Date: {time.strftime('%Y-%m-%d')}  ",
-        "IGDDetector(backbone='resnet18-lite', local=True, batch_size=16), patch 'auto' "
-        "(max(8, side // 8)), stride half the patch; brick-texture crops.",
+        "IGDDetector(backbone='resnet18-lite', max_epochs=1, batch_size=16, pretrain=None) "
+        "fitted on 8 brick-texture crops, the local model on (64 px and up), patch 'auto' "
+        "(max(8, side // 8)), stride half the patch; the feature map as `feature_map` "
+        "resolves (`auto`: nearest), or the single Gaussian, or none.",
         "",
-        "| image px | images | patch / stride | patches per image | score img/s "
+        "| image px | images | feature map | patch / stride | patches per image | score img/s "
         "| heatmap img/s | RSS before MB | peak RSS while scoring MB |",
-        "|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         lines.append(
-            f"| {r['size']} | {r['n']} | {r['patch']} / {r['stride']} | "
+            f"| {r['size']} | {r['n']} | {r['feature_map']} | {r['patch']} / {r['stride']} | "
             f"{r['patches_per_image']} | {r['score_img_s']:.1f} | {r['heatmap_img_s']:.1f} | "
             f"{r['base_mb']:.0f} | {r['peak_mb']:.0f} |"
         )

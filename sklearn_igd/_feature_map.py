@@ -69,8 +69,9 @@ FEATURE_MAP_CORESET_LOCATIONS = 160_000
 #: ... on a random projection of the whitened vectors to this many dimensions.
 FEATURE_MAP_PROJECTION = 16
 #: Query locations per block of the nearest-neighbour search (a block's distance matrix
-#: is ``FEATURE_MAP_QUERY_BLOCK x FEATURE_MAP_BANK`` floats: 32 MB).
-FEATURE_MAP_QUERY_BLOCK = 2048
+#: is ``FEATURE_MAP_QUERY_BLOCK x FEATURE_MAP_BANK`` floats: 8 MB; 512 rows searched a
+#: 4,000-vector bank 1.7x faster than 2,048 or 8,192 on this project's 2-core CPU).
+FEATURE_MAP_QUERY_BLOCK = 512
 #: The methods of :func:`fit_feature_map`.
 FEATURE_MAP_METHODS = ("nearest", "gaussian")
 
@@ -143,8 +144,9 @@ def nearest_map(features, mean, whiten, bank, block=FEATURE_MAP_QUERY_BLOCK):
     q = (features.float().permute(0, 2, 3, 1).reshape(-1, d) - mean) @ whiten
     norms = (bank * bank).sum(1)
     blocks = [q] if torch.onnx.is_in_onnx_export() else q.split(block)
+    # ||q - b||^2 = ||q||^2 + (||b||^2 - 2 q.b): the query's norm is added after the minimum
     out = [
-        ((b * b).sum(1, keepdim=True) - 2 * (b @ bank.T) + norms).amin(1).clamp_min(0)
+        (torch.addmm(norms, b, bank.T, alpha=-2).amin(1) + (b * b).sum(1)).clamp_min(0)
         for b in blocks
     ]
     return torch.cat(out).reshape(n, h, w)

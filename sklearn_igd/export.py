@@ -121,6 +121,9 @@ def to_onnx(detector, path, *, heatmap=False, opset=None, dynamic_batch=True):
     no data-dependent branches: it is the same graph for every input. The local model
     scores all patches of a batch in one pass (the detector splits them to bound
     memory), so memory grows with the batch size: score large images in small batches.
+    Likewise the nearest-neighbour feature map (``feature_map_.bank``) compares every
+    location of the batch with the whole bank at once: about 26 MB per 64 px image with
+    a 4,000-vector bank (1,600 locations of its 40 x 40 feature grid).
     ``adaptive_avg_pool2d`` is exported as two averaging matrices (``MatMul``), exact for
     any sizes, where the exporter's own conversion refuses output sizes that do not
     divide the input (the lite backbone's 2x2 pooling of a 1x1 map on 8 px patches) or

@@ -250,6 +250,8 @@ def measure(v, variants, seed):
     for variant in variants:
         kind, _, value = variant.partition("=")
         method = variant if kind in METHODS else "current"
+        if method == f"method={FEATURE_METHOD}":  # the same map as current's
+            method = "current"
         if method not in raw:
             start = time.perf_counter()
             raw[method] = raw_maps(method, fm, x_train, x_test, seed)

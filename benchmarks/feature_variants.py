@@ -178,18 +178,25 @@ def intensity(x, grid):
     return torch.cat([m, (m2 - m * m).clamp_min(0).sqrt()], 1) * 10
 
 
-def raw_maps(method, fm, x_train, x_test, seed):
+def raw_maps(method, fm, features, x_train, x_test, seed):
     """Unsmoothed maps ``(train, test)`` (n, H, W) float64 of a feature-map ``method``;
-    ``fm`` the package's Gaussian map (its trunk and statistics), ``seed`` the package's
-    maps' seed."""
+    ``fm`` the package's Gaussian map (its trunk and statistics), ``features`` its
+    trunk's local features ``(train, test)`` (n, d, h, w), ``seed`` the package's maps'
+    seed."""
     kind, _, value = method.partition("=")
+    f_train, f_test = features
+    grid = f_train.shape[-2:]
+    size = x_train.shape[-2:]
     if kind in ("current", "method"):
         if value != "gaussian":  # current: the package's default
             kwargs = {} if kind == "current" else {"method": value}
             fm = fit_feature_map(x_train, batch_size=16, device="cpu", seed=seed, **kwargs)
-        return [in_batches(fm, x).double() for x in (x_train, x_test)]
-    f_train, f_test = (in_batches(partial(local_features, fm.trunk), x) for x in (x_train, x_test))
-    grid = f_train.shape[-2:]
+        # FeatureMap.forward on the features computed once
+        maps = [
+            F.interpolate(fm.distance(f)[:, None], size=size, mode="bilinear", align_corners=False)
+            for f in features
+        ]
+        return [m[:, 0].double() for m in maps]
     if kind == "intensity":
         f_train = torch.cat([f_train, intensity(x_train, grid)], 1)
         f_test = torch.cat([f_test, intensity(x_test, grid)], 1)
@@ -221,7 +228,6 @@ def raw_maps(method, fm, x_train, x_test, seed):
     else:  # intensity
         mean, precision = gaussian(v_train)
         maps = [(((v - mean) @ precision) * (v - mean)).sum(1) for v in (v_train, v_test)]
-    size = x_train.shape[-2:]
     return [
         F.interpolate(
             m.reshape(-1, 1, *grid).float(), size=size, mode="bilinear", align_corners=False
@@ -240,7 +246,10 @@ def measure(v, variants, seed):
     """``{variant: {column: value}}`` of one validation set; ``seed`` the package's feature
     maps' seed (:func:`feature_map_seed`)."""
     x_train, x_test = detector_input(v)
+    start = time.perf_counter()
     fm = fit_feature_map(x_train, batch_size=16, device="cpu", method="gaussian")
+    features = [in_batches(partial(local_features, fm.trunk), x) for x in (x_train, x_test)]
+    print(v.name, f"features {time.perf_counter() - start:.0f} s", flush=True)
     sigma = auto_heatmap_sigma(*v.X_train.shape[1:])
     p = v.parts
     g = [p[f"{s}_global_heatmap"].astype(np.float64) for s in ("tr", "te")]
@@ -254,7 +263,7 @@ def measure(v, variants, seed):
             method = "current"
         if method not in raw:
             start = time.perf_counter()
-            raw[method] = raw_maps(method, fm, x_train, x_test, seed)
+            raw[method] = raw_maps(method, fm, features, x_train, x_test, seed)
             print(v.name, method, f"{time.perf_counter() - start:.0f} s", flush=True)
         kernel = gaussian_kernel_1d(float(value) if kind == "sigma" else sigma)
         f_train, f_test = (smooth_maps(m, kernel).numpy() for m in raw[method])

@@ -53,7 +53,7 @@ from image_score import (  # noqa: E402  (the same data, fits and image score)
     FEATURE_TRUNK,
     add_data_arguments,
     data_description,
-    feature_map_seed,
+    feature_map_kwargs,
     fitted_method,
     parse_config,
     parse_data_arguments,
@@ -80,29 +80,24 @@ def in_batches(fn, x):
         return torch.cat([fn(b) for b in x.split(16)])
 
 
-def feature_heatmaps(v, block, min_side, method, seed):
+def feature_heatmaps(v, block, min_side, method, fit):
     """The smoothed, unweighted feature maps ``(train, test)`` of one validation set
-    (``fit_feature_map``'s ``method`` and ``seed``), and the seconds they took."""
+    (``fit_feature_map``'s ``method`` and the detector's keywords ``fit``), and the
+    seconds they took."""
     start = time.perf_counter()
     x_train, x_test = detector_input(v)
     fm = fit_feature_map(
-        x_train,
-        batch_size=16,
-        device="cpu",
-        block=block,
-        min_side=min_side,
-        method=method,
-        seed=seed,
+        x_train, device="cpu", block=block, min_side=min_side, method=method, **fit
     )
     kernel = gaussian_kernel_1d(auto_heatmap_sigma(*v.X_train.shape[1:]))
     maps = [smooth_maps(in_batches(fm, x).double(), kernel).numpy() for x in (x_train, x_test)]
     return maps, time.perf_counter() - start
 
 
-def measure(v, trunks, seed):
+def measure(v, trunks, fit):
     """``{trunk: {column: value}}`` of one validation set (without parts: the feature
     map alone), with the feature-map method of the parts (the package's default without
-    them) and the detector's ``seed`` (``feature_map_seed``)."""
+    them) and the detector's ``fit_feature_map`` keywords ``fit`` (``feature_map_kwargs``)."""
 
     def z(train, test):
         return (test - train.mean()) / train.std()
@@ -122,7 +117,7 @@ def measure(v, trunks, seed):
     rows = {}
     for trunk in trunks:
         block, min_side = (int(t) for t in trunk.split(":"))
-        (f_train, f_test), seconds = feature_heatmaps(v, block, min_side, method, seed)
+        (f_train, f_test), seconds = feature_heatmaps(v, block, min_side, method, fit)
         row = {"s/image": seconds / (len(v.X_train) + len(v.X_test))}
         if p is not None:
             weight = models[0].std() / f_train.std()
@@ -173,14 +168,14 @@ def main(argv=None):
     parser.add_argument("--out", default=str(HERE / "results" / "feature_trunk.md"))
     args = parse_data_arguments(parser, argv)
     config = parse_config(args.config)
-    seed = feature_map_seed(config)
+    fit = feature_map_kwargs(config)
     trunks = list(dict.fromkeys([CURRENT] + args.trunks.split(",")))
     # the detector's own trunk is always measured, so that its heatmap is checked
     if args.feature_only:
-        results = [(v.name, measure(v, trunks, seed)) for v in texture_sets(args)]  # no fits
+        results = [(v.name, measure(v, trunks, fit)) for v in texture_sets(args)]  # no fits
     else:
         sets = (texture_sets(args, config), silhouette_sets(args, config))
-        results = [(v.name, measure(v, trunks, seed)) for group in sets for v in group]
+        results = [(v.name, measure(v, trunks, fit)) for group in sets for v in group]
     seconds = {t: np.mean([rows[t]["s/image"] for _, rows in results]) for t in trunks}
     lines = [
         "",

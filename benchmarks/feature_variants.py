@@ -9,7 +9,7 @@ detector's own trunk (``fit_feature_map``) and adds it to the models' maps as th
 does, with one thing changed:
 
 - ``current``: the detector's heatmap, ``G + L + w F`` with ``F`` the package's default
-  feature map (``fit_feature_map``'s default method, seeded as the detector seeds it) and
+  feature map (``fit_feature_map``'s default method, seeded and batched as the detector does) and
   ``w`` the standard deviation of ``G + L`` over the training pixels divided by that of
   ``F`` (``feature_weight_``); checked against the stored heatmap when the parts record
   the detector's trunk and feature-map method;
@@ -82,7 +82,7 @@ from image_score import (  # noqa: E402  (the same data, fits and image score)
     FEATURE_TRUNK,
     add_data_arguments,
     data_description,
-    feature_map_seed,
+    feature_map_kwargs,
     fitted_method,
     parse_config,
     parse_data_arguments,
@@ -178,11 +178,11 @@ def intensity(x, grid):
     return torch.cat([m, (m2 - m * m).clamp_min(0).sqrt()], 1) * 10
 
 
-def raw_maps(method, fm, features, x_train, x_test, seed):
+def raw_maps(method, fm, features, x_train, x_test, fit):
     """Unsmoothed maps ``(train, test)`` (n, H, W) float64 of a feature-map ``method``;
     ``fm`` the package's Gaussian map (its trunk and statistics), ``features`` its
-    trunk's local features ``(train, test)`` (n, d, h, w), ``seed`` the package's maps'
-    seed."""
+    trunk's local features ``(train, test)`` (n, d, h, w), ``fit`` the detector's
+    ``fit_feature_map`` keywords (:func:`feature_map_kwargs`)."""
     kind, _, value = method.partition("=")
     f_train, f_test = features
     grid = f_train.shape[-2:]
@@ -190,7 +190,7 @@ def raw_maps(method, fm, features, x_train, x_test, seed):
     if kind in ("current", "method"):
         if value != "gaussian":  # current: the package's default
             kwargs = {} if kind == "current" else {"method": value}
-            fm = fit_feature_map(x_train, batch_size=16, device="cpu", seed=seed, **kwargs)
+            fm = fit_feature_map(x_train, device="cpu", **fit, **kwargs)
         # FeatureMap.forward on the features computed once
         maps = [
             F.interpolate(fm.distance(f)[:, None], size=size, mode="bilinear", align_corners=False)
@@ -242,12 +242,12 @@ def rebuilds_stored(parts):
         FEATURE_TRUNK, FEATURE_METHOD)  # fmt: skip
 
 
-def measure(v, variants, seed):
-    """``{variant: {column: value}}`` of one validation set; ``seed`` the package's feature
-    maps' seed (:func:`feature_map_seed`)."""
+def measure(v, variants, fit):
+    """``{variant: {column: value}}`` of one validation set; ``fit`` the detector's
+    ``fit_feature_map`` keywords (:func:`feature_map_kwargs`)."""
     x_train, x_test = detector_input(v)
     start = time.perf_counter()
-    fm = fit_feature_map(x_train, batch_size=16, device="cpu", method="gaussian")
+    fm = fit_feature_map(x_train, device="cpu", method="gaussian", **fit)
     features = [in_batches(partial(local_features, fm.trunk), x) for x in (x_train, x_test)]
     print(v.name, f"features {time.perf_counter() - start:.0f} s", flush=True)
     sigma = auto_heatmap_sigma(*v.X_train.shape[1:])
@@ -263,7 +263,7 @@ def measure(v, variants, seed):
             method = "current"
         if method not in raw:
             start = time.perf_counter()
-            raw[method] = raw_maps(method, fm, features, x_train, x_test, seed)
+            raw[method] = raw_maps(method, fm, features, x_train, x_test, fit)
             print(v.name, method, f"{time.perf_counter() - start:.0f} s", flush=True)
         kernel = gaussian_kernel_1d(float(value) if kind == "sigma" else sigma)
         f_train, f_test = (smooth_maps(m, kernel).numpy() for m in raw[method])
@@ -300,7 +300,7 @@ def main(argv=None):
     results, checked = [], []
     for group in (texture_sets(args, config), silhouette_sets(args, config)):
         for v in group:
-            results.append((v.name, measure(v, variants, feature_map_seed(config))))
+            results.append((v.name, measure(v, variants, feature_map_kwargs(config))))
             checked.append(rebuilds_stored(v.parts))
     all_types = sorted({t for _, rows in results for t in rows["current"]} - set(COLUMNS))
     lines = [

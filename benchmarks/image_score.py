@@ -86,10 +86,15 @@ class ValidationSet(NamedTuple):
     peers: dict | None
 
 
-def feature_map_seed(config):
-    """The seed the detector of ``config`` (``random_state=0`` unless set) fits its feature
-    map with (``IGDDetector.fit``), so that a rebuilt feature map is the detector's."""
-    return shared_seed(config.get("random_state", 0)) + 3
+def feature_map_kwargs(config):
+    """The seed and the batch size the detector of ``config`` (``random_state=0`` unless
+    set) fits its feature map with (``IGDDetector.fit``), so that a rebuilt feature map is
+    the detector's: the trunk's float rounding depends on the batch, and the bank's greedy
+    selection on that rounding where locations nearly tie."""
+    return {
+        "seed": shared_seed(config.get("random_state", 0)) + 3,
+        "batch_size": int(config.get("batch_size", IGDDetector().batch_size)),
+    }
 
 
 def fitted_method(parts):

@@ -142,8 +142,8 @@ def tiny_parts(tmp_path_factory):
 
 
 #: The tiny texture fits' arguments, shared through :func:`tiny_parts`.
-TINY = ["--draws", "1", "--n-train", "8", "--n-test", "12", "--threads", "1",
-        "--config", "max_epochs=1,batch_size=4,pretrain=None"]  # fmt: skip
+TINY = ["--draws", "1", "--n-train", "8", "--n-test", "12", "--threads", "1", "--size", "32",
+        "--config", "max_epochs=1,batch_size=4,pretrain=None,local=True"]  # fmt: skip
 
 
 def test_feature_trunk_tiny_run(tmp_path, tiny_parts):

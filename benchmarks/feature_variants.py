@@ -9,8 +9,8 @@ detector's own trunk (``fit_feature_map``) and adds it to the models' maps as th
 does, with one thing changed:
 
 - ``current``: the detector's heatmap, ``G + L + w F`` with ``F`` the package's default
-  feature map (``fit_feature_map``'s default method, seeded and batched as the detector does) and
-  ``w`` the standard deviation of ``G + L`` over the training pixels divided by that of
+  feature map (``fit_feature_map``'s default method, seeded and batched as the detector
+  does) and ``w`` the standard deviation of ``G + L`` over the training pixels divided by that of
   ``F`` (``feature_weight_``); checked against the stored heatmap when the parts record
   the detector's trunk and feature-map method;
 - ``method=M``: ``F`` the package's feature map of method ``M`` (``nearest`` or

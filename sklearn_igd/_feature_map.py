@@ -23,7 +23,7 @@ image and is, at each location (``method``):
 With one Gaussian every normal texture element must fit one ellipsoid; the nearest
 neighbour measures the distance to the closest normal element that was seen. On
 validation draws it ranked defective crops better (image AUROC of the default score,
-textures 0.847 -> 0.885, silhouettes 0.976 -> 0.980) at the same pooled pixel AUROC
+textures 0.847 -> 0.879, silhouettes 0.976 -> 0.980) at the same pooled pixel AUROC
 (0.911); ``benchmarks/results/feature_variants.md``.
 
 Shapes: images ``(n, C, H, W)`` float in ``[0, 1]``; maps ``(n, H, W)``.
@@ -59,8 +59,9 @@ FEATURE_MAP_MAX_UPSAMPLING = 8
 FEATURE_MAP_POOL = 3
 #: ... and this is added to the diagonal of their covariance.
 FEATURE_MAP_RIDGE = 0.01
-#: ``"nearest"``: whitened training vectors in the memory bank, at most (4000 against 1000:
-#: image AUROC 0.885 against 0.880 on textures, 0.980 against 0.981 on silhouettes) ...
+#: ``"nearest"``: whitened training vectors in the memory bank, at most (4000 against 1000,
+#: feature_variants.py's knnin: image AUROC 0.885 against 0.880 on textures, 0.980
+#: against 0.981 on silhouettes) ...
 FEATURE_MAP_BANK = 4000
 #: ... chosen among at most this many training locations (a random subsample of each
 #: image's locations beyond it), so that the selection's time does not grow with the

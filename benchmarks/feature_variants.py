@@ -191,12 +191,7 @@ def raw_maps(method, fm, features, x_train, x_test, fit):
         if value != "gaussian":  # current: the package's default
             kwargs = {} if kind == "current" else {"method": value}
             fm = fit_feature_map(x_train, device="cpu", **fit, **kwargs)
-        # FeatureMap.forward on the features computed once
-        maps = [
-            F.interpolate(fm.distance(f)[:, None], size=size, mode="bilinear", align_corners=False)
-            for f in features
-        ]
-        return [m[:, 0].double() for m in maps]
+        return [fm.map_of_features(f).double() for f in features]  # computed once
     if kind == "intensity":
         f_train = torch.cat([f_train, intensity(x_train, grid)], 1)
         f_test = torch.cat([f_test, intensity(x_test, grid)], 1)

@@ -35,7 +35,6 @@ command, the machine and the date.
 from __future__ import annotations
 
 import argparse
-import inspect
 import platform
 import shlex
 import sys
@@ -49,7 +48,11 @@ from sklearn.metrics import roc_auc_score
 
 from sklearn_igd import IGDDetector
 from sklearn_igd._config import shared_seed
-from sklearn_igd._feature_map import FEATURE_MAP_BLOCK, FEATURE_MAP_MIN_SIDE, fit_feature_map
+from sklearn_igd._feature_map import (
+    FEATURE_MAP_BLOCK,
+    FEATURE_MAP_DEFAULT_METHOD,
+    FEATURE_MAP_MIN_SIDE,
+)
 from sklearn_igd._scoring import HEATMAP_TOP_FRACTION, top_fraction_mean
 from sklearn_igd.datasets import make_texture_defects
 
@@ -62,7 +65,7 @@ HERE = Path(__file__).resolve().parent
 #: The feature map's trunk (``block:min_side``) of the fits, kept with their parts.
 FEATURE_TRUNK = f"{FEATURE_MAP_BLOCK}:{FEATURE_MAP_MIN_SIDE}"
 #: The package's default feature-map method (``fit_feature_map``'s, as ``feature_map="auto"``'s).
-FEATURE_METHOD = inspect.signature(fit_feature_map).parameters["method"].default
+FEATURE_METHOD = FEATURE_MAP_DEFAULT_METHOD
 PART_KEYS = ("global_score", "global_heatmap", "local_heatmap", "feature_heatmap", "heatmap")
 TOPS = (0.0, 0.01, 0.05, 0.1, 0.2)
 GLOBAL_WEIGHTS = (1.0, 0.5, 0.25)

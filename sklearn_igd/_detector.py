@@ -24,7 +24,7 @@ from ._config import (
     torch_threads,
 )
 from ._data import PatchSamples, Samples, distributed_context
-from ._feature_map import fit_feature_map
+from ._feature_map import FEATURE_MAP_DEFAULT_METHOD, FEATURE_MAP_METHODS, fit_feature_map
 from ._losses import GAUSSIAN_SCORES, GLOBAL_SSIM, LOCAL_SSIM, IGDLoss
 from ._net import EpochProgressBar, EStep, IGDNet, warn_if_interrupted
 from ._networks import BACKBONE_WIDTHS, IGDModule
@@ -513,7 +513,11 @@ class IGDDetector(OutlierMixin, BaseEstimator):
                     torch.from_numpy(X),
                     batch_size=plan.batch_size,
                     device=plan.device,
-                    method="gaussian" if self.feature_map == "gaussian" else "nearest",
+                    method=(
+                        self.feature_map
+                        if self.feature_map in FEATURE_MAP_METHODS
+                        else FEATURE_MAP_DEFAULT_METHOD
+                    ),
                     seed=seed + 3,
                 )
             self._fit_thresholds(X, feature_map)

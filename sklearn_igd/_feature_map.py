@@ -73,8 +73,10 @@ FEATURE_MAP_PROJECTION = 16
 #: is ``FEATURE_MAP_QUERY_BLOCK x FEATURE_MAP_BANK`` floats: 8 MB; 512 rows searched a
 #: 4,000-vector bank 1.7x faster than 2,048 or 8,192 on this project's 2-core CPU).
 FEATURE_MAP_QUERY_BLOCK = 512
-#: The methods of :func:`fit_feature_map`.
+#: The methods of :func:`fit_feature_map` ...
 FEATURE_MAP_METHODS = ("nearest", "gaussian")
+#: ... and its default, that of ``IGDDetector(feature_map="auto")`` and ``True``.
+FEATURE_MAP_DEFAULT_METHOD = "nearest"
 
 
 def feature_trunk(block=FEATURE_MAP_BLOCK, min_side=FEATURE_MAP_MIN_SIDE):
@@ -197,13 +199,21 @@ class FeatureMap(nn.Module):
         """Features (n, d, h, w) -> map (n, h, w) float32."""
         raise NotImplementedError
 
-    def forward(self, x):
-        with torch.autocast(x.device.type, enabled=False):
-            m = self.distance(local_features(self.trunk, x))
+    def map_of_features(self, features):
+        """Features (n, d, h, w) of the trunk -> map (n, H, W) float32: :meth:`distance`
+        resized to ``image_size``."""
+        with torch.autocast(features.device.type, enabled=False):
             m = F.interpolate(
-                m[:, None], size=self.image_size, mode="bilinear", align_corners=False
+                self.distance(features)[:, None],
+                size=self.image_size,
+                mode="bilinear",
+                align_corners=False,
             )
         return m[:, 0]
+
+    def forward(self, x):
+        with torch.autocast(x.device.type, enabled=False):
+            return self.map_of_features(local_features(self.trunk, x))
 
 
 class FeatureGaussianMap(FeatureMap):
@@ -263,7 +273,7 @@ def fit_feature_map(
     *,
     batch_size,
     device,
-    method="nearest",
+    method=FEATURE_MAP_DEFAULT_METHOD,
     seed=0,
     block=FEATURE_MAP_BLOCK,
     min_side=FEATURE_MAP_MIN_SIDE,

@@ -15,6 +15,7 @@ does, with one thing changed:
   the detector's trunk and feature-map method;
 - ``method=M``: ``F`` the package's feature map of method ``M`` (``nearest`` or
   ``gaussian``), weighted as ``current``;
+- ``bank=N``: ``F`` the package's nearest-neighbour map with a bank of ``N`` vectors;
 - ``weight=K``: ``w`` times ``K`` (``weight=0``: the models' maps alone);
 - ``sigma=S``: ``F`` smoothed with a Gaussian of ``S`` pixels instead of the models' sigma;
 - ``global=K`` / ``local=K``: ``G`` / ``L`` times ``K`` (``w`` from the weighted sum);
@@ -27,6 +28,8 @@ from the trunk's features:
   the other half of the training images, so that no location meets itself;
 - ``knnin=N``: the same, but the training images' maps from the same bank as the test
   images' (as a detector that scores its training images would compute them);
+- ``knear=K``: the mean squared distance to the ``K`` nearest vectors of the package's
+  bank instead of the nearest one's;
 - ``gmm=K``: ``F`` the negative log-likelihood (times 2) under a ``K``-component Gaussian
   mixture (scikit-learn, full covariances, the ridge as ``reg_covar``) fitted on at most
   40,000 training locations;
@@ -106,7 +109,7 @@ INTENSITY_WINDOW = 7
 
 #: What each variant's name before ``=`` changes: the combination, or the feature map.
 COMBINATIONS = ("current", "weight", "sigma", "global", "local")
-METHODS = ("method", "knn", "knnin", "gmm", "intensity")
+METHODS = ("method", "bank", "knear", "knn", "knnin", "gmm", "intensity")
 
 
 def check_variant(variant):
@@ -126,7 +129,7 @@ def check_variant(variant):
         raise ValueError(
             f"unknown feature-map variant {variant!r}: expected current, intensity, "
             f"method=<{'|'.join(FEATURE_MAP_METHODS)}>, or one of "
-            f"{', '.join(k + '=<positive number>' for k in COMBINATIONS[1:] + METHODS[1:4])}"
+            f"{', '.join(k + '=<positive number>' for k in COMBINATIONS[1:] + METHODS[1:6])}"
         )
     return variant
 
@@ -154,6 +157,22 @@ def squared_nearest(queries, bank, chunk=8192):
         d = (q * q).sum(1, keepdim=True) - 2 * q @ bank.T + norms
         out.append(d.min(1).values.clamp_min(0))
     return torch.cat(out)
+
+
+def mean_nearest(features, mean, whiten, bank, k, block=512):
+    """Mean squared distance (n, h, w) of each location's whitened feature vector
+    (features (n, d, h, w)) to its ``k`` nearest bank rows (k, d)."""
+    n, d, h, w = features.shape
+    q = (features.float().permute(0, 2, 3, 1).reshape(-1, d) - mean) @ whiten
+    norms = (bank * bank).sum(1)
+    out = [
+        ((b * b).sum(1, keepdim=True) + torch.addmm(norms, b, bank.T, alpha=-2))
+        .topk(k, dim=1, largest=False)
+        .values.clamp_min(0)
+        .mean(1)
+        for b in q.split(block)
+    ]
+    return torch.cat(out).reshape(n, h, w)
 
 
 def greedy_coreset(v, n, seed=0):
@@ -187,11 +206,23 @@ def raw_maps(method, fm, features, x_train, x_test, fit):
     f_train, f_test = features
     grid = f_train.shape[-2:]
     size = x_train.shape[-2:]
-    if kind in ("current", "method"):
+    if kind in ("current", "method", "bank"):
         if value != "gaussian":  # current: the package's default
-            kwargs = {} if kind == "current" else {"method": value}
+            kwargs = {"method": value} if kind == "method" else {}
+            if kind == "bank":
+                kwargs = {"method": "nearest", "bank_size": int(value)}
             fm = fit_feature_map(x_train, device="cpu", **fit, **kwargs)
         return [fm.map_of_features(f).double() for f in features]  # computed once
+    if kind == "knear":
+        fm = fit_feature_map(x_train, device="cpu", **fit, method="nearest")
+        k = int(value)
+        maps = [mean_nearest(f, fm.mean, fm.whiten, fm.bank, k) for f in features]
+        return [
+            F.interpolate(m[:, None], size=size, mode="bilinear", align_corners=False)[
+                :, 0
+            ].double()
+            for m in maps
+        ]
     if kind == "intensity":
         f_train = torch.cat([f_train, intensity(x_train, grid)], 1)
         f_test = torch.cat([f_test, intensity(x_test, grid)], 1)

@@ -1,9 +1,10 @@
 """Feature caching of a frozen pre-trained encoder: IGD training time with and without.
 
-With a pre-trained encoder (``"imagenet"``, ``"kd"``, ``"ssl"`` or a module) the encoder is
-frozen, so ``cache_features=True`` computes its features of every training image once
-instead of in every epoch. This fits the same detector (same seed, same SimCLR encoder of
-the backbone's size) both
+With a frozen pre-trained encoder (``"imagenet"``, ``"kd"`` or a module)
+``cache_features=True`` computes its features of every training image once instead of in
+every epoch. This fits the same detector (same seed, the same frozen encoder of the
+backbone's size: the encoder of a one-epoch ``pretrain="ssl"`` fit, passed as a module)
+both
 ways on MNIST-5k digit 0 (one stratified half, about 250 images, as in the demo) and
 reports the IGD stage's time (the sum of the epochs' ``dur`` plus the cache pass), the
 whole fit, and the largest score difference on the other half (2,500 images).
@@ -88,9 +89,10 @@ def main(argv=None):
         f"Command: `python benchmarks/{Path(__file__).name} {' '.join(sys.argv[1:])}`".rstrip(),
         f"Machine: {machine}.",
         f"Data: MNIST-5k digit 0, {len(X_train)} training images, {args.epochs} epochs, "
-        "batch 16, global model; encoder pre-trained by SimCLR (5 epochs) and "
-        "passed as `pretrain=<module>` to both fits. `fit` includes the cache pass and the "
-        "offset scoring; `epochs` is the sum of the epochs' `dur`.",
+        "batch 16, global model; the encoder of `IGDDetector(pretrain='ssl', "
+        "pretrain_epochs=5, max_epochs=1)` passed as `pretrain=<module>` to both fits. "
+        "`fit` includes the cache pass and the offset scoring; `epochs` is the sum of the "
+        "epochs' `dur`.",
         "",
         "| backbone | fit, cached (s) | fit, uncached (s) | speed-up (fit) "
         "| epochs, cached (s) | epochs, uncached (s) | max abs score difference |",

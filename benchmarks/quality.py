@@ -14,7 +14,8 @@ Configurations (``--configs``), all ``IGDDetector(random_state=seed, ...)``:
 - ``igd``: the defaults (frozen ImageNet encoder, ``max_epochs="auto"``);
 - ``rec+gac`` / ``rec``: ``variant=`` the paper's Table 5 ablations with the same encoder;
 - ``scratch``: ``pretrain=None`` (the encoder trains with the rest);
-- ``kd``: ``pretrain="kd"``.
+- ``kd``: ``pretrain="kd"``;
+- ``ssl``: ``pretrain="ssl"`` (SimCLR initialises the encoder, which then trains).
 
 Peers: ``OneClassSVM()`` and ``IsolationForest(random_state=seed)`` on raw pixels / 255.
 
@@ -71,6 +72,7 @@ CONFIGS = {
     "rec": {"variant": "rec"},
     "scratch": {"pretrain": None},
     "kd": {"pretrain": "kd"},
+    "ssl": {"pretrain": "ssl"},
 }
 PEERS = ("OneClassSVM", "IsolationForest")
 

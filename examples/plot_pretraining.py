@@ -7,11 +7,12 @@ Pre-training: frozen ImageNet features, none, or SimCLR
 ``"imagenet"`` (the default) uses the packaged ImageNet EfficientNet-Lite0's early
 blocks as they are, whitened on the training images, with nothing to train; ``None``
 trains the encoder from scratch with the rest of the model; ``"ssl"`` trains SimCLR on
-the training images, one of the IGD paper's two pre-trainings. The other, ``"kd"``,
-uses an ImageNet teacher's own features: with the packaged teacher that is the same
-encoder as ``"imagenet"``, so it is not repeated here. Every pre-trained encoder is
-frozen, with a trainable linear layer after it. This example compares the three on a
-tiny one-class problem and shows the pre-training rows of ``history_``.
+the training images, one of the IGD paper's two pre-trainings, and starts the same
+training from the encoder it learnt. The other, ``"kd"``, uses an ImageNet teacher's own
+features: with the packaged teacher that is the same encoder as ``"imagenet"``, so it is
+not repeated here. The ImageNet encoders are frozen, with a trainable linear layer after
+them. This example compares the three on a tiny one-class problem and shows the
+pre-training rows of ``history_``.
 """
 
 # %%
@@ -43,10 +44,11 @@ print(X_train.shape, X_test.shape, f"{np.mean(y_test == 1):.0%} normal in the te
 # %%
 # Three detectors
 # ---------------
-# Everything but ``pretrain`` is the same. The pre-trained encoders see the digits as
-# three-channel images (at least 32 px for ``"imagenet"``, 64 px for SimCLR),
-# ImageNet-normalised; EfficientNet-Lite0 ships with the package, so this runs offline.
-# ``pretrain_epochs`` is tiny here; the paper ran 2,000 SimCLR epochs.
+# Everything but ``pretrain`` is the same. The ImageNet encoder sees the digits as
+# three-channel images of at least 32 px, ImageNet-normalised; EfficientNet-Lite0 ships
+# with the package, so this runs offline. SimCLR trains the model's own encoder on the
+# digits as they are. ``pretrain_epochs`` is tiny here (the default is 10; the paper ran
+# 2,000 SimCLR epochs).
 common = dict(
     backbone="resnet18-lite",
     max_epochs=1 if TINY else 5,

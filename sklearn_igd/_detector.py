@@ -211,8 +211,8 @@ class IGDDetector(OutlierMixin, BaseEstimator):
         sigma^2``, which ranks alone exactly as ``l_h`` but does not saturate at 1, so
         that far anomalies stay far when ``l_r`` is added. Training always uses ``l_h``.
     pretrain : {"imagenet", "kd", "ssl"}, nn.Module or None, default="imagenet"
-        Pre-training of the (global model's) image encoder, which is then frozen with a
-        trainable Linear ``d -> latent_dim`` attached:
+        Pre-training of the (global model's) image encoder. Except with ``"ssl"`` it is
+        then frozen, with a trainable Linear ``d -> latent_dim`` attached:
 
         - ``"imagenet"``: no training: the packaged ImageNet EfficientNet-Lite0 up to the
           end of its fourth stage (80 channels), on images upsampled to at least 32 px,
@@ -225,7 +225,11 @@ class IGDDetector(OutlierMixin, BaseEstimator):
           student distilled on the training images at CPU budgets scored below the
           teacher's own features on validation data, so the teacher is used itself;
         - ``"ssl"``: SimCLR from scratch on the training images (two views per image by
-          batched kornia augmentations, NT-Xent loss); the projection MLP is then dropped;
+          batched kornia augmentations, NT-Xent loss) trains the model's own encoder
+          for ``pretrain_epochs``; the projection MLP is then dropped and the encoder,
+          not frozen, trains with the rest of the model as with ``None`` (the paper
+          freezes it after 2,000 SimCLR epochs; after 10, frozen, it ranked below
+          training from scratch on validation data, initialised it ranked above);
         - an ``nn.Module``: your own backbone, mapping float images ``(n, C, H, W)`` in
           [0, 1] (as fitted, after ``image_size``) to ``(n, d)`` or ``(n, d, h, w)``
           features (averaged over ``h, w``); a frozen copy is used, yours is untouched;
@@ -499,14 +503,14 @@ class IGDDetector(OutlierMixin, BaseEstimator):
             plan = resolve_fit_plan(self, X.shape[1:], X.shape[0], threads)
             seed = shared_seed(self.random_state)
             with torch_seed(seed + 2, plan.device):
-                encoder, pretrain_history, features = pretrained_encoder(self, X, plan)
+                pretrained = pretrained_encoder(self, X, plan)
             with torch_seed(seed, plan.device):
-                net = self._fit_global(X, encoder, plan, features)
+                net = self._fit_global(X, pretrained, plan)
             local_net = None
             if plan.local and net.interrupted_ is None:
                 with torch_seed(seed + 1, plan.device):
                     local_net = self._fit_local(X, plan)
-            self._store_models(net, local_net, plan, pretrain_history)
+            self._store_models(net, local_net, plan, pretrained.history)
             feature_map = None
             if self._uses_feature_map():
                 feature_map = fit_feature_map(
@@ -768,9 +772,11 @@ class IGDDetector(OutlierMixin, BaseEstimator):
             lambda1=self.lambda1,
         )
 
-    def _fit_global(self, X, encoder, plan, features=None):
-        """Train the global model on the whole samples (EM, eq. 3-12); ``features`` are the
-        frozen encoder's features of ``X`` when its construction already computed them."""
+    def _fit_global(self, X, pretrained, plan):
+        """Train the global model on the whole samples (EM, eq. 3-12), with the
+        :class:`~sklearn_igd._pretrain.Pretrained` encoder: a frozen one (its features
+        computed once with ``cache_features``) or a pre-trained initial encoder."""
+        encoder, features = pretrained.encoder, pretrained.features
         net = self._build_net(
             X.shape[1:], plan, ssim=GLOBAL_SSIM, batch_size=plan.batch_size, encoder=encoder
         )
@@ -779,7 +785,12 @@ class IGDDetector(OutlierMixin, BaseEstimator):
             features = None
         elif features is None:
             features = compute_features(encoder.to(plan.device), x, plan.batch_size, plan.device)
-        return net.fit(Samples(x, features), None)
+        if pretrained.init is None:
+            return net.fit(Samples(x, features), None)
+        # skorch's fit is initialize() then partial_fit(): the weights go in between
+        net.initialize()
+        net.module_.backbone.load_state_dict(pretrained.init.state_dict())
+        return net.partial_fit(Samples(x, features), None)
 
     def _fit_local(self, X, plan):
         """Train the local model on every grid patch of every image."""

@@ -267,6 +267,19 @@ def _feature_dim(encoder, input_shape):
     return int(encoder(torch.zeros((2,) + tuple(input_shape), device=device)).shape[1])
 
 
+def image_backbone(input_shape, backbone):
+    """The trainable encoder of :class:`IGDModule` for images of ``input_shape``
+    ``(C, H, W)``: a :class:`ResNetEncoder` of ``backbone``'s widths and pooling, with the
+    small-image stem up to :data:`SMALL_STEM_MAX_SIDE` px (SimCLR pre-trains this one)."""
+    c, h, w = input_shape
+    return ResNetEncoder(
+        c,
+        BACKBONE_WIDTHS[backbone],
+        small_stem=max(h, w) <= SMALL_STEM_MAX_SIDE,
+        pool=BACKBONE_POOL[backbone],
+    )
+
+
 class IGDModule(nn.Module):
     """One IGD model (eq. 7): encoder ``f``, decoder ``g``, critic ``d`` and ``(mu, sigma2)``.
 
@@ -331,9 +344,7 @@ class IGDModule(nn.Module):
             small = max(h, w) <= SMALL_STEM_MAX_SIDE
             widths = BACKBONE_WIDTHS[backbone]
             if encoder is None:
-                self.backbone = ResNetEncoder(
-                    c, widths, small_stem=small, pool=BACKBONE_POOL[backbone]
-                )
+                self.backbone = image_backbone(self.input_shape, backbone)
             else:
                 self.backbone = encoder
                 self.backbone.out_features = _feature_dim(encoder, self.input_shape)

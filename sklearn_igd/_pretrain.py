@@ -12,19 +12,24 @@ attached (:class:`~sklearn_igd._networks.IGDModule` with ``encoder=``):
   iterations on a generic image corpus and freezes it; at CPU budgets a student distilled
   on the training images scored below the teacher's own features on every validation
   class measured, so ``"kd"`` uses the teacher itself, the student's target;
-* ``"ssl"``: SimCLR (NT-Xent on two augmented views, projection MLP) from scratch on the
-  training images; the MLP is dropped;
 * a user's own ``nn.Module``.
+
+``"ssl"`` is the exception: SimCLR (NT-Xent on two augmented views, projection MLP) from
+scratch on the training images pre-trains the global model's own encoder
+(:func:`~sklearn_igd._networks.image_backbone`, at the images' own size), and its weights
+only *initialise* that encoder, which then trains with the rest of the model
+(:class:`Pretrained` ``.init``). The paper freezes it after 2,000 SimCLR epochs; frozen
+after the 10 epochs a CPU affords, it scored below training from scratch on validation
+data, initialised it scored above (see the pre-training guide).
 
 Everything here is pure torch plus skorch for the SimCLR training loop
 (:class:`SimCLRNet`). Shapes: images ``(n, C, H, W)`` float in ``[0, 1]``, C in {1, 3};
 features ``(n, d)``.
 
-Input resolution: grey images are repeated to three channels, resized so that the shorter
-side is at least a minimum (bilinear) and ImageNet-normalised: :data:`IMAGENET_MIN_SIDE`
-(32 px) for the teachers' stride-16 stages, :data:`PRETRAIN_MIN_SIDE` (64 px) for SimCLR's
-ResNet18 with the ImageNet stem, which costs at 64 px about 1/12 of what the small-image
-stem costs at 28 px.
+Input resolution of the ImageNet teachers: grey images are repeated to three channels,
+resized so that the shorter side is at least :data:`IMAGENET_MIN_SIDE` (32 px, for their
+stride-16 stages; bilinear) and ImageNet-normalised. SimCLR sees the images as the model
+does: their own size and channels, values in [0, 1].
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ from __future__ import annotations
 import copy
 import warnings
 from pathlib import Path
+from typing import NamedTuple
 
 import torch
 from skorch import NeuralNet
@@ -40,12 +46,12 @@ from skorch.utils import to_device
 from torch import nn
 from torch.nn import functional as F
 
-from ._networks import BACKBONE_POOL, BACKBONE_WIDTHS, ResNetEncoder
+from ._networks import BACKBONE_WIDTHS, ResNetEncoder, image_backbone
 from ._scoring import eval_batch_size
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
-#: SimCLR's encoder sees images whose shorter side is at least this (see module doc).
+#: The default shorter side of :func:`to_rgb_min_side` and :class:`ImageNetInput`.
 PRETRAIN_MIN_SIDE = 64
 
 #: torchvision's ImageNet ResNet18 weights (the paper's teacher).
@@ -153,13 +159,6 @@ def compute_features(encoder, X, batch_size, device):
         for i in range(0, X.shape[0], batch_size)
     ]
     return torch.cat(out)
-
-
-def student_backbone(backbone):
-    """SimCLR's ResNet18 (ImageNet stem, ``backbone`` widths and pooling), 512-d."""
-    return ResNetEncoder(
-        3, BACKBONE_WIDTHS[backbone], small_stem=False, pool=BACKBONE_POOL[backbone]
-    )
 
 
 # ---------------------------------------------------------------------------- teachers
@@ -409,25 +408,30 @@ def nt_xent_loss(z1, z2, temperature=SSL_TEMPERATURE):
     return F.cross_entropy(sim, target)
 
 
-def simclr_augmentation():
-    """Batched kornia augmentation of ``(n, 3, h, w)`` images in [0, 1] (same shape out).
+def simclr_augmentation(size):
+    """Batched kornia augmentation of ``(n, C, H, W)`` images in [0, 1] (same shape out),
+    ``size`` = ``(H, W)``.
 
-    Random resized crops (scale 0.5-1), horizontal flips, brightness/contrast jitter and
-    occasional Gaussian blur: the SimCLR set without the colour terms, which grey images
-    do not have.
+    Random resized crops back to ``size`` (scale 0.5-1), horizontal flips,
+    brightness/contrast jitter and occasional Gaussian blur (a 3x3 kernel and sigma up to
+    1 px at 28 px, both scaled with the shorter side): the SimCLR set without the colour
+    terms, which grey images do not have.
     """
     import kornia.augmentation as K
 
+    h, w = (int(s) for s in size)
+    scale = min(h, w) / 28
+    kernel = 2 * max(1, round(scale)) + 1
     return nn.Sequential(
-        K.RandomResizedCrop((PRETRAIN_MIN_SIDE, PRETRAIN_MIN_SIDE), scale=(0.5, 1.0)),
+        K.RandomResizedCrop((h, w), scale=(0.5, 1.0)),
         K.RandomHorizontalFlip(),
         K.ColorJitter(brightness=0.4, contrast=0.4, p=0.8),
-        K.RandomGaussianBlur((5, 5), (0.1, 2.0), p=0.5),
+        K.RandomGaussianBlur((kernel, kernel), (0.1, max(0.2, scale)), p=0.5),
     )
 
 
 class SimCLRModule(nn.Module):
-    """Backbone plus projection MLP: ImageNet-normalised ``(n, 3, h, w) -> (n, p)``."""
+    """Backbone plus projection MLP: ``(n, C, H, W) -> (n, p)``."""
 
     def __init__(self, backbone, projection_dim=SSL_PROJECTION_DIM):
         super().__init__()
@@ -440,20 +444,24 @@ class SimCLRModule(nn.Module):
 
 
 class SimCLRNet(NeuralNet):
-    """skorch net for SimCLR: each batch gives two augmented views, loss NT-Xent."""
+    """skorch net for SimCLR: each batch gives two augmented views, loss NT-Xent.
 
-    def __init__(self, module, *args, temperature=SSL_TEMPERATURE, **kwargs):
+    ``image_size`` (H, W): the size of the training images and of the views.
+    """
+
+    def __init__(self, module, *args, image_size, temperature=SSL_TEMPERATURE, **kwargs):
         super().__init__(module, *args, **kwargs)
+        self.image_size = image_size
         self.temperature = temperature
 
     def initialize_module(self, *args, **kwargs):
         super().initialize_module(*args, **kwargs)
-        self.augment_ = simclr_augmentation().to(self.device)
+        self.augment_ = simclr_augmentation(self.image_size).to(self.device)
         return self
 
     def _views(self, x):
-        x = to_rgb_min_side(to_device(x, self.device))  # crops come out 64x64
-        return imagenet_normalise(self.augment_(x)), imagenet_normalise(self.augment_(x))
+        x = to_device(x, self.device)
+        return self.augment_(x), self.augment_(x)
 
     def train_step(self, batch, **fit_params):
         self._set_training(True)
@@ -481,16 +489,19 @@ def _skorch_kwargs(epochs, batch_size, n, device, callbacks, verbose):
 
 
 def simclr(X, *, backbone, epochs, batch_size, device, callbacks=(), verbose=0):
-    """SSL: SimCLR on ``X`` (n, C, H, W); returns ``(FrozenEncoder(backbone), history)``."""
-    module = SimCLRModule(student_backbone(backbone))
+    """SSL: SimCLR on ``X`` (n, C, H, W) float in [0, 1] with the global model's own
+    encoder (:func:`~sklearn_igd._networks.image_backbone` of ``backbone``); returns
+    ``(encoder, history)``, the encoder trained (not frozen), in eval mode, on the CPU."""
+    module = SimCLRModule(image_backbone(tuple(X.shape[1:]), backbone))
     net = SimCLRNet(
         module,
         criterion=nn.MSELoss,  # unused: train_step computes NT-Xent
+        image_size=tuple(X.shape[-2:]),
         **SSL_OPTIMIZER,
         **_skorch_kwargs(epochs, batch_size, X.shape[0], device, list(callbacks), verbose),
     )
     net.fit(X, None)
-    return FrozenEncoder(net.module_.backbone, ImageNetInput()), net.history
+    return net.module_.backbone.cpu().eval(), net.history
 
 
 def user_encoder(module):
@@ -498,12 +509,23 @@ def user_encoder(module):
     return FrozenEncoder(copy.deepcopy(module))
 
 
-def pretrained_encoder(est, X, plan):
-    """``(encoder, history, features)`` for ``est.pretrain`` (all None without one).
+class Pretrained(NamedTuple):
+    """What :func:`pretrained_encoder` gives the global model (each None when unused).
 
-    ``encoder`` is the frozen encoder, ``history`` its pre-training history (None when
-    nothing was trained) and ``features`` its features of ``X`` when building it already
-    computed them (``"imagenet"``, ``"kd"``), else None.
+    ``encoder``: a frozen encoder that replaces the trainable one; ``init``: a trained
+    encoder of the global model's own architecture whose weights initialise its encoder,
+    which then trains (``"ssl"``); ``history``: the pre-training history; ``features``:
+    ``encoder``'s features of the training images when building it computed them.
+    """
+
+    encoder: nn.Module | None = None
+    init: nn.Module | None = None
+    history: History | None = None
+    features: torch.Tensor | None = None
+
+
+def pretrained_encoder(est, X, plan):
+    """The :class:`Pretrained` encoder of ``est.pretrain`` (all fields None without one).
 
     ``X`` (n, C, H, W) float32 ndarray of training images; ``plan`` the fit's
     :class:`~sklearn_igd._config.FitPlan` (backbone and device).
@@ -511,9 +533,9 @@ def pretrained_encoder(est, X, plan):
     from ._net import EpochProgressBar
 
     if not est.is_image_ or est.pretrain is None:
-        return None, None, None
+        return Pretrained()
     if isinstance(est.pretrain, nn.Module):
-        return user_encoder(est.pretrain), None, None
+        return Pretrained(encoder=user_encoder(est.pretrain))
     X = torch.from_numpy(X)
     if est.pretrain in ("imagenet", "kd"):
         kd = est.pretrain == "kd"
@@ -530,11 +552,12 @@ def pretrained_encoder(est, X, plan):
             teacher=est.kd_teacher if kd else "efficientnet-lite0",
             weights=est.kd_teacher_weights if kd else None,
         )
-        return encoder, None, features
+        return Pretrained(encoder=encoder, features=features)
     callbacks = []
     if est.verbose == 1:
         callbacks.append(("progress", EpochProgressBar(desc=est.pretrain.upper(), terms=())))
-    common = dict(
+    init, history = simclr(
+        X,
         backbone=plan.backbone,
         epochs=est.pretrain_epochs,
         batch_size=est.pretrain_batch_size,
@@ -542,7 +565,7 @@ def pretrained_encoder(est, X, plan):
         callbacks=callbacks,
         verbose=int(est.verbose >= 2),
     )
-    return (*simclr(X, **common), None)
+    return Pretrained(init=init, history=history)
 
 
 def with_pretrain_rows(history, pretrain_history, stage):

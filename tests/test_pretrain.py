@@ -272,21 +272,59 @@ def test_nt_xent_matches_the_definition():
     assert nt_xent_loss(z1, z1, t) < nt_xent_loss(z1, z2, t)
 
 
-def test_simclr_augmentation_is_batched_and_random():
-    aug = simclr_augmentation()
-    x = torch.rand(4, 3, 64, 64)
+@pytest.mark.parametrize("shape", [(4, 1, 28, 28), (4, 3, 64, 48), (4, 1, 8, 8)])
+def test_simclr_augmentation_is_batched_and_random(shape):
+    aug = simclr_augmentation(shape[-2:])
+    x = torch.rand(*shape)
     a, b = aug(x), aug(x)
-    assert a.shape == b.shape == (4, 3, 64, 64)
+    assert a.shape == b.shape == shape  # the images' own size and channels
     assert not torch.allclose(a, b)
 
 
-def test_ssl_fits_and_records_pretraining(digits):
+def test_ssl_initialises_the_models_own_encoder_which_then_trains(digits, monkeypatch):
+    from sklearn_igd import _detector
+
+    seen = {}
+    real = _detector.pretrained_encoder
+
+    def spy_pretrained(est, X, plan):
+        out = real(est, X, plan)
+        seen["init"] = {k: v.clone() for k, v in out.init.state_dict().items()}
+        return out
+
+    real_partial_fit = IGDNet.partial_fit
+
+    def spy_partial_fit(net, X, y=None, **kw):
+        if net.module_.input_shape == (1, 8, 8):  # the global model
+            seen["start"] = {k: v.clone() for k, v in net.module_.backbone.state_dict().items()}
+        return real_partial_fit(net, X, y, **kw)
+
+    monkeypatch.setattr(_detector, "pretrained_encoder", spy_pretrained)
+    monkeypatch.setattr(IGDNet, "partial_fit", spy_partial_fit)
     det = IGDDetector(**FAST, pretrain="ssl").fit(digits[0])
-    assert det.net_.module_.frozen_backbone
+    backbone = det.net_.module_.backbone
+    assert not det.net_.module_.frozen_backbone
+    assert all(p.requires_grad for p in backbone.parameters())
+    # training starts from the SimCLR weights, of the model's own architecture ...
+    assert seen["start"].keys() == seen["init"].keys()
+    for k, v in seen["init"].items():
+        torch.testing.assert_close(seen["start"][k], v, msg=k)
+    # ... and changes them
+    end = backbone.state_dict()
+    weights = [k for k, v in seen["init"].items() if v.is_floating_point()]
+    assert any(not torch.equal(end[k], seen["init"][k]) for k in weights)
     pre = det.history_[:, "pretrain_loss"]
     assert len(pre) == 2 and np.all(np.isfinite(pre))
     assert {row.get("stage") for row in det.history_} == {"ssl", None}
     assert np.all(np.isfinite(det.decision_function(digits[1])))
+
+
+def test_ssl_is_seeded(digits):
+    X = digits[0][:64]
+    params = {**FAST, "pretrain": "ssl", "random_state": 3}
+    a = IGDDetector(**params).fit(X).score_samples(digits[1])
+    b = IGDDetector(**params).fit(X).score_samples(digits[1])
+    np.testing.assert_array_equal(a, b)
 
 
 # ------------------------------------------------------------------ a user's backbone

@@ -67,6 +67,7 @@ from sklearn_igd._feature_map import (
     FEATURE_MAP_METHODS,
     FEATURE_MAP_POOL,
     FEATURE_MAP_RIDGE,
+    FeatureNearestMap,
     fit_feature_map,
     local_features,
 )
@@ -175,6 +176,18 @@ def mean_nearest(features, mean, whiten, bank, k, block=512):
     return torch.cat(out).reshape(n, h, w)
 
 
+class MeanNearestMap(FeatureNearestMap):
+    """A fitted nearest-neighbour map ``fm`` whose distance is the mean over the ``k``
+    nearest bank rows (:func:`mean_nearest`); resized as the package's maps are."""
+
+    def __init__(self, fm, k):
+        super().__init__(fm.trunk, fm.mean, fm.whiten, fm.bank, fm.image_size)
+        self.k = k
+
+    def distance(self, features):
+        return mean_nearest(features, self.mean, self.whiten, self.bank, self.k)
+
+
 def greedy_coreset(v, n, seed=0):
     """Indices of ``n`` rows of ``v`` chosen by greedy k-centre selection on a 16-d random
     projection (PatchCore's approximate coreset)."""
@@ -206,23 +219,17 @@ def raw_maps(method, fm, features, x_train, x_test, fit):
     f_train, f_test = features
     grid = f_train.shape[-2:]
     size = x_train.shape[-2:]
-    if kind in ("current", "method", "bank"):
+    if kind in ("current", "method", "bank", "knear"):
         if value != "gaussian":  # current: the package's default
             kwargs = {"method": value} if kind == "method" else {}
             if kind == "bank":
                 kwargs = {"method": "nearest", "bank_size": int(value)}
+            if kind == "knear":
+                kwargs = {"method": "nearest"}
             fm = fit_feature_map(x_train, device="cpu", **fit, **kwargs)
+            if kind == "knear":
+                fm = MeanNearestMap(fm, int(value))
         return [fm.map_of_features(f).double() for f in features]  # computed once
-    if kind == "knear":
-        fm = fit_feature_map(x_train, device="cpu", **fit, method="nearest")
-        k = int(value)
-        maps = [mean_nearest(f, fm.mean, fm.whiten, fm.bank, k) for f in features]
-        return [
-            F.interpolate(m[:, None], size=size, mode="bilinear", align_corners=False)[
-                :, 0
-            ].double()
-            for m in maps
-        ]
     if kind == "intensity":
         f_train = torch.cat([f_train, intensity(x_train, grid)], 1)
         f_test = torch.cat([f_test, intensity(x_test, grid)], 1)

@@ -51,9 +51,6 @@ from ._scoring import eval_batch_size
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
-#: The default shorter side of :func:`to_rgb_min_side` and :class:`ImageNetInput`.
-PRETRAIN_MIN_SIDE = 64
-
 #: torchvision's ImageNet ResNet18 weights (the paper's teacher).
 RESNET18_URL = "https://download.pytorch.org/models/resnet18-f37072fd.pth"
 RESNET18_FILE = "resnet18-f37072fd.pth"
@@ -67,7 +64,7 @@ SSL_PROJECTION_DIM = 128
 
 
 # ---------------------------------------------------------------------- input handling
-def to_rgb_min_side(x, min_side=PRETRAIN_MIN_SIDE):
+def to_rgb_min_side(x, min_side):
     """``(n, C, H, W)`` in [0, 1] -> ``(n, 3, h, w)``: grey repeated, shorter side >= min_side.
 
     Upsampling is bilinear and keeps the aspect ratio; larger images are left as they are.
@@ -92,7 +89,7 @@ def imagenet_normalise(x):
 class ImageNetInput(nn.Module):
     """:func:`to_rgb_min_side` then :func:`imagenet_normalise`; no parameters."""
 
-    def __init__(self, min_side=PRETRAIN_MIN_SIDE):
+    def __init__(self, min_side):
         super().__init__()
         self.min_side = min_side
 

@@ -60,7 +60,7 @@ def test_to_rgb_min_side_repeats_grey_and_upsamples_keeping_aspect():
 
 def test_imagenet_input_normalises():
     x = torch.full((1, 3, 64, 64), 0.485)
-    out = ImageNetInput()(x)
+    out = ImageNetInput(64)(x)
     assert torch.allclose(out[:, 0], torch.zeros(1, 64, 64), atol=1e-6)
     assert torch.allclose(out[:, 1], torch.full((1, 64, 64), (0.485 - 0.456) / 0.224))
 

@@ -50,6 +50,7 @@ import ast
 import json
 import os
 import platform
+import shlex
 import time
 from pathlib import Path
 
@@ -85,6 +86,14 @@ def config_params(config):
         name, value = item.split("=", 1)
         params[name] = ast.literal_eval(value)
     return params
+
+
+def shell_word(text):
+    """``text`` as one word of a shell command line (``'`` inside double quotes, which
+    ``base:name='value'`` configurations need)."""
+    if "'" in text and not any(c in text for c in '"$`\\!'):
+        return f'"{text}"'
+    return shlex.quote(text)
 
 
 def fmnist_indices(target, cls, seed, validation=False, n_train=1000, n_val=500):
@@ -243,7 +252,7 @@ def main(argv=None):
         f"# One-class AUC on {args.data}: defaults, ablations, pre-training, peers",
         "",
         f"Command: `python benchmarks/quality.py --data {args.data} --classes {args.classes} "
-        f"--configs {args.configs} --seeds {args.seeds} --jobs {args.jobs}"
+        f"--configs {shell_word(args.configs)} --seeds {args.seeds} --jobs {args.jobs}"
         f"{' --no-peers' if args.no_peers else ''}"
         f"{f' --contamination {args.contamination}' if args.contamination else ''}"
         f"{' --validation' if args.validation else ''}`  ",

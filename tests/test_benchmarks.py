@@ -3,6 +3,7 @@ that it cannot rot between GPU runs."""
 
 import importlib.util
 import json
+import shlex
 from pathlib import Path
 
 import numpy as np
@@ -78,6 +79,10 @@ def test_quality_contaminated_and_validation_splits():
         "lambda3": 1.0, "variant": "rec+gac"
     }  # fmt: skip
     assert quality.config_params("scratch") == {"pretrain": None}
+    # the results file's command line must rerun as written: one shell word, quotes kept
+    for configs in ("ssl,ssl:variant='rec+gac'", "igd,rec", "igd:variant='a b'"):
+        words = shlex.split(f"--configs {quality.shell_word(configs)}")
+        assert words == ["--configs", configs]
 
 
 def test_default_budget_tiny_run(tmp_path):

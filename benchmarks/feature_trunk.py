@@ -5,7 +5,9 @@ Reuses ``image_score.py``'s fits of ``IGDDetector(random_state=0)`` (or ``--conf
 their stored parts (``--parts``; fitted first when missing) on the texture crops of
 validation draws and on silhouettes. The models' maps (global + local) do not depend on the
 feature map, so for each candidate trunk (``block:min_side``: EfficientNet-Lite0 up to
-``block``, on images upsampled to a shorter side of at least ``min_side`` pixels) the
+``block``, on images upsampled to a shorter side of at least ``min_side`` pixels;
+``a+b:min_side``: the outputs of blocks ``a`` and ``b`` concatenated, ``b``'s resized to
+``a``'s grid, as PatchCore concatenates two stages) the
 script fits the feature map with the package's ``fit_feature_map``, smooths and weighs it
 as the detector does (``feature_weight_``: the standard deviation of the models' maps over
 the training pixels divided by the feature map's) and adds it to the models' maps. It
@@ -37,8 +39,11 @@ from pathlib import Path
 import numpy as np
 import torch
 from sklearn.metrics import roc_auc_score
+from torch import nn
+from torch.nn import functional as F
 
-from sklearn_igd._feature_map import fit_feature_map
+from sklearn_igd._feature_map import feature_min_side, feature_trunk, fit_feature_map
+from sklearn_igd._pretrain import FrozenEncoder, ImageNetInput, efficientnet_lite0_net
 from sklearn_igd._scoring import (
     HEATMAP_TOP_FRACTION,
     auto_heatmap_sigma,
@@ -80,14 +85,53 @@ def in_batches(fn, x):
         return torch.cat([fn(b) for b in x.split(16)])
 
 
-def feature_heatmaps(v, block, min_side, method, fit):
+class TappedBlocks(nn.Module):
+    """EfficientNet-Lite0's stem and blocks up to ``max(taps)``: ``(n, 3, h, w) ->
+    (n, sum C_tap, h_0, w_0)``, the outputs of the blocks ``taps`` concatenated, each
+    resized (bilinear) to the grid of the first."""
+
+    def __init__(self, net, taps):
+        super().__init__()
+        self.stem = nn.Sequential(net._conv_stem, net._bn0)
+        self.swish = net._swish
+        self.blocks = nn.ModuleList(net._blocks[: max(taps) + 1])
+        self.taps = tuple(taps)
+
+    def forward(self, x):
+        h, outs = self.swish(self.stem(x)), []
+        for i, block in enumerate(self.blocks):
+            h = block(h)
+            if i in self.taps:
+                outs.append(h)
+        size = outs[0].shape[-2:]
+        resized = [F.interpolate(o, size=size, mode="bilinear", align_corners=False)
+                   for o in outs[1:]]  # fmt: skip
+        return torch.cat([outs[0], *resized], 1)
+
+
+def trunk_of(spec, image_size):
+    """The frozen trunk of ``spec`` (``block:min_side`` or ``a+b:min_side``) for images of
+    ``image_size`` (H, W), upsampled as the detector does (:func:`feature_min_side`)."""
+    blocks, min_side = spec.split(":")
+    taps = [int(b) for b in blocks.split("+")]
+    side = feature_min_side(image_size, int(min_side))
+    if len(taps) == 1:
+        return feature_trunk(taps[0], side)
+    return FrozenEncoder(TappedBlocks(efficientnet_lite0_net(), taps), ImageNetInput(side))
+
+
+def feature_heatmaps(v, trunk, method, fit):
     """The smoothed, unweighted feature maps ``(train, test)`` of one validation set
-    (``fit_feature_map``'s ``method`` and the detector's keywords ``fit``), and the
-    seconds they took."""
+    (the trunk of spec ``trunk``, ``fit_feature_map``'s ``method`` and the detector's
+    keywords ``fit``), and the seconds they took."""
     start = time.perf_counter()
     x_train, x_test = detector_input(v)
     fm = fit_feature_map(
-        x_train, device="cpu", block=block, min_side=min_side, method=method, **fit
+        x_train,
+        device="cpu",
+        method=method,
+        trunk=trunk_of(trunk, v.X_train.shape[1:]),
+        **fit,
     )
     kernel = gaussian_kernel_1d(auto_heatmap_sigma(*v.X_train.shape[1:]))
     maps = [smooth_maps(in_batches(fm, x).double(), kernel).numpy() for x in (x_train, x_test)]
@@ -116,8 +160,7 @@ def measure(v, trunks, fit):
             )
     rows = {}
     for trunk in trunks:
-        block, min_side = (int(t) for t in trunk.split(":"))
-        (f_train, f_test), seconds = feature_heatmaps(v, block, min_side, method, fit)
+        (f_train, f_test), seconds = feature_heatmaps(v, trunk, method, fit)
         row = {"s/image": seconds / (len(v.X_train) + len(v.X_test))}
         if p is not None:
             weight = models[0].std() / f_train.std()
@@ -159,7 +202,9 @@ def table(title, trunks, results, column, label="trunk"):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     add_data_arguments(parser)
-    parser.add_argument("--trunks", default=f"{CURRENT},3:320", help="block:min_side, ...")
+    parser.add_argument(
+        "--trunks", default=f"{CURRENT},3:320", help="block:min_side or a+b:min_side, ..."
+    )
     parser.add_argument(
         "--feature-only",
         action="store_true",

@@ -278,10 +278,12 @@ def fit_feature_map(
     block=FEATURE_MAP_BLOCK,
     min_side=FEATURE_MAP_MIN_SIDE,
     bank_size=FEATURE_MAP_BANK,
+    trunk=None,
 ):
     """Fit the feature map (:class:`FeatureNearestMap` or :class:`FeatureGaussianMap`,
     ``method``) of the training images ``X`` (n, C, H, W) on the features of
-    :func:`feature_trunk` (``block``, ``min_side`` capped by :func:`feature_min_side`).
+    :func:`feature_trunk` (``block``, ``min_side`` capped by :func:`feature_min_side`), or
+    of ``trunk`` (a :class:`FrozenEncoder` giving ``(n, d, h, w)`` features) when given.
 
     The mean and covariance of the feature vectors of every location of every image are
     accumulated batch by batch in float64 (batches bounded by the scoring budget of input
@@ -294,7 +296,9 @@ def fit_feature_map(
     """
     if method not in FEATURE_MAP_METHODS:
         raise ValueError(f"method must be one of {FEATURE_MAP_METHODS}, got {method!r}")
-    trunk = feature_trunk(block, feature_min_side(X.shape[-2:], min_side)).to(device)
+    if trunk is None:
+        trunk = feature_trunk(block, feature_min_side(X.shape[-2:], min_side))
+    trunk = trunk.to(device)
     x = torch.as_tensor(X)
     batch_size = min(batch_size, eval_batch_size(x.shape[1:]))
     generator = torch.Generator().manual_seed(int(seed))

@@ -155,7 +155,8 @@ def test_feature_trunk_tiny_run(tmp_path, tiny_parts):
     """benchmarks/feature_trunk.py: on a tiny fit of a texture draw it rebuilds the
     detector's own heatmap from the stored parts (it asserts so), and writes the pixel
     and image tables with a row per trunk; ``--feature-only`` fits nothing and writes the
-    feature map's table alone; draw 0 is refused."""
+    feature map's table alone, also for a trunk of two blocks concatenated; draw 0 is
+    refused."""
     script = _load(SCRIPT.parent / "feature_trunk.py")
     out = tmp_path / "trunk.md"
     other = "4:256" if script.CURRENT != "4:256" else "3:320"
@@ -167,10 +168,11 @@ def test_feature_trunk_tiny_run(tmp_path, tiny_parts):
     assert text.count("| brick 1 | grass 1 | gravel 1 | mean | min |") == 3
     only = tmp_path / "only.md"  # --feature-only: no fits, the feature map alone
     script.main(["--draws", "2", "--n-train", "8", "--n-test", "6", "--silhouettes", "",
-                 "--size", "32", "--feature-only", "--trunks", other,
+                 "--size", "32", "--feature-only", "--trunks", f"{other},3+7:256",
                  "--out", str(only)])  # fmt: skip
     text = only.read_text()
     assert "nothing fitted" in text and "Image ROC AUC" not in text
+    assert "| 3+7:256 |" in text
     assert text.count("| brick 2 | grass 2 | gravel 2 | mean | min |") == 1
     with pytest.raises(SystemExit):
         script.main(["--draws", "0", "--silhouettes", ""])

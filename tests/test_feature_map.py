@@ -29,6 +29,7 @@ from sklearn_igd._feature_map import (
     FeatureGaussianMap,
     FeatureNearestMap,
     feature_min_side,
+    feature_trunk,
     fit_feature_map,
     greedy_coreset,
     local_features,
@@ -146,6 +147,16 @@ def test_nearest_bank_is_seeded_by_random_state(feature_fitted, data):
     # and the detector's seed is random_state's (benchmarks/feature_variants.py relies on it)
     again = fit_feature_map(_x(data[0]), batch_size=16, device="cpu", seed=shared_seed(0) + 3)
     torch.testing.assert_close(again.bank, feature_fitted.feature_map_.bank, rtol=0, atol=0)
+
+
+def test_fit_feature_map_reads_a_given_trunk(data):
+    # trunk= replaces the trunk that block and min_side would build (the benchmarks'
+    # candidate trunks go through it); the same trunk either way gives the same map
+    x = _x(data[0][:6])
+    by_block = fit_feature_map(x, batch_size=8, device="cpu", block=2, min_side=96)
+    given = fit_feature_map(x, batch_size=8, device="cpu", trunk=feature_trunk(2, 96))
+    assert given.bank.shape[1] == by_block.bank.shape[1] == 24  # block 2: 24 channels
+    torch.testing.assert_close(given(x), by_block(x), rtol=0, atol=0)
 
 
 def test_nearest_bank_candidates_are_capped(monkeypatch):

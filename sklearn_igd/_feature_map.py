@@ -146,13 +146,20 @@ def nearest_map(features, mean, whiten, bank, block=FEATURE_MAP_QUERY_BLOCK):
     n, d, h, w = features.shape
     q = (features.float().permute(0, 2, 3, 1).reshape(-1, d) - mean) @ whiten
     norms = (bank * bank).sum(1)
-    blocks = [q] if torch.onnx.is_in_onnx_export() else q.split(block)
     # ||q - b||^2 = ||q||^2 + (||b||^2 - 2 q.b): the query's norm is added after the minimum
-    out = [
-        (torch.addmm(norms, b, bank.T, alpha=-2).amin(1) + (b * b).sum(1)).clamp_min(0)
-        for b in blocks
-    ]
-    return torch.cat(out).reshape(n, h, w)
+    if torch.onnx.is_in_onnx_export():
+        nearest = torch.addmm(norms, q, bank.T, alpha=-2).amin(1)
+    else:
+        # one distance buffer for all blocks: a fresh (block, k) tensor per block
+        # fragmented the CPU heap (glibc), and resident memory then grew by about one
+        # buffer per block (24 GB for 300 crops of 64 px with a 16,000-vector bank)
+        nearest = q.new_empty(q.shape[0])
+        buffer = q.new_empty(min(block, q.shape[0]), bank.shape[0])
+        for start in range(0, q.shape[0], block):
+            b = q[start : start + block]
+            distances = torch.addmm(norms, b, bank.T, alpha=-2, out=buffer[: b.shape[0]])
+            torch.amin(distances, 1, out=nearest[start : start + b.shape[0]])
+    return (nearest + (q * q).sum(1)).clamp_min(0).reshape(n, h, w)
 
 
 def greedy_coreset(vectors, size, generator, dims=FEATURE_MAP_PROJECTION):

@@ -39,11 +39,15 @@ from pathlib import Path
 import numpy as np
 import torch
 from sklearn.metrics import roc_auc_score
-from torch import nn
 from torch.nn import functional as F
 
 from sklearn_igd._feature_map import feature_min_side, feature_trunk, fit_feature_map
-from sklearn_igd._pretrain import FrozenEncoder, ImageNetInput, efficientnet_lite0_net
+from sklearn_igd._pretrain import (
+    EfficientNetLite0Blocks,
+    FrozenEncoder,
+    ImageNetInput,
+    efficientnet_lite0_net,
+)
 from sklearn_igd._scoring import (
     HEATMAP_TOP_FRACTION,
     auto_heatmap_sigma,
@@ -85,16 +89,13 @@ def in_batches(fn, x):
         return torch.cat([fn(b) for b in x.split(16)])
 
 
-class TappedBlocks(nn.Module):
-    """EfficientNet-Lite0's stem and blocks up to ``max(taps)``: ``(n, 3, h, w) ->
+class TappedBlocks(EfficientNetLite0Blocks):
+    """The package's EfficientNet-Lite0 trunk up to block ``max(taps)``: ``(n, 3, h, w) ->
     (n, sum C_tap, h_0, w_0)``, the outputs of the blocks ``taps`` concatenated, each
     resized (bilinear) to the grid of the first."""
 
     def __init__(self, net, taps):
-        super().__init__()
-        self.stem = nn.Sequential(net._conv_stem, net._bn0)
-        self.swish = net._swish
-        self.blocks = nn.ModuleList(net._blocks[: max(taps) + 1])
+        super().__init__(net, last=max(taps), grid=None)
         self.taps = tuple(taps)
 
     def forward(self, x):

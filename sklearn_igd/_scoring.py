@@ -38,7 +38,13 @@ EVAL_VALUES = 1 << 18
 CPU_EVAL_VALUES = 1 << 16
 
 #: Names of the per-sample and per-pixel parts :meth:`IGDScorer.parts` returns.
-SCORE_PARTS = ("score", "global_score", "local_score")
+SCORE_PARTS = (
+    "score",
+    "global_score",
+    "local_score",
+    "global_reconstruction",
+    "global_gaussian",
+)
 HEATMAP_PARTS = ("heatmap", "global_heatmap", "local_heatmap", "feature_heatmap")
 
 
@@ -214,6 +220,9 @@ class IGDScorer(nn.Module):
         and smoothed as the models' maps (and so part of ``s_L`` unless
         ``local_score="worst_patch"``). None: no feature map.
     feature_weight : float, default=1.0
+    global_weights : array of shape (2,) or None
+        Weights of the global model's reconstruction term ``l_r`` and Gaussian term in
+        ``s_G``; None: ones (eq. 14, ``s_G = l_r + l_h``).
 
     The score is ``s = s_G`` without the local model (eq. 14) and
     ``s = (s_G - score_center[0]) / score_scale[0] + (s_L - score_center[1]) /
@@ -233,6 +242,7 @@ class IGDScorer(nn.Module):
         score_center=None,
         feature_map=None,
         feature_weight=1.0,
+        global_weights=None,
     ):
         super().__init__()
         self.feature_map = feature_map
@@ -243,6 +253,8 @@ class IGDScorer(nn.Module):
         self.register_buffer("score_scale", scale.double())
         center = torch.zeros(2) if score_center is None else torch.as_tensor(score_center)
         self.register_buffer("score_center", center.double())
+        gw = torch.ones(2) if global_weights is None else torch.as_tensor(global_weights)
+        self.register_buffer("global_weights", gw.double())
         self.local_score = local_score
         weights = torch.ones(2, 2) if heatmap_weights is None else torch.as_tensor(heatmap_weights)
         self.register_buffer("heatmap_weights", weights.double())
@@ -250,14 +262,22 @@ class IGDScorer(nn.Module):
         self.heatmap_kernel = gaussian_kernel_1d(self.heatmap_sigma)
 
     def parts(self, x, heatmap=False, terms=False):
-        """A dict of the score's parts (each (n,)) and, with ``heatmap``, the maps' parts
+        """A dict of the score's parts (each (n,)): ``score``, ``global_score``,
+        ``local_score`` and the global model's unweighted terms ``global_reconstruction``
+        (``l_r``) and ``global_gaussian``; with ``heatmap``, the maps' parts
         (each (n, H, W)); the local parts are None without the local model. With
         ``terms``, also each model's unweighted error terms ``global_terms`` and
         ``local_terms`` (each (n, 2, H, W) or None). ``feature_heatmap`` (n, H, W) is the
         weighted, smoothed feature map, None without it."""
         # the parts are combined in float64, so that the documented sums hold to rounding
-        l_r, l_h = self.global_model.score_terms(x)
-        out = {"global_score": (l_r + l_h).double(), "local_score": None}
+        l_r, l_h = (t.double() for t in self.global_model.score_terms(x))
+        gw = self.global_weights
+        out = {
+            "global_score": gw[0] * l_r + gw[1] * l_h,
+            "local_score": None,
+            "global_reconstruction": l_r,
+            "global_gaussian": l_h,
+        }
         score = out["global_score"]
         w, k = self.heatmap_weights, self.heatmap_kernel
         g = t = global_heatmap = local_heatmap = feature_heatmap = None
@@ -361,6 +381,7 @@ def inference_scorer(scorer):
         score_center=scorer.score_center,
         feature_map=scorer.feature_map,
         feature_weight=scorer.feature_weight,
+        global_weights=scorer.global_weights,
     )
 
 

@@ -214,8 +214,9 @@ def check_input(estimator, X, *, reset):
 
 
 def check_auto_threshold(est, threshold):
-    """``contamination="auto"`` is the paper's ``threshold`` on its own score (``l_h``):
-    raise ValueError for a detector whose Gaussian term is not ``l_h``."""
+    """``contamination="auto"`` is the paper's ``threshold`` on its own score (``l_r +
+    l_h``): raise ValueError for a detector whose Gaussian term is not ``l_h`` or whose
+    terms are balanced."""
     if est.contamination == "auto" and est.variant != "rec" and est.gaussian_score != "l_h":
         raise ValueError(
             f"contamination='auto' is the paper's fixed threshold s(x) = {threshold} "
@@ -223,6 +224,13 @@ def check_auto_threshold(est, threshold):
             f"gaussian_score={est.gaussian_score!r} the Gaussian term is unbounded. "
             "Expected gaussian_score='l_h' with contamination='auto', or contamination "
             "as a float in (0, 0.5]."
+        )
+    if est.contamination == "auto" and est.global_score == "balanced":
+        raise ValueError(
+            f"contamination='auto' is the paper's fixed threshold s(x) = {threshold} "
+            "on the paper's sum l_r + l_h; global_score='balanced' divides the terms by "
+            "their training means. Expected global_score='sum' or 'auto' with "
+            "contamination='auto', or contamination as a float in (0, 0.5]."
         )
 
 

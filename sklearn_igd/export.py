@@ -60,8 +60,8 @@ def to_onnx(detector, path, *, heatmap=False, opset=None, dynamic_batch=True):
     per-pixel map of :meth:`~sklearn_igd.IGDDetector.predict_heatmap` as a second
     output). Everything between them is in the graph: the global model, the local model
     applied to every patch of its grid and its part of the score (``local_score``),
-    MS-SSIM, the smoothing, the fitted ``score_center_``, ``score_scale_`` and
-    ``heatmap_scale_``. ``onnxruntime`` reproduces the detector's
+    MS-SSIM, the smoothing, the fitted ``global_weights_``, ``score_center_``,
+    ``score_scale_`` and ``heatmap_scale_``. ``onnxruntime`` reproduces the detector's
     scores to float32 rounding (relative differences around 1e-6).
 
     **Input contract.** Images: one input ``"images"``, float32 ``(n, C, H, W)`` with

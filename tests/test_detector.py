@@ -42,22 +42,89 @@ def test_relations_hold_exactly(fitted, digits):
     assert set(np.unique(pred)) <= {-1, 1}
 
 
-def test_anomaly_score_is_reconstruction_plus_gaussian_term(fitted, digits):
-    """The global model alone: s = l_r + d^2 / sigma^2 (eq. 14 with the default
-    ``gaussian_score="nll"``), from the model's own terms (of the inference copy the
-    detector scores with; test_inference.py compares it with the fitted model)."""
-    X, _ = digits
-    x = torch.from_numpy(X[:50, None].astype(np.float32) / 255)
-    module = inference_copy(fitted.net_.module_)
+def _global_terms(det, X):
+    """``(l_r, d^2 / sigma^2)`` of ``X`` (n, H, W) uint8 straight from the inference copy
+    of the global model the detector scores with (test_inference.py compares it with
+    the fitted model), float64."""
+    x = torch.from_numpy(X[:, None].astype(np.float32) / 255)
+    module = inference_copy(det.net_.module_)
     with torch.no_grad():
         l_r, l_h = (t.double().numpy() for t in module.score_terms(x))
         z = module.encode(x).double()
     d2 = ((z - module.mu.double()) ** 2).sum(1).numpy()
-    np.testing.assert_allclose(l_h, d2 / fitted.sigma2_, rtol=1e-4)
+    np.testing.assert_allclose(l_h, d2 / det.sigma2_, rtol=1e-4)
     assert np.all(l_r >= 0)
-    np.testing.assert_allclose(fitted.anomaly_score(X[:50]), l_r + l_h, rtol=1e-6)
-    np.testing.assert_array_equal(
-        fitted.score_parts(X[:50]).global_score, fitted.anomaly_score(X[:50])
+    return l_r, l_h
+
+
+def test_anomaly_score_is_reconstruction_plus_gaussian_term(fitted, digits):
+    """The global model alone: s = w_r l_r + w_h d^2 / sigma^2 (eq. 14 with the default
+    ``gaussian_score="nll"``). An encoder trained from scratch balances the terms
+    (``global_score="auto"``): each weight is the inverse of the term's training mean."""
+    X, y = digits
+    l_r, l_h = _global_terms(fitted, X[:50])
+    train_r, train_h = _global_terms(fitted, X[y == 0])
+    weights = 1.0 / np.array([train_r.mean(), train_h.mean()])
+    np.testing.assert_allclose(fitted.global_weights_, weights, rtol=1e-5)
+    assert fitted.global_weights_[0] > 2 * fitted.global_weights_[1]  # l_r is the smaller
+    parts = fitted.score_parts(X[:50])
+    np.testing.assert_allclose(parts.global_reconstruction, l_r, rtol=1e-6)
+    np.testing.assert_allclose(parts.global_gaussian, l_h, rtol=1e-6)
+    w_r, w_h = fitted.global_weights_
+    np.testing.assert_allclose(fitted.anomaly_score(X[:50]), w_r * l_r + w_h * l_h, rtol=1e-6)
+    np.testing.assert_array_equal(parts.global_score, fitted.anomaly_score(X[:50]))
+
+
+def test_global_score_sum_is_the_papers_and_changes_only_the_score(fitted, digits):
+    """``global_score="sum"``: s = l_r + d^2 / sigma^2 of the same model (same seed: the
+    weights are identical); it ranks samples differently from the balanced terms, and
+    ``offset_`` follows the score so that ``contamination`` still holds."""
+    X, y = digits
+    det = IGDDetector(**FAST, global_score="sum").fit(X[y == 0])
+    same = fitted.net_.module_.state_dict()
+    for key, value in det.net_.module_.state_dict().items():
+        assert torch.equal(value, same[key]), key
+    np.testing.assert_array_equal(det.global_weights_, [1.0, 1.0])
+    l_r, l_h = _global_terms(det, X[:50])
+    np.testing.assert_allclose(det.anomaly_score(X[:50]), l_r + l_h, rtol=1e-6)
+    assert not np.allclose(det.anomaly_score(X[:50]), fitted.anomaly_score(X[:50]))
+    for d in (det, fitted):
+        assert abs(np.mean(d.predict(X[y == 0]) == -1) - 0.1) <= 1.0 / (y == 0).sum() + 1e-9
+
+
+@pytest.mark.parametrize(
+    "params, expected",
+    [
+        ({"pretrain": None}, "balanced"),
+        ({"pretrain": "ssl", "pretrain_epochs": 1}, "balanced"),
+        ({"pretrain": "imagenet"}, "sum"),
+        ({"pretrain": None, "contamination": "auto", "gaussian_score": "l_h"}, "sum"),
+        ({"pretrain": "imagenet", "global_score": "balanced"}, "balanced"),
+    ],
+)
+def test_global_score_auto_balances_encoders_that_train(digits, params, expected):
+    """``"auto"``: balanced for an encoder that trains, the paper's sum for a frozen one
+    and for the paper's fixed threshold."""
+    X, y = digits
+    det = IGDDetector(**{**FAST, "max_epochs": 1, **params}).fit(X[y == 1][:64])
+    balanced = not np.array_equal(det.global_weights_, [1.0, 1.0])
+    assert balanced == (expected == "balanced"), det.global_weights_
+    parts = det.score_parts(X[y == 1][:64])
+    means = [parts.global_reconstruction.mean(), parts.global_gaussian.mean()]
+    if balanced:
+        np.testing.assert_allclose(det.global_weights_, 1.0 / np.array(means), rtol=1e-6)
+
+
+def test_global_score_auto_balances_2d_input():
+    """2-D input trains its MLP encoder: ``"auto"`` balances the terms."""
+    X = np.random.RandomState(0).randn(120, 6)
+    det = IGDDetector(max_epochs=2, random_state=0).fit(X)
+    parts = det.score_parts(X)
+    means = np.array([parts.global_reconstruction.mean(), parts.global_gaussian.mean()])
+    np.testing.assert_allclose(det.global_weights_, 1.0 / means, rtol=1e-9)
+    w = det.global_weights_
+    np.testing.assert_allclose(
+        parts.score, w[0] * parts.global_reconstruction + w[1] * parts.global_gaussian
     )
 
 
@@ -77,6 +144,10 @@ def test_auto_threshold_needs_the_papers_score(digits):
     X, y = digits
     with _raises(ValueError, "contamination='auto'", "gaussian_score='nll'", "float"):
         IGDDetector(**FAST, contamination="auto").fit(X[y == 3])
+    with _raises(ValueError, "contamination='auto'", "global_score='balanced'", "'sum'"):
+        IGDDetector(
+            **FAST, contamination="auto", gaussian_score="l_h", global_score="balanced"
+        ).fit(X[y == 3])
     # the autoencoder alone scores l_r only, where the threshold is the paper's too
     det = IGDDetector(**FAST, contamination="auto", variant="rec").fit(X[y == 3])
     assert det.offset_ == -0.5
@@ -591,8 +662,12 @@ def test_variants(digits, variant, has_critic, gaussian):
     assert (l_h > 0).all() == gaussian and np.all(np.asarray(det.history_[:, "l_d"]) >= 0)
     if not has_critic:
         assert np.all(np.asarray(det.history_[:, "l_d"]) == 0)
-    if not gaussian:  # s = l_r
+    if not gaussian:  # s = l_r, divided by its training mean (balanced, from scratch)
         x = torch.from_numpy(X[:10, None].astype(np.float32) / 255)
         with torch.no_grad():
             l_r, _ = inference_copy(module).score_terms(x)  # the detector's scoring copy
-        np.testing.assert_allclose(det.anomaly_score(X[:10]), l_r.double().numpy(), rtol=1e-6)
+        w_r = det.global_weights_[0]
+        assert w_r > 1 and det.global_weights_[1] == 1.0  # a zero mean counts as 1
+        np.testing.assert_allclose(
+            det.anomaly_score(X[:10]), w_r * l_r.double().numpy(), rtol=1e-6
+        )

@@ -122,6 +122,7 @@ def test_tabular_graph_includes_the_scaler(tmp_path):
     scale = np.array([1.0, 10.0, 100.0, 0.1, 1.0])
     X = rng.normal(5, 3, size=(64, 5)) * scale
     det = IGDDetector(**{**FAST, "batch_size": 16}).fit(X)
+    assert det.global_weights_[0] != det.global_weights_[1]  # balanced terms, in the graph
     session = _session(to_onnx(det, tmp_path / "tab.onnx"))
     assert [i.name for i in session.get_inputs()] == ["X"]
     X_test = rng.normal(5, 5, size=(7, 5)) * scale  # raw, unscaled features

@@ -57,7 +57,8 @@ def _x(X):
 
 @torch.no_grad()
 def _raw(det, X):
-    """Straight from the torch models: ``(s_G, s_L, terms)``, terms ``{"A_G", "S_G",
+    """Straight from the torch models: ``(s_G, s_L, terms)`` (``s_G`` the terms weighted
+    by ``global_weights_``), terms ``{"A_G", "S_G",
     "A_L", "S_L"}``: absolute error and ``1 - MS-SSIM`` of the global model and of the
     local model's patches folded back, float64 (n, H, W). The models are the inference
     copies the detector scores with (test_inference.py compares them with the fitted
@@ -80,7 +81,9 @@ def _raw(det, X):
         for i, name in enumerate(("A_L", "S_L")):
             maps = pt[:, i].reshape(n, len(ys) ** 2, p, p)
             terms[name] = fold_patch_maps(maps, (28, 28), p, grid).numpy()
-    return (l_r + l_h).double().numpy(), s_l, terms
+    w = getattr(det, "global_weights_", None)  # None: saved before it existed, the sum
+    w = np.ones(2) if w is None else w
+    return w[0] * l_r.double().numpy() + w[1] * l_h.double().numpy(), s_l, terms
 
 
 def _top(maps, fraction=HEATMAP_TOP_FRACTION):
@@ -261,12 +264,12 @@ def test_smooth_maps_keeps_constants_and_identity():
 
 
 def test_detectors_saved_before_local_score_score_as_before(local_fitted, data):
-    """A detector pickled before ``local_score`` and ``score_center_`` existed has neither
-    attribute and mean scales in ``score_scale_``: it keeps its worst-patch score divided
-    by those means."""
+    """A detector pickled before ``local_score``, ``score_center_`` and
+    ``global_weights_`` existed has none of them and mean scales in ``score_scale_``: it
+    keeps its global sum and its worst-patch score divided by those means."""
     X_train, X = data
     old = copy.copy(local_fitted)
-    del old.local_score, old.score_center_
+    del old.local_score, old.score_center_, old.global_weights_
     s_g_train, s_l_train, _ = _raw(old, X_train)
     old.score_scale_ = np.array([s_g_train.mean(), s_l_train.mean()])
     s_g, s_l, _ = _raw(old, X)

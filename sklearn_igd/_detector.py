@@ -54,6 +54,7 @@ AUTO_THRESHOLD = 0.5
 
 #: The ``global_score`` options: how the global model's two terms are added.
 GLOBAL_SCORES = ("auto", "sum", "balanced")
+
 #: ``feature_weight_`` is measured on at most this many training images.
 FEATURE_WEIGHT_IMAGES = 256
 
@@ -74,7 +75,8 @@ class IGDDetector(OutlierMixin, BaseEstimator):
     interpolations of codes look like reconstructions. The anomaly score of a sample is
     ``s(x) = l_r(x) + l_h(x)`` (eq. 14): its reconstruction error (MAE and MS-SSIM) plus
     its Gaussian anomaly classifier term, by default in its negative log-likelihood form
-    ``||z - mu||^2 / sigma^2`` (``gaussian_score``); for images a second, local model on
+    ``||z - mu||^2 / sigma^2`` (``gaussian_score``), each term divided by its training
+    mean when the encoder trains (``global_score``); for images a second, local model on
     patches adds its part of the anomaly map, and the score the mean of the map's
     highest pixels (eq. 13-15, ``local_score``). By default
     the image encoder is a frozen ImageNet network whose features are whitened on the

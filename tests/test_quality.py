@@ -107,9 +107,18 @@ def test_fashion_mnist_pullover_beats_the_peers(pullover, pullover_auc, measured
 
 def test_imagenet_pretraining_beats_training_from_scratch(pullover, pullover_auc, measured):
     """The frozen ImageNet encoder against the same model trained from scratch (same
-    epochs). Over seeds 0-4 and 1-2 threads: 0.8939-0.8972 against 0.665-0.736 (range
-    0.071); the smallest gap, 0.158, minus that range leaves more than the 0.05 asked."""
+    epochs), both scored with the paper's sum ``l_r + l_h`` (the default for the frozen
+    encoder), so that only the encoder differs. Over seeds 0-4 and 1-2 threads
+    (``quality_spread_scratch.md``): scratch 0.638-0.740, the gap to the default 0.156-0.259
+    (range 0.103); the smallest gap minus the 0.04 asked, 0.116, exceeds that range.
+    Scored as ``global_score="auto"`` scores it (the terms balanced), scratch reaches
+    0.727-0.818 and the gap is 0.078-0.170 (range 0.092): recorded, not asserted."""
     X_train, X_test, normal = pullover
-    scratch = measured("auc_scratch", _igd_auc(X_train, X_test, normal, max_epochs=5,
-                                               pretrain=None))  # fmt: skip
-    assert pullover_auc > scratch + 0.05, (pullover_auc, scratch)
+    det = IGDDetector(random_state=SEED, max_epochs=5, pretrain=None).fit(X_train)
+    parts = det.score_parts(X_test)
+    summed = parts.global_reconstruction + parts.global_gaussian
+    scratch = measured("auc_scratch", roc_auc_score(normal, -summed))
+    balanced = measured("auc_scratch_balanced", roc_auc_score(normal, -parts.score))
+    measured("gap_balanced", pullover_auc - balanced)
+    gap = measured("gap", pullover_auc - scratch)
+    assert gap > 0.04, (pullover_auc, scratch)

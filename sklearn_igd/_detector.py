@@ -896,11 +896,11 @@ class IGDDetector(OutlierMixin, BaseEstimator):
 
     def _resolved_global_score(self):
         """``global_score`` resolved: ``"auto"`` is ``"balanced"`` for an encoder that
-        trains (2-D input, or ``pretrain`` None or ``"ssl"``) with a float
-        ``contamination``."""
+        trains (the fitted global model has no frozen backbone: 2-D input, or ``pretrain``
+        None or ``"ssl"``) with a float ``contamination``."""
         if self.global_score != "auto":
             return self.global_score
-        trains = not self.is_image_ or self.pretrain is None or self.pretrain == "ssl"
+        trains = not self.net_.module_.frozen_backbone
         return "balanced" if trains and self.contamination != "auto" else "sum"
 
     def _feature_map_on_device(self):

@@ -335,3 +335,88 @@ def test_unknown_texture_error_lists_the_textures():
     msg = str(excinfo.value)
     assert "'texture' parameter of make_texture_defects must be a str among {" in msg
     assert all(repr(texture) in msg for texture in TEXTURES)
+
+
+def _own_photo(height=160, width=100):
+    """A grey uint8 'photograph' with structure: a sine grating plus noise."""
+    rng = np.random.RandomState(3)
+    rows, cols = np.mgrid[:height, :width]
+    img = 128 + 60 * np.sin(rows / 3.0) * np.cos(cols / 5.0) + rng.normal(0, 10, (height, width))
+    return np.clip(np.rint(img), 0, 255).astype(np.uint8)
+
+
+def test_own_photograph():
+    photo = _own_photo()
+    out = _gen(photo, n_train=12, n_test=40, size=32, random_state=0)
+    assert out["texture"] is None
+    assert out["images_train"].shape == (12, 32, 32)
+    assert out["images_test"].shape == (40, 32, 32)
+    # Every crop is the photograph at its position: training crops in the top half,
+    # test crops in the bottom half, the defect-free test crops unchanged.
+    for img, (r, c) in zip(out["images_train"], out["positions_train"]):
+        assert r + 32 <= 80
+        np.testing.assert_array_equal(img, photo[r : r + 32, c : c + 32])
+    for clean, (r, c) in zip(out["clean_test"], out["positions_test"]):
+        assert r >= 80
+        np.testing.assert_array_equal(clean, photo[r : r + 32, c : c + 32])
+    normal = out["y_test"] == 1
+    np.testing.assert_array_equal(out["images_test"][normal], out["clean_test"][normal])
+    changed = out["images_test"] != out["clean_test"]
+    np.testing.assert_array_equal(changed, out["masks_test"])
+    assert (out["y_test"] == -1).sum() == 20
+    bunch = make_texture_defects(photo, n_train=12, n_test=40, size=32, random_state=0)
+    np.testing.assert_array_equal(bunch.images_test, out["images_test"])
+    assert bunch.texture is None
+    # A list of rows is a photograph too, and the input is not modified.
+    before = photo.copy()
+    listed = make_texture_defects(photo.tolist(), n_train=3, n_test=4, size=32, random_state=1)
+    assert listed.images_train.dtype == np.uint8
+    np.testing.assert_array_equal(
+        listed.images_train,
+        make_texture_defects(photo, n_train=3, n_test=4, size=32, random_state=1).images_train,
+    )
+    np.testing.assert_array_equal(photo, before)
+
+
+def test_own_photograph_patches_come_from_the_textures():
+    photo = np.full((128, 64), 128, dtype=np.uint8)  # flat grey: every patch shows
+    out = _gen(
+        photo,
+        n_train=2,
+        n_test=6,
+        size=64,
+        defect_types="patch",
+        anomaly_ratio=1.0,
+        random_state=0,
+    )
+    for img, mask in zip(out["images_test"], out["masks_test"]):
+        rows, cols = np.nonzero(mask)
+        r0, c0 = rows.min(), cols.min()
+        side = rows.max() - r0 + 1
+        square = img[r0 : r0 + side, c0 : c0 + side]
+        assert square.std() > 5  # a textured patch, not the flat photograph
+
+
+@pytest.mark.parametrize(
+    "photo, match",
+    [
+        (
+            np.zeros((256, 256, 3), np.uint8),
+            "a 2-D array of shape (height, width); got an array of shape (256, 256, 3)",
+        ),
+        (np.zeros(256, np.uint8), "got an array of shape (256,)"),
+        (
+            np.zeros((256, 256)),
+            "grey levels 0-255, as uint8 or another integer dtype (the defects are drawn "
+            "in grey levels); got dtype float64",
+        ),
+        (
+            np.zeros((127, 256), np.uint8),
+            "too small for size=64: expected a height of at least 2 * size = 128",
+        ),
+        (np.zeros((256, 63), np.uint8), "and a width of at least size = 64"),
+    ],
+)
+def test_own_photograph_errors(photo, match):
+    with pytest.raises(ValueError, match=re.escape(match)):
+        make_texture_defects(photo, size=64)

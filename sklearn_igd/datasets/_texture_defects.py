@@ -47,6 +47,40 @@ def _load_texture(name):
     return photo
 
 
+def _check_photo(photo, size):
+    """``photo`` as a 2-D uint8 array, checked against the crop ``size``."""
+    photo = np.asarray(photo)
+    if photo.ndim != 2:
+        raise ValueError(
+            "texture must be one of 'brick', 'grass', 'gravel' or a grayscale "
+            "photograph as a 2-D array of shape (height, width); got an array of "
+            f"shape {photo.shape}. Convert a colour photograph to grey first, e.g. "
+            "np.rint(photo.mean(axis=2)).astype(np.uint8)."
+        )
+    if photo.dtype != np.uint8:
+        integer = np.issubdtype(photo.dtype, np.integer)
+        if not (integer and photo.size and 0 <= photo.min() and photo.max() <= 255):
+            raise ValueError(
+                "texture must be a photograph of grey levels 0-255, as uint8 or "
+                "another integer dtype (the defects are drawn in grey levels); got "
+                + (
+                    f"values from {photo.min()} to {photo.max()}."
+                    if integer and photo.size
+                    else f"dtype {photo.dtype}."
+                )
+            )
+        photo = photo.astype(np.uint8)  # exact: every value is in 0-255
+    height, width = photo.shape
+    if height < 2 * size or width < size:
+        raise ValueError(
+            f"texture of shape {photo.shape} is too small for size={size}: expected "
+            f"a height of at least 2 * size = {2 * size} (training crops come from "
+            f"the top half, test crops from the bottom half) and a width of at "
+            f"least size = {size}."
+        )
+    return photo
+
+
 def _crop_positions(photo_shape, size, n, split, rng):
     """Random top-left corners ``(row, col)`` of ``size x size`` crops.
 
@@ -325,9 +359,14 @@ def _generate_texture_defects(
     testing.
     """
     defect_types = _check_defect_types(defect_types)
+    if isinstance(texture, str):
+        photo = _load_texture(texture)
+        others = [_load_texture(t) for t in _TEXTURES if t != texture]
+    else:
+        photo = _check_photo(texture, size)
+        others = [_load_texture(t) for t in _TEXTURES]
+        texture = None
     rng = check_random_state(random_state)
-    photo = _load_texture(texture)
-    others = [_load_texture(t) for t in _TEXTURES if t != texture]
 
     pos_train = _crop_positions(photo.shape, size, n_train, "train", rng)
     pos_test = _crop_positions(photo.shape, size, n_test, "test", rng)
@@ -362,7 +401,7 @@ def _generate_texture_defects(
 
 @validate_params(
     {
-        "texture": [StrOptions(set(_TEXTURES))],
+        "texture": [StrOptions(set(_TEXTURES)), "array-like"],  # arrays: in the body
         "n_train": [Interval(Integral, 1, None, closed="left")],
         "n_test": [Interval(Integral, 1, None, closed="left")],
         "anomaly_ratio": [Interval(Real, 0, 1, closed="both")],
@@ -387,11 +426,12 @@ def make_texture_defects(
     Crops of ``size x size`` pixels are cut at random positions from one of
     the grayscale texture photographs shipped with scikit-image
     (``skimage.data.brick()``, ``grass()`` or ``gravel()``, 512 x 512, no
-    download). The training crops come from the top half of the photograph
-    and the test crops from the bottom half, so no test crop overlaps a
-    training crop. The training crops are all normal; ``round(anomaly_ratio
-    * n_test)`` of the test crops receive one synthetic defect each, the
-    others stay normal. The test set is returned in a random order.
+    download), or from a grayscale photograph of your own. The training
+    crops come from the top half of the photograph and the test crops from
+    the bottom half, so no test crop overlaps a training crop. The training
+    crops are all normal; ``round(anomaly_ratio * n_test)`` of the test
+    crops receive one synthetic defect each, the others stay normal. The
+    test set is returned in a random order.
 
     The defect types, drawn fully inside the crop (2 pixel margin), are:
 
@@ -405,7 +445,7 @@ def make_texture_defects(
     * ``"hole"``: a near-black filled ellipse (grey level 0-20 with slight
       noise, radii 3-10 pixels);
     * ``"patch"``: a square (side 8-24 pixels) copied from one of the other
-      two texture photographs;
+      two texture photographs (from any of the three for your own photograph);
     * ``"color"``: a rectangle (sides 8-32 pixels) whose brightness is
       shifted by 30-60 grey levels, or whose contrast is raised by moving
       every pixel 30-60 grey levels away from the region's mean.
@@ -421,8 +461,13 @@ def make_texture_defects(
 
     Parameters
     ----------
-    texture : {"brick", "grass", "gravel"}, default="brick"
-        The texture photograph.
+    texture : {"brick", "grass", "gravel"} or array-like of shape (height, width), \
+            default="brick"
+        The texture photograph: one of scikit-image's, or your own grayscale
+        photograph as grey levels 0-255 (uint8 or another integer dtype), at
+        least ``2 * size`` pixels high and ``size`` wide (to check a
+        detector's localisation on your own kind of images; a colour
+        photograph must be converted to grey first).
     n_train : int, default=200
         Number of (normal) training crops, at least 1.
     n_test : int, default=100
@@ -461,8 +506,8 @@ def make_texture_defects(
             from the clean crop's); all False for the defect-free crops.
         defect_type : ndarray of shape (n_test,), dtype str
             The defect type of each test crop (``"good"`` for normal crops).
-        texture : str
-            The texture used.
+        texture : str or None
+            The texture used (None for a photograph given as an array).
         DESCR : str
             Description of the dataset.
 
@@ -472,8 +517,9 @@ def make_texture_defects(
         If scikit-image is not installed.
     ValueError
         If ``texture`` or a defect type is unknown (the message lists the
-        valid names), or a parameter is out of its range (the message gives
-        the range and the value received).
+        valid names), a photograph given as ``texture`` is not a 2-D uint8
+        array at least ``2 * size`` high and ``size`` wide, or a parameter is
+        out of its range (the message gives the range and the value received).
 
     See Also
     --------
@@ -501,6 +547,13 @@ def make_texture_defects(
     ...                             size=32, random_state=0)
     >>> sorted(data.defect_type.tolist())
     ['hole', 'hole', 'scratch', 'scratch']
+
+    Your own photograph (here scikit-image's 512 x 512 moon surface):
+
+    >>> from skimage.data import moon
+    >>> data = make_texture_defects(moon(), n_train=20, n_test=10, random_state=0)
+    >>> data.images_train.shape, data.texture is None
+    ((20, 64, 64), True)
     """
     out = _generate_texture_defects(
         texture,

@@ -153,13 +153,18 @@ def showcase(defect_type, n_show=6):
     return np.asarray((first + rest)[:n_show])
 
 
-def run_texture(texture, params=TEXTURE_PARAMS, seed=0, out=None, log=print, data_params=None):
+def run_texture(
+    texture, params=TEXTURE_PARAMS, seed=0, out=None, log=print, data_params=None, photo=None
+):
     """Fit, score and plot one texture; return a dict of results.
 
     ``data_params`` (default :data:`DATA_PARAMS`) are ``make_texture_defects``'s sizes.
+    ``photo``: a grayscale uint8 photograph to cut the crops from instead of the texture
+    ``texture`` (which then only names it).
     """
     data_params = DATA_PARAMS if data_params is None else data_params
-    data = make_texture_defects(texture, random_state=seed, **data_params)
+    source = texture if photo is None else photo
+    data = make_texture_defects(source, random_state=seed, **data_params)
     anomalous = data.y_test == -1
     t0 = time.perf_counter()
     det = IGDDetector(random_state=seed, **params).fit(data.images_train)

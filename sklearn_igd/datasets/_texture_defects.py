@@ -517,9 +517,10 @@ def make_texture_defects(
         If scikit-image is not installed.
     ValueError
         If ``texture`` or a defect type is unknown (the message lists the
-        valid names), a photograph given as ``texture`` is not a 2-D uint8
-        array at least ``2 * size`` high and ``size`` wide, or a parameter is
-        out of its range (the message gives the range and the value received).
+        valid names), a photograph given as ``texture`` is not a 2-D array of
+        integer grey levels 0-255 at least ``2 * size`` high and ``size``
+        wide, or a parameter is out of its range (the message gives the range
+        and the value received).
 
     See Also
     --------

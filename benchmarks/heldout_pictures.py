@@ -41,6 +41,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "examples"))
 from demo_textures import (  # noqa: E402
     DATA_PARAMS,
     TEXTURE_PARAMS,
+    TEXTURES,
     ci_table,
     run_texture,
     table,
@@ -94,15 +95,15 @@ def main(argv=None):
         "--halves", action="store_true", help="only the top/bottom-half diagnostic"
     )
     args = parser.parse_args(argv)
+    names = args.pictures.split(",")
     if args.halves:
         print("| photograph | top vs bottom half: ROC AUC |\n|---|---|")
-        for name in args.pictures.split(",") + ["brick", "grass", "gravel"]:
-            source = name if name in ("brick", "grass", "gravel") else load_picture(name)
+        for name in names + list(TEXTURES):
+            source = name if name in TEXTURES else load_picture(name)
             print(f"| {name} | {half_shift_auc(source):.3f} |")
         return
     torch.set_num_threads(args.threads)
     data_params = {**DATA_PARAMS, "n_train": args.n_train, "n_test": args.n_test}
-    names = args.pictures.split(",")
     t0 = time.perf_counter()
     rows = []
     for name in names:

@@ -37,7 +37,8 @@ are Python literals), e.g. ``igd:lambda3=1.0``.
     python benchmarks/quality.py --data fmnist --configs igd --jobs 2
     python benchmarks/quality.py --configs igd,rec+gac,rec --contamination 0.1
 
-Fits run ``--jobs`` at a time, one torch thread each. Writes
+Fits run ``--jobs`` at a time, one torch thread each; a ``--log`` row of an IGD fit also
+records its ``flip_invariant_`` and ``flip_auc_``. Writes
 ``benchmarks/results/quality_<data>.md``: per class the mean AUC over seeds, and per
 configuration the mean over classes with the spread over seeds (min-max of the
 per-seed means) and a 95% t-interval of the per-seed means when there are 2+ seeds.
@@ -162,6 +163,9 @@ def run(data, cls, seed, config, log=None, contamination=0.0, validation=False):
     seconds = time.perf_counter() - start
     print(f"{data} class {cls} seed {seed} {config}: AUC {auc:.4f} ({seconds:.0f} s)", flush=True)
     row = dict(data=data, cls=cls, seed=seed, config=config, auc=auc, seconds=seconds)
+    if config not in PEERS:
+        row["flip_invariant"] = bool(det.flip_invariant_)
+        row["flip_auc"] = det.flip_auc_
     if contamination:
         row["contamination"] = contamination
     if validation:

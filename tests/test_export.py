@@ -2,8 +2,8 @@
 
 The exported graph must reproduce ``anomaly_score`` and ``predict_heatmap`` on a batch
 size other than the one the graph was traced with (2), for the global model alone, with
-the local model, on RGB images, with a frozen pre-trained (KD) encoder, and for 2-D input
-(the StandardScaler in the graph).
+the local model, on RGB images, with a frozen pre-trained (KD) encoder, flip-invariant or
+not, and for 2-D input (the StandardScaler in the graph).
 """
 
 import subprocess
@@ -63,8 +63,16 @@ def imagenet(digits):
     return IGDDetector(**params).fit(X[y == 1][:64]), X
 
 
+@pytest.fixture(scope="module")
+def imagenet_flip(digits):
+    """As ``imagenet``, with flip-invariant features (two trunk passes per image)."""
+    X, y = digits
+    params = {**FAST, "max_epochs": 1, "pretrain": "imagenet", "flip_invariant": True}
+    return IGDDetector(**params).fit(X[y == 1][:64]), X
+
+
 @pytest.fixture
-def case(request, fitted, local_fitted, digits, mnist, rgb, imagenet):
+def case(request, fitted, local_fitted, digits, mnist, rgb, imagenet, imagenet_flip):
     """``(detector, test images)`` for each kind of fitted detector."""
     if request.param == "global":
         return fitted, digits[0][100:105]
@@ -72,11 +80,15 @@ def case(request, fitted, local_fitted, digits, mnist, rgb, imagenet):
         return local_fitted, mnist[0][200:205]
     if request.param == "rgb":
         return rgb[0], rgb[1][33:38]
+    if request.param == "imagenet-flip":
+        return imagenet_flip[0], imagenet_flip[1][200:205]
     return imagenet[0], imagenet[1][200:205]
 
 
 # pretrain="ssl" exports the same module as "global" (its encoder is trained, not frozen)
-@pytest.mark.parametrize("case", ["global", "local", "rgb", "imagenet"], indirect=True)
+@pytest.mark.parametrize(
+    "case", ["global", "local", "rgb", "imagenet", "imagenet-flip"], indirect=True
+)
 def test_onnxruntime_matches_the_detector(case, tmp_path):
     det, X = case
     path = to_onnx(det, tmp_path / "igd.onnx", heatmap=True)

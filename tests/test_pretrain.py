@@ -428,14 +428,88 @@ def test_imagenet_encoder_is_frozen_whitened_and_trains_only_the_head(digits):
     assert det.sigma2_ >= 1.0
 
 
-def test_imagenet_features_come_with_the_encoder(digits):
+@pytest.mark.parametrize("flip", [False, True])
+def test_imagenet_features_come_with_the_encoder(digits, flip):
     """The whitened features returned beside the encoder (the fit's feature cache) are the
-    encoder's own features of the training images."""
+    encoder's own features of the training images, also when they are flip-invariant."""
     X_train = torch.from_numpy(digits[0][:, None].astype(np.float32) / 255)
-    encoder, features = _pretrain.imagenet_encoder(X_train, batch_size=64, device="cpu")
-    again = _pretrain.compute_features(encoder, X_train, 16, "cpu")
-    assert features.shape == (len(X_train), IMAGENET_COMPONENTS)
-    torch.testing.assert_close(features, again, rtol=1e-4, atol=1e-4)
+    frozen = _pretrain.imagenet_encoder(X_train, batch_size=64, device="cpu", flip_invariant=flip)
+    again = _pretrain.compute_features(frozen.encoder, X_train, 16, "cpu")
+    assert frozen.features.shape == (len(X_train), IMAGENET_COMPONENTS)
+    torch.testing.assert_close(frozen.features, again, rtol=1e-4, atol=1e-4)
+    assert frozen.flip_invariant is flip and frozen.flip_auc is None  # not measured
+
+
+# ------------------------------------------------------------------- flip invariance
+def _digit_images(digit):
+    X, y = load_digits_images(return_X_y=True)
+    return X[y == digit]
+
+
+def _symmetric(X):
+    """Images equal to their own mirror image (the mean of each image and its mirror)."""
+    return ((X.astype(np.float32) + X[..., ::-1]) / 2).round().astype(np.uint8)
+
+
+def test_flip_invariant_encoder_gives_an_image_and_its_mirror_one_code(digits):
+    X_train, X_test = digits
+    x = torch.from_numpy(X_test[:, None].astype(np.float32) / 255)
+    mirrored = torch.flip(x, [-1])
+    codes = {}
+    for flip in (False, True):
+        det = IGDDetector(**FAST, pretrain="imagenet", flip_invariant=flip).fit(X_train)
+        assert det.flip_invariant_ is flip and det.flip_auc_ is None
+        encoder = det.net_.module_.backbone
+        with torch.no_grad():
+            codes[flip] = (encoder(x), encoder(mirrored))
+    torch.testing.assert_close(*codes[True], rtol=1e-4, atol=1e-4)
+    assert (codes[False][0] - codes[False][1]).abs().max() > 0.1
+
+
+def test_mirror_auc_is_one_half_for_symmetric_images_and_high_for_digits():
+    for images, low, high in (
+        (_symmetric(_digit_images(3)), 0.5, 0.5),
+        (_digit_images(3), 0.9, 1),
+    ):
+        x = torch.from_numpy(images[:, None].astype(np.float32) / 255)
+        trunk = _pretrain.load_teacher("efficientnet-lite0")
+        features = _pretrain.compute_features(trunk, x, 64, "cpu")
+        mirrored = _pretrain.compute_features(trunk, x, 64, "cpu", mirror=True)
+        auc = _pretrain.mirror_auc(features, mirrored)
+        assert low <= auc <= high, (low, auc, high)
+
+
+def test_flip_invariant_auto_follows_the_mirror_auc():
+    threes = _digit_images(3)
+    for X, expected in ((_symmetric(threes), True), (threes, False)):
+        det = IGDDetector(**FAST, pretrain="imagenet").fit(X)
+        assert det.flip_invariant_ is expected
+        assert (det.flip_auc_ < _pretrain.FLIP_AUTO_MAX_AUC) is expected
+    # too few images to measure: not flip-invariant, nothing measured
+    few = _symmetric(threes[: _pretrain.FLIP_AUTO_MIN_IMAGES - 1])
+    det = IGDDetector(**FAST, pretrain="kd").fit(few)
+    assert det.flip_invariant_ is False and det.flip_auc_ is None
+    # with the local model: off, not measured
+    det = IGDDetector(**{**FAST, "local": True, "patch_size": 4}).fit(_symmetric(threes))
+    assert det.flip_invariant_ is False and det.flip_auc_ is None
+    # other encoders and 2-D input: not measured
+    for params, X in (({"pretrain": None}, threes), ({}, np.random.RandomState(0).rand(30, 4))):
+        det = IGDDetector(**{**FAST, **params}).fit(X)
+        assert det.flip_invariant_ is False and det.flip_auc_ is None
+
+
+def test_flip_invariant_model_persists(tmp_path, digits):
+    X_train, X_test = digits
+    det = IGDDetector(**FAST, pretrain="imagenet", flip_invariant=True).fit(X_train)
+    joblib.dump(det, tmp_path / "det.joblib")
+    back = joblib.load(tmp_path / "det.joblib")
+    assert back.flip_invariant_ is True
+    np.testing.assert_allclose(back.decision_function(X_test), det.decision_function(X_test))
+
+
+def test_invalid_flip_invariant():
+    with pytest.raises(InvalidParameterError, match="'flip_invariant' parameter"):
+        IGDDetector(flip_invariant="yes").fit(np.zeros((4, 8, 8), dtype=np.uint8))
 
 
 def test_invalid_pretrain_values():

@@ -96,23 +96,29 @@ def pullover_auc(pullover):
 
 
 def test_fashion_mnist_pullover_beats_the_peers(pullover, pullover_auc, measured):
-    """A hard real one-class task, 5 epochs. Over seeds 0-4 and 1-2 threads: 0.8939-0.8972
-    (quality_spread.md); OneClassSVM 0.865, IsolationForest 0.866 (deterministic)."""
+    """A hard real one-class task, 5 epochs; pullovers look the same mirrored, so the
+    default ``flip_invariant="auto"`` makes the features flip-invariant (mirror AUC
+    0.552). Over seeds 0-4 and 1-2 threads: 0.9105-0.9151, range 0.0045
+    (quality_spread_flip.md; 0.8939-0.8972 without the flip, quality_spread.md);
+    OneClassSVM 0.865, IsolationForest 0.866 (deterministic). The thresholds leave 0.0105
+    and 0.0145 below the minimum."""
     X_train, X_test, normal = pullover
     igd = measured("auc", pullover_auc)
     peers = _peers(X_train, X_test, normal)
-    assert igd >= 0.88, igd
-    assert all(igd > auc + 0.01 for auc in peers.values()), (igd, peers)
+    assert igd >= 0.90, igd
+    assert all(igd > auc + 0.03 for auc in peers.values()), (igd, peers)
 
 
 def test_imagenet_pretraining_beats_training_from_scratch(pullover, pullover_auc, measured):
     """The frozen ImageNet encoder against the same model trained from scratch (same
     epochs), both scored with the paper's sum ``l_r + l_h`` (the default for the frozen
-    encoder), so that only the encoder differs. Over seeds 0-4 and 1-2 threads
-    (``quality_spread_scratch.md``): scratch 0.638-0.740, the gap to the default 0.156-0.259
-    (range 0.103); the smallest gap minus the 0.04 asked, 0.116, exceeds that range.
-    Scored as ``global_score="auto"`` scores it (the terms balanced), scratch reaches
-    0.727-0.818 and the gap is 0.078-0.170 (range 0.092): recorded, not asserted."""
+    encoder), so that only the encoder differs. Over seeds 0-4 and 1-2 threads, with the
+    default's flip-invariant features (``quality_spread_flip.md``): scratch 0.679-0.767,
+    the gap to the default 0.145-0.232 (range 0.088); the smallest gap minus the 0.04
+    asked, 0.105, exceeds that range (before the flip: 0.156-0.259, range 0.103,
+    ``quality_spread_scratch.md``). Scored as ``global_score="auto"`` scores it (the terms
+    balanced), scratch reaches 0.753-0.843 and the gap is 0.069-0.158 (range 0.090):
+    recorded, not asserted."""
     X_train, X_test, normal = pullover
     det = IGDDetector(random_state=SEED, max_epochs=5, pretrain=None).fit(X_train)
     parts = det.score_parts(X_test)

@@ -40,6 +40,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 import torch
+from sklearn.metrics import roc_auc_score
 from skorch import NeuralNet
 from skorch.history import History
 from skorch.utils import to_device
@@ -358,8 +359,6 @@ def mirror_auc(features, mirrored, n_components=IMAGENET_COMPONENTS):
     ROC AUCs is returned. About 0.5 when the class looks the same mirrored (clothes,
     textures), near 1 when it does not (digits, shoes that all point one way).
     """
-    from sklearn.metrics import roc_auc_score
-
     aucs = []
     for fold in (0, 1):
         fit, held = features[fold::2], slice(1 - fold, None, 2)

@@ -34,7 +34,11 @@ from the trunk's features:
   mixture (scikit-learn, full covariances, the ridge as ``reg_covar``) fitted on at most
   40,000 training locations;
 - ``intensity``: ``F``'s Gaussian also over the local mean and standard deviation of the
-  image's intensity (over 7x7 cells of the feature grid), for stains and colour changes.
+  image's intensity (over 7x7 cells of the feature grid), for stains and colour changes;
+- ``lowfreq=K``: ``F / sd(F) + K I / sd(I)`` in place of ``F``, with ``I`` the squared
+  z-score of each pixel of the image smoothed as the models' maps are (by the mean and
+  standard deviation of the smoothed training pixels) and ``sd`` over the training
+  pixels: a brightness change the size of a stain, added to the package's map.
 
 Reports pooled pixel ROC AUC of the heatmap and of ``F`` alone and each defect type's pixel
 ROC AUC of the heatmap (that type's test images and the defect-free ones) on textures, and
@@ -109,7 +113,7 @@ INTENSITY_WINDOW = 7
 
 
 #: What each variant's name before ``=`` changes: the combination, or the feature map.
-COMBINATIONS = ("current", "weight", "sigma", "global", "local")
+COMBINATIONS = ("current", "weight", "sigma", "global", "local", "lowfreq")
 METHODS = ("method", "bank", "knear", "knn", "knnin", "gmm", "intensity")
 
 
@@ -269,6 +273,18 @@ def raw_maps(method, fm, features, x_train, x_test, fit):
     ]
 
 
+def add_lowfreq(maps, images, kernel, k):
+    """``F / sd(F) + k I / sd(I)`` for the feature maps ``(train, test)`` (n, H, W), with
+    ``I`` the squared z-score of the images ``(train, test)`` (n, 1, H, W) smoothed by
+    ``kernel`` (:func:`smooth_maps`), both standardised by the training images'
+    pixels."""
+    smooth = [smooth_maps(x[:, 0].double(), kernel).numpy() for x in images]
+    mean, sd = smooth[0].mean(), smooth[0].std()
+    i_train, i_test = (((s - mean) / sd) ** 2 for s in smooth)
+    f_sd, i_sd = maps[0].std(), i_train.std()
+    return [f / f_sd + k * i / i_sd for f, i in zip(maps, (i_train, i_test))]
+
+
 def rebuilds_stored(parts):
     """Whether ``parts`` were fitted with the package's trunk and feature-map method."""
     return (str(parts.get("feature_trunk", "")), fitted_method(parts)) == (
@@ -300,6 +316,10 @@ def measure(v, variants, fit):
             print(v.name, method, f"{time.perf_counter() - start:.0f} s", flush=True)
         kernel = gaussian_kernel_1d(float(value) if kind == "sigma" else sigma)
         f_train, f_test = (smooth_maps(m, kernel).numpy() for m in raw[method])
+        if kind == "lowfreq":
+            f_train, f_test = add_lowfreq(
+                (f_train, f_test), (x_train, x_test), gaussian_kernel_1d(sigma), float(value)
+            )
         a = float(value) if kind == "global" else 1.0
         b = float(value) if kind == "local" else 1.0
         models = [a * g[i] + b * loc[i] for i in (0, 1)]

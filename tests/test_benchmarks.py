@@ -189,7 +189,7 @@ def test_feature_variants_tiny_run(tmp_path, tiny_parts):
                      "--parts", tiny_parts, "--out", str(out)]  # fmt: skip
     variants = (
         "method=gaussian,method=nearest,weight=2,sigma=2,global=0.5,local=0.5,knn=100,"
-        "knnin=100,gmm=2,intensity,bank=50,knear=3"
+        "knnin=100,gmm=2,intensity,bank=50,knear=3,lowfreq=0.25"
     )
     script.main(common + ["--variants", variants])
     text = out.read_text()
@@ -200,7 +200,7 @@ def test_feature_variants_tiny_run(tmp_path, tiny_parts):
         assert text.count(f"| {variant} | ") == 4
     assert "| variant | color | crack | hole | patch | scratch | stain |" in text
     bad_variants = ("knm=10", "weight", "intensity=2", "sigma=-1", "gmm=two", "method=knn",
-                    "method", "bank=0")  # fmt: skip
+                    "method", "bank=0", "lowfreq")  # fmt: skip
     for bad in bad_variants:
         with pytest.raises(ValueError, match=f"unknown feature-map variant '{bad}'"):
             script.main(common + ["--variants", bad])

@@ -279,8 +279,7 @@ def add_lowfreq(maps, images, kernel, k):
     ``kernel`` (:func:`smooth_maps`), both standardised by the training images'
     pixels."""
     smooth = [smooth_maps(x[:, 0].double(), kernel).numpy() for x in images]
-    mean, sd = smooth[0].mean(), smooth[0].std()
-    i_train, i_test = (((s - mean) / sd) ** 2 for s in smooth)
+    i_train, i_test = (z(smooth[0], s) ** 2 for s in smooth)
     f_sd, i_sd = maps[0].std(), i_train.std()
     return [f / f_sd + k * i / i_sd for f, i in zip(maps, (i_train, i_test))]
 
@@ -317,8 +316,9 @@ def measure(v, variants, fit):
         kernel = gaussian_kernel_1d(float(value) if kind == "sigma" else sigma)
         f_train, f_test = (smooth_maps(m, kernel).numpy() for m in raw[method])
         if kind == "lowfreq":
+            # kernel is the models' sigma here (kind is not "sigma")
             f_train, f_test = add_lowfreq(
-                (f_train, f_test), (x_train, x_test), gaussian_kernel_1d(sigma), float(value)
+                (f_train, f_test), (x_train, x_test), kernel, float(value)
             )
         a = float(value) if kind == "global" else 1.0
         b = float(value) if kind == "local" else 1.0

@@ -206,3 +206,31 @@ def test_feature_variants_tiny_run(tmp_path, tiny_parts):
             script.main(common + ["--variants", bad])
     with pytest.raises(SystemExit):
         script.main(["--draws", "0"])
+
+
+@pytest.mark.slow
+def test_texture_draws_tiny_run(tmp_path):
+    """benchmarks/texture_draws.py: a tiny fit writes the per-draw and mean rows, the
+    cached result is reused only for the same setting, and the design draws are refused."""
+    script = _load(SCRIPT.parent / "texture_draws.py")
+    mean, low, high = script.t_interval([0.9, 0.92, 0.94])
+    assert mean == pytest.approx(0.92) and low < 0.9 and high > 0.94  # t(2) is wide
+    out, cache = tmp_path / "draws.md", tmp_path / "cache"
+    argv = ["--draws", "3", "--textures", "brick", "--n-train", "8", "--n-test", "12",
+            "--size", "32", "--jobs", "1", "--cache", str(cache), "--out", str(out),
+            "--config", "max_epochs=1,batch_size=4,pretrain=None,local=True"]  # fmt: skip
+    script.main(argv)
+    stored = cache / "brick_3.json"
+    row = json.loads(stored.read_text())
+    assert row["setting"]["data"]["n_train"] == 8 and 0 <= row["pixel_combined"] <= 1
+    text = out.read_text()
+    assert "| 3 | brick |" in text and "| **mean** |" in text and "max_epochs" in text
+    stamp = stored.stat().st_mtime_ns
+    script.main(argv)  # the same setting: read back, no new fit
+    assert stored.stat().st_mtime_ns == stamp
+    sections = out.read_text().split("## ")
+    assert sections[1].split("|", 1)[1].split("Wall")[0] == sections[2].split("|", 1)[1].split(
+        "Wall")[0]  # fmt: skip
+    for draws in ("0", "1,3", "2"):
+        with pytest.raises(SystemExit):
+            script.main(["--draws", draws])

@@ -13,8 +13,10 @@ with the spread between draws.
 
     python benchmarks/texture_draws.py --draws 3,4,5 --jobs 2
 
-Each (draw, texture) result is kept as JSON in ``--cache`` and reused, so that an
-interrupted run continues and the table can be rewritten without refitting. ``--jobs``
+Each (draw, texture) result is kept as JSON in ``--cache`` and reused when its data sizes
+and detector keywords are the run's, so that an interrupted run continues and the table
+can be rewritten without refitting. ``--textures``, ``--n-train``, ``--n-test``, ``--size``
+and ``--config`` (``IGDDetector`` keywords) change the measurement, for tiny runs. ``--jobs``
 fits run side by side, each with ``--threads`` torch threads. Appends a section to
 ``benchmarks/results/texture_draws.md`` (``--out``) with the command, the machine and the
 date.

@@ -38,13 +38,13 @@ import numpy as np
 from joblib import Parallel, delayed
 from scipy import stats
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "examples"))
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent / "examples"))
 from demo_textures import DATA_PARAMS, PEERS, TEXTURE_PARAMS, TEXTURES  # noqa: E402
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(HERE))
 from default_budget import parse_config  # noqa: E402
 
-HERE = Path(__file__).resolve().parent
 #: The columns of the per-(draw, texture) table: (header, key of ``run_texture``'s row).
 COLUMNS = (
     ("pixel AUROC", "pixel_combined"),
@@ -90,13 +90,10 @@ def one_fit(draw, texture, cache, threads, data_params=DATA_PARAMS, config=None)
 def t_interval(values, level=0.95):
     """Mean of ``values`` and the two-sided t interval of the mean; (mean, nan, nan) for
     one value."""
-    values = np.asarray(values, float)
-    mean = values.mean()
+    mean = float(np.mean(values))
     if len(values) < 2:
         return mean, np.nan, np.nan
-    sem = values.std(ddof=1) / np.sqrt(len(values))
-    half = stats.t.ppf(0.5 + level / 2, len(values) - 1) * sem
-    return mean, mean - half, mean + half
+    return (mean, *stats.t.interval(level, len(values) - 1, loc=mean, scale=stats.sem(values)))
 
 
 def report(rows, draws, textures, command):

@@ -210,8 +210,9 @@ def test_feature_variants_tiny_run(tmp_path, tiny_parts):
 
 @pytest.mark.slow
 def test_texture_draws_tiny_run(tmp_path):
-    """benchmarks/texture_draws.py: a tiny fit writes the per-draw and mean rows, the
-    cached result is reused only for the same setting, and the design draws are refused."""
+    """benchmarks/texture_draws.py: a tiny fit writes the per-draw and mean rows, a second
+    run with the same setting reads the cached result back without refitting, and the
+    design draws are refused."""
     script = _load(SCRIPT.parent / "texture_draws.py")
     mean, low, high = script.t_interval([0.9, 0.92, 0.94])
     assert mean == pytest.approx(0.92) and low < 0.9 and high > 0.94  # t(2) is wide

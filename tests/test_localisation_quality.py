@@ -1,7 +1,7 @@
 """Localisation quality on real textures, small enough for CI.
 
 ``IGDDetector`` with its defaults and the local model is fitted on 64 normal 32 px crops
-of scikit-image's brick, grass and gravel photographs (5 epochs, batch 16) and must
+of scikit-image's brick and gravel photographs (5 epochs, batch 16) and must
 localise the drawn defects of ``make_texture_defects`` (40 test crops, half defective).
 
 Margins: each threshold sits below the worst value measured over 5 seeds (0-4) and 1 and
@@ -38,11 +38,13 @@ PARAMS = dict(
 DATA = dict(n_train=64, n_test=40, size=32, random_state=0)
 
 #: texture: minimum pooled pixel ROC AUC of the default (balanced, smoothed) heatmap. Over
-#: seeds 0-4 and 1-2 threads (quality_spread_localisation.md): brick 0.966-0.980, grass
-#: 0.599-0.690, gravel 0.667-0.740; each threshold is below the minimum by more than the
-#: range. Grass's is hardly above chance: on this draw the heatmap localises grass's
-#: defects at 0.60-0.69, the package's weakest case (the user guide's localisation page).
-MIN_PIXEL_AUC = {"brick": 0.92, "grass": 0.50, "gravel": 0.59}
+#: seeds 0-4 and 1-2 threads (quality_spread_localisation.md): brick 0.966-0.980, gravel
+#: 0.667-0.740; each threshold is below the minimum by more than the range. Grass is not
+#: fitted here: its values, 0.599-0.690, left room for no threshold above chance (0.50
+#: was asserted), which did not pay for its 40 s fit in CI; test_feature_map.py asserts
+#: grass's feature map (at least 0.78), and benchmarks/texture_draws.py measures grass
+#: with the defaults.
+MIN_PIXEL_AUC = {"brick": 0.92, "gravel": 0.59}
 
 
 @functools.cache

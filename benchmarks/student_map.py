@@ -38,6 +38,7 @@ import os
 import platform
 import sys
 import time
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -116,31 +117,31 @@ def measure(texture, draw, n_train, n_test, steps, seed=0):
         return smooth_maps(maps.double(), kernel).numpy()
 
     fmap = fit_feature_map(x_train.numpy(), batch_size=25, device="cpu", seed=seed)
-    maps = {"nearest": (smooth(in_batches(fmap, x_train)), smooth(in_batches(fmap, x_test)))}
     trunk = feature_trunk(3, feature_min_side((SIZE, SIZE)))
     flips = torch.cat([x_train, x_train.flip(-1), x_train.flip(-2), x_train.flip(-1, -2)])
     teacher = in_batches(lambda b: local_features(trunk, b), flips, 25)
     teacher_test = in_batches(lambda b: local_features(trunk, b), x_test, 25)
     mean, std = teacher.mean((0, 2, 3), keepdim=True), teacher.std((0, 2, 3), keepdim=True)
     teacher, teacher_test = (teacher - mean) / std, (teacher_test - mean) / std
-    losses = {}
+    size = teacher.shape[-2:]
+
+    def z(train, test):
+        """``test`` standardised by the mean and deviation of ``train``'s maps."""
+        return (test - train.mean()) / train.std()
+
+    nearest = smooth(in_batches(fmap, x_train)), smooth(in_batches(fmap, x_test))
+    tests, losses = {"nearest": nearest[1]}, {}
     for n in steps:
         student, losses[n] = train_student(flips, teacher, n, seed)
-        size = teacher.shape[-2:]
-
-        def error(x, target, student=student, size=size):
-            out = in_batches(lambda b: student(b, size), x)
-            return ((out - target) ** 2).mean(1)
-
-        maps[f"student {n}"] = (
-            smooth(error(x_train, teacher[: len(x_train)])),
-            smooth(error(x_test, teacher_test)),
-        )
-    for n in steps:
-        z = [(test - tr.mean()) / tr.std() for tr, test in (maps["nearest"], maps[f"student {n}"])]
-        maps[f"sum {n}"] = (None, z[0] + z[1])
+        error = [
+            smooth(((in_batches(partial(student, size=size), x) - target) ** 2).mean(1))
+            for x, target in ((x_train, teacher[: len(x_train)]), (x_test, teacher_test))
+        ]
+        tests[f"student {n}"] = error[1]
+        tests[f"sum {n}"] = z(*nearest) + z(*error)
+    order = ["nearest", *(f"student {n}" for n in steps), *(f"sum {n}" for n in steps)]
     masks = data.masks_test.ravel()
-    return {k: roc_auc_score(masks, test.ravel()) for k, (_, test) in maps.items()}, losses
+    return {k: roc_auc_score(masks, tests[k].ravel()) for k in order}, losses
 
 
 def main(argv=None):

@@ -33,6 +33,9 @@ from the trunk's features:
 - ``gmm=K``: ``F`` the negative log-likelihood (times 2) under a ``K``-component Gaussian
   mixture (scikit-learn, full covariances, the ridge as ``reg_covar``) fitted on at most
   40,000 training locations;
+- ``student=N``: ``F`` the package's ``"student"`` map (``fit_feature_map(method=
+  "student")``) with its student trained for ``N`` steps (``method=student``: the
+  package's default steps);
 - ``intensity``: ``F``'s Gaussian also over the local mean and standard deviation of the
   image's intensity (over 7x7 cells of the feature grid), for stains and colour changes;
 - ``lowfreq=K``: ``F / sd(F) + K I / sd(I)`` in place of ``F``, with ``I`` the squared
@@ -114,7 +117,7 @@ INTENSITY_WINDOW = 7
 
 #: What each variant's name before ``=`` changes: the combination, or the feature map.
 COMBINATIONS = ("current", "weight", "sigma", "global", "local", "lowfreq")
-METHODS = ("method", "bank", "knear", "knn", "knnin", "gmm", "intensity")
+METHODS = ("method", "bank", "knear", "knn", "knnin", "gmm", "intensity", "student")
 
 
 def check_variant(variant):
@@ -131,10 +134,11 @@ def check_variant(variant):
     except ValueError:
         known = False
     if not known:
+        numbered = tuple(k for k in METHODS[1:] if k != "intensity")
         raise ValueError(
             f"unknown feature-map variant {variant!r}: expected current, intensity, "
             f"method=<{'|'.join(FEATURE_MAP_METHODS)}>, or one of "
-            f"{', '.join(k + '=<positive number>' for k in COMBINATIONS[1:] + METHODS[1:6])}"
+            + ", ".join(f"{k}=<positive number>" for k in COMBINATIONS[1:] + numbered)
         )
     return variant
 
@@ -223,6 +227,13 @@ def raw_maps(method, fm, features, x_train, x_test, fit):
     f_train, f_test = features
     grid = f_train.shape[-2:]
     size = x_train.shape[-2:]
+    if kind == "current":  # the detector's default method
+        kind, value = "method", FEATURE_METHOD
+    if kind == "student" or (kind == "method" and value == "student"):
+        steps = {"student_steps": int(value)} if kind == "student" else {}
+        sigma = auto_heatmap_sigma(*size)
+        fm = fit_feature_map(x_train, device="cpu", method="student", sigma=sigma, **fit, **steps)
+        return [student_maps(fm, x, f) for x, f in zip((x_train, x_test), features)]
     if kind in ("current", "method", "bank", "knear"):
         if value != "gaussian":  # current: the package's default
             kwargs = {"method": value} if kind == "method" else {}
@@ -271,6 +282,17 @@ def raw_maps(method, fm, features, x_train, x_test, fit):
         )[:, 0].double()
         for m in maps
     ]
+
+
+def student_maps(fm, x, features):
+    """The :class:`FeatureStudentMap` ``fm`` of images ``x`` from their trunk features (the
+    trunk's pass shared with the other variants), in batches of 16: (n, H, W) float64."""
+    with torch.no_grad():
+        out = []
+        for xb, fb in zip(x.split(16), features.split(16)):
+            nearest, error = fm.parts(xb, fb)
+            out.append(nearest / fm.scales[0] + error / fm.scales[1])
+    return torch.cat(out).double()
 
 
 def add_lowfreq(maps, images, kernel, k):

@@ -164,7 +164,7 @@ def texture_sets(args, config=None):
     """One :class:`ValidationSet` per texture and draw, with the peers' test scores; with
     ``config`` None nothing is fitted (``parts`` and ``peers`` None)."""
     for draw in args.draws:
-        for texture in TEXTURES:
+        for texture in args.textures:
             data = make_texture_defects(
                 texture,
                 n_train=args.n_train,
@@ -221,6 +221,7 @@ def add_data_arguments(parser):
         default="7:disk,7:triangle,11:square,11:ellipse",
         help="seed:shape pairs (seed not 0); '' for none",
     )
+    parser.add_argument("--textures", default=",".join(TEXTURES), help="comma-separated")
     parser.add_argument("--n-train", type=int, default=100, help="texture training crops")
     parser.add_argument("--n-test", type=int, default=300, help="texture test crops")
     parser.add_argument("--sil-train", type=int, default=200, help="silhouette training images")
@@ -236,6 +237,7 @@ def parse_data_arguments(parser, argv):
     refused) and the torch threads set."""
     args = parser.parse_args(argv)
     args.draws = [int(d) for d in args.draws.split(",") if d]
+    args.textures = [t for t in args.textures.split(",") if t]
     args.silhouettes = [
         (int(p.split(":")[0]), p.split(":")[1]) for p in args.silhouettes.split(",") if p
     ]

@@ -18,13 +18,20 @@ image and is, at each location (``method``):
   :data:`FEATURE_MAP_BANK` whitened training vectors, chosen by greedy k-centre selection
   (PatchCore's coreset, Roth et al. 2022) among at most
   :data:`FEATURE_MAP_CORESET_LOCATIONS` training locations;
-- ``"gaussian"``: the squared Mahalanobis distance to the Gaussian itself.
+- ``"gaussian"``: the squared Mahalanobis distance to the Gaussian itself;
+- ``"student"``: ``"nearest"``'s distance plus the error of a *student*, a small CNN
+  trained on the training images (and their flips) to regress the trunk's standardised
+  features (Bergmann et al. 2020): where it fails to predict them, the image is unlike
+  the training images. Each of the two maps is divided by its standard deviation over
+  the training pixels (after the detector's smoothing) before they are added.
 
 With one Gaussian every normal texture element must fit one ellipsoid; the nearest
 neighbour measures the distance to the closest normal element that was seen. On
 validation draws it ranked defective crops better (image AUROC of the default score,
 textures 0.847 -> 0.879, silhouettes 0.976 -> 0.980) at the same pooled pixel AUROC
-(0.911); ``benchmarks/results/feature_variants.md``.
+(0.911). The student (``"student"``, not yet the default) then raised the detector's
+pooled pixel AUROC on all six validation texture sets (0.9124 -> 0.9185 on average) and
+the image AUROC on five (0.878 -> 0.888); ``benchmarks/results/feature_variants.md``.
 
 Shapes: images ``(n, C, H, W)`` float in ``[0, 1]``; maps ``(n, H, W)``.
 """
@@ -36,13 +43,14 @@ from skorch.utils import to_device
 from torch import nn
 from torch.nn import functional as F
 
+from ._config import torch_seed
 from ._pretrain import (
     EfficientNetLite0Blocks,
     FrozenEncoder,
     ImageNetInput,
     efficientnet_lite0_net,
 )
-from ._scoring import eval_batch_size
+from ._scoring import eval_batch_size, gaussian_kernel_1d, smooth_maps
 
 #: EfficientNet-Lite0 up to this block (the first of its third stage: 40 channels,
 #: stride 8) ...
@@ -73,9 +81,24 @@ FEATURE_MAP_PROJECTION = 16
 #: is ``FEATURE_MAP_QUERY_BLOCK x FEATURE_MAP_BANK`` floats: 8 MB; 512 rows searched a
 #: 4,000-vector bank 1.7x faster than 2,048 or 8,192 on this project's 2-core CPU).
 FEATURE_MAP_QUERY_BLOCK = 512
+#: ``"student"``: optimisation steps of the student (Adam, cosine decay; 1,000 steps
+#: overfit: its map alone lost 0.010-0.019 pixel AUROC on grass against 300;
+#: benchmarks/student_map.py) ...
+FEATURE_STUDENT_STEPS = 300
+#: ... on batches of this many input values (16 crops of 64 x 64 px: fewer, larger
+#: images per step for larger images, so that a fit's cost does not grow with them) ...
+FEATURE_STUDENT_VALUES = 16 * 64 * 64
+#: ... drawn from the training images and their horizontal, vertical and double flips,
+#: whose teacher features are kept: at most this many feature values (400 images of the
+#: 40 x 40 x 40 grid of 64 px crops: 100 MB).
+FEATURE_STUDENT_TARGET_VALUES = 400 * 40 * 40 * 40
+#: Channels of the student's convolutions.
+FEATURE_STUDENT_WIDTH = 64
 #: The methods of :func:`fit_feature_map` ...
-FEATURE_MAP_METHODS = ("nearest", "gaussian")
-#: ... and its default, that of ``IGDDetector(feature_map="auto")`` and ``True``.
+FEATURE_MAP_METHODS = ("nearest", "gaussian", "student")
+#: ... and the detector's default, that of ``IGDDetector(feature_map="auto")`` and
+#: ``True`` (:func:`fit_feature_map`'s own default is ``"nearest"``, the map that every
+#: method starts from).
 FEATURE_MAP_DEFAULT_METHOD = "nearest"
 
 
@@ -274,18 +297,203 @@ class FeatureNearestMap(FeatureMap):
         return nearest_map(features, self.mean, self.whiten, self.bank)
 
 
+class FeatureStudent(nn.Module):
+    """The student of the ``"student"`` map: ``(n, C, H, W)`` images in [0, 1] ->
+    ``(n, d, H', W')`` predicted (standardised) teacher features, ``H' = ceil(H / 2)``.
+
+    Seven 3x3 convolutions (batch norm, ReLU; ``width // 2`` then ``width`` channels, the
+    second of stride 2: a receptive field of 29 px) and a 1x1 convolution to ``d``
+    channels.
+    """
+
+    def __init__(self, in_channels, d, width=FEATURE_STUDENT_WIDTH):
+        super().__init__()
+
+        def block(i, o, stride=1):
+            return [nn.Conv2d(i, o, 3, stride, 1, bias=False), nn.BatchNorm2d(o), nn.ReLU()]
+
+        half = width // 2
+        layers = block(in_channels, half) + block(half, width, 2)
+        for _ in range(4):
+            layers += block(width, width)
+        self.net = nn.Sequential(*layers, nn.Conv2d(width, d, 1))
+
+    def forward(self, x):
+        return self.net(x)
+
+
+def student_error_map(student, x, features, mean, std):
+    """The student's squared error at every location of the teacher's grid.
+
+    Parameters
+    ----------
+    student : FeatureStudent
+    x : Tensor (n, C, H, W)
+        Images in [0, 1].
+    features : Tensor (n, d, h, w)
+        The teacher's local features of ``x`` (:func:`local_features`).
+    mean, std : Tensor (d,)
+        Per-channel standardisation of the teacher's features.
+
+    Returns
+    -------
+    Tensor (n, h, w) float32
+        ``mean_c (student(x)_c - (features_c - mean_c) / std_c)^2``, the student's output
+        resized (bilinear) to the teacher's grid.
+    """
+    h, w = (int(s) for s in features.shape[-2:])
+    pred = F.interpolate(student(x).float(), size=(h, w), mode="bilinear", align_corners=False)
+    target = (features.float() - mean[:, None, None]) / std[:, None, None]
+    return ((pred - target) ** 2).mean(1)
+
+
+class FeatureStudentMap(FeatureNearestMap):
+    """The ``"student"`` feature map: :func:`nearest_map` divided by ``scales[0]`` plus
+    :func:`student_error_map` divided by ``scales[1]``.
+
+    Parameters
+    ----------
+    trunk, mean, whiten, bank, image_size
+        As :class:`FeatureNearestMap`.
+    student : FeatureStudent
+        Trained, in eval mode.
+    teacher_mean, teacher_std : Tensor (d,)
+        The standardisation of the teacher's features the student regresses.
+    scales : Tensor (2,)
+        The standard deviations of the two maps over the training pixels.
+    """
+
+    method = "student"
+
+    def __init__(
+        self, trunk, mean, whiten, bank, image_size, student, teacher_mean, teacher_std, scales
+    ):
+        super().__init__(trunk, mean, whiten, bank, image_size)
+        self.student = student.eval().requires_grad_(False)
+        self.register_buffer("teacher_mean", teacher_mean.float())
+        self.register_buffer("teacher_std", teacher_std.float())
+        self.register_buffer("scales", torch.as_tensor(scales).float())
+
+    def parts(self, x, features):
+        """``(nearest, student)`` unscaled maps (n, H, W) of images ``x`` and their
+        features."""
+        resize = super().map_of_features
+        error = student_error_map(self.student, x, features, self.teacher_mean, self.teacher_std)
+        return resize(features), self._resize(error)
+
+    def _resize(self, m):
+        return F.interpolate(
+            m[:, None], size=self.image_size, mode="bilinear", align_corners=False
+        )[:, 0]
+
+    def forward(self, x):
+        with torch.autocast(x.device.type, enabled=False):
+            nearest, error = self.parts(x, local_features(self.trunk, x))
+            return nearest / self.scales[0] + error / self.scales[1]
+
+
+def teacher_targets(trunk, x, budget, batch_size, device, generator):
+    """Images and the trunk's local features the student learns from.
+
+    ``x`` (n, C, H, W) and its horizontal, vertical and double flips, or a random subset
+    of these ``4n`` images (``generator``) such that their features hold at most ``budget``
+    values. Returns ``(images (m, C, H, W), features (m, d, h, w))`` on ``device``.
+    """
+    n = x.shape[0]
+    with torch.no_grad():
+        probe = local_features(trunk, to_device(x[:1], device))
+    m = max(1, min(4 * n, budget // probe[0].numel()))
+    picks = torch.arange(4 * n) if m == 4 * n else torch.randperm(4 * n, generator=generator)[:m]
+    flips = ((), (-1,), (-2,), (-1, -2))
+    images, features = [], []
+    for k, dims in enumerate(flips):
+        idx = picks[picks // n == k] % n
+        for i in range(0, len(idx), batch_size):
+            b = to_device(x[idx[i : i + batch_size]], device)
+            b = b.flip(dims) if dims else b
+            images.append(b)
+            features.append(local_features(trunk, b))
+    return torch.cat(images), torch.cat(features)
+
+
+def train_student(images, target, *, steps, generator, device):
+    """A :class:`FeatureStudent` fitted to ``target`` (m, d, h, w) standardised features
+    of ``images`` (m, C, H, W) by Adam (1e-3, weight decay 1e-5, cosine decay) on the
+    mean squared error, ``steps`` steps of at most :data:`FEATURE_STUDENT_VALUES` input
+    values (at least one image); the initial weights and the batches drawn from
+    ``generator``'s seed. Returns it in eval mode."""
+    seed = int(torch.randint(2**31 - 1, (1,), generator=generator))
+    with torch_seed(seed, device):
+        student = FeatureStudent(images.shape[1], target.shape[1]).to(device)
+    batch = max(1, min(len(images), FEATURE_STUDENT_VALUES // images[0].numel()))
+    opt = torch.optim.Adam(student.parameters(), 1e-3, weight_decay=1e-5)
+    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(opt, max(int(steps), 1))
+    size = target.shape[-2:]
+    student.train()
+    for _ in range(int(steps)):
+        idx = torch.randint(len(images), (batch,), generator=generator).to(images.device)
+        pred = F.interpolate(student(images[idx]), size=size, mode="bilinear", align_corners=False)
+        loss = F.mse_loss(pred, target[idx])
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        schedule.step()
+    return student.eval()
+
+
+def fit_student_map(nearest, x, *, batch_size, device, generator, steps, sigma):
+    """The :class:`FeatureStudentMap` of a fitted :class:`FeatureNearestMap` and its
+    training images ``x`` (n, C, H, W): the student trained on :func:`teacher_targets`,
+    the two maps' scales measured on ``x`` after smoothing with a Gaussian of ``sigma``
+    pixels (:func:`~sklearn_igd._scoring.smooth_maps`)."""
+    with torch.enable_grad():
+        images, teacher = teacher_targets(
+            nearest.trunk, x, FEATURE_STUDENT_TARGET_VALUES, batch_size, device, generator
+        )
+        t_mean = teacher.mean((0, 2, 3))
+        t_std = teacher.std((0, 2, 3)).clamp_min(1e-6)
+        target = (teacher - t_mean[:, None, None]) / t_std[:, None, None]
+        del teacher
+        student = train_student(images, target, steps=steps, generator=generator, device=device)
+        del images, target
+    fmap = FeatureStudentMap(
+        nearest.trunk,
+        nearest.mean,
+        nearest.whiten,
+        nearest.bank,
+        nearest.image_size,
+        student,
+        t_mean,
+        t_std,
+        torch.ones(2),
+    )
+    kernel = gaussian_kernel_1d(sigma)
+    sums = torch.zeros(2, 3, dtype=torch.float64)  # per map: count, sum, sum of squares
+    for i in range(0, x.shape[0], batch_size):
+        b = to_device(x[i : i + batch_size], device)
+        for j, m in enumerate(fmap.parts(b, local_features(fmap.trunk, b))):
+            m = smooth_maps(m.double(), kernel)
+            sums[j] += torch.stack([torch.tensor(m.numel()), m.sum(), (m * m).sum()]).cpu()
+    var = sums[:, 2] / sums[:, 0] - (sums[:, 1] / sums[:, 0]) ** 2
+    scales = var.clamp_min(0).sqrt()
+    fmap.scales.copy_(torch.where(scales > 0, scales, torch.ones_like(scales)).float())
+    return fmap
+
+
 @torch.no_grad()
 def fit_feature_map(
     X,
     *,
     batch_size,
     device,
-    method=FEATURE_MAP_DEFAULT_METHOD,
+    method="nearest",
     seed=0,
     block=FEATURE_MAP_BLOCK,
     min_side=FEATURE_MAP_MIN_SIDE,
     bank_size=FEATURE_MAP_BANK,
     trunk=None,
+    student_steps=None,
+    sigma=0.0,
 ):
     """Fit the feature map (:class:`FeatureNearestMap` or :class:`FeatureGaussianMap`,
     ``method``) of the training images ``X`` (n, C, H, W) on the features of
@@ -299,7 +507,10 @@ def fit_feature_map(
     keeps the same number of random locations of every image, at most
     :data:`FEATURE_MAP_CORESET_LOCATIONS` in all, and selects its ``bank_size`` bank
     vectors among them (:func:`greedy_coreset`); ``seed`` seeds the location sample and
-    the selection.
+    the selection. ``"student"`` then trains a student for ``student_steps`` steps (None:
+    :data:`FEATURE_STUDENT_STEPS`) and
+    scales both maps by their spread over the training pixels smoothed with a Gaussian of
+    ``sigma`` pixels, as the detector smooths its heatmap (:func:`fit_student_map`).
     """
     if method not in FEATURE_MAP_METHODS:
         raise ValueError(f"method must be one of {FEATURE_MAP_METHODS}, got {method!r}")
@@ -314,7 +525,7 @@ def fit_feature_map(
         f = local_features(trunk, to_device(x[i : i + batch_size], device))
         n, d, h, w = f.shape
         f = f.permute(0, 2, 3, 1).reshape(n, h * w, d)
-        if method == "nearest":
+        if method != "gaussian":
             if per_image is None:
                 per_image = max(1, min(h * w, FEATURE_MAP_CORESET_LOCATIONS // x.shape[0]))
             pick = torch.rand(n, h * w, generator=generator).argsort(1)[:, :per_image]
@@ -333,4 +544,15 @@ def fit_feature_map(
     vectors = torch.cat(kept).reshape(-1, mean.shape[0])
     vectors = ((vectors.double() - mean) @ whiten).float()
     bank = vectors[greedy_coreset(vectors, int(bank_size), generator)]
-    return FeatureNearestMap(trunk, mean, whiten, bank, X.shape[-2:])
+    nearest = FeatureNearestMap(trunk, mean, whiten, bank, X.shape[-2:])
+    if method == "nearest":
+        return nearest
+    return fit_student_map(
+        nearest,
+        x,
+        batch_size=batch_size,
+        device=device,
+        generator=generator,
+        steps=FEATURE_STUDENT_STEPS if student_steps is None else student_steps,
+        sigma=sigma,
+    )

@@ -1,11 +1,12 @@
 """The feature map (``feature_map``): the distance of frozen ImageNet features at every
 location to the training images' features (the nearest of a memory bank, or one
-Gaussian), added to the heatmap and to the local model's part of the score.
+Gaussian; or the nearest plus a trained student's error), added to the heatmap
+and to the local model's part of the score.
 
 Formulas are checked against a direct computation from the fitted statistics; the
-localisation test uses the feature map alone, which involves no training (the ImageNet
-weights are fixed, the Gaussian is fitted in closed form and the bank's selection is
-seeded), so its value depends only on the data draw and on float rounding.
+localisation test uses the nearest-neighbour map alone, which involves no training (the
+ImageNet weights are fixed, the Gaussian is fitted in closed form and the bank's
+selection is seeded), so its value depends only on the data draw and on float rounding.
 """
 
 import copy
@@ -28,12 +29,15 @@ from sklearn_igd._feature_map import (
     FEATURE_MAP_RIDGE,
     FeatureGaussianMap,
     FeatureNearestMap,
+    FeatureStudentMap,
     feature_min_side,
     feature_trunk,
     fit_feature_map,
     greedy_coreset,
     local_features,
     nearest_map,
+    student_error_map,
+    teacher_targets,
 )
 from sklearn_igd._scoring import HEATMAP_TOP_FRACTION, gaussian_kernel_1d, smooth_maps
 from sklearn_igd.datasets import make_texture_defects
@@ -57,6 +61,19 @@ def gaussian_fitted(data):
     return IGDDetector(**{**FAST_LOCAL, "feature_map": "gaussian"}).fit(data[0])
 
 
+#: The student's training steps in these tests (the default's 300 take a minute).
+STUDENT_STEPS = 20
+
+
+@pytest.fixture(scope="module")
+def student_fitted(data):
+    """The ``"student"`` map (the nearest map and a student), the student trained for
+    :data:`STUDENT_STEPS` steps."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(_feature_map, "FEATURE_STUDENT_STEPS", STUDENT_STEPS)
+        return IGDDetector(**{**FAST_LOCAL, "feature_map": "student"}).fit(data[0])
+
+
 def _x(X):
     return torch.from_numpy(X[:, None].astype(np.float32) / 255)
 
@@ -76,7 +93,8 @@ def _min_squared_distance(a, b, chunk=2048):
 
 
 def _direct_map(det, f):
-    """The feature map of location vectors ``f`` (m, d), computed with numpy."""
+    """The feature map of location vectors ``f`` (m, d), computed with numpy (the nearest
+    part alone for the ``"student"`` map)."""
     fm = det.feature_map_
     q = f - fm.mean.double().numpy()
     if isinstance(fm, FeatureGaussianMap):
@@ -84,17 +102,39 @@ def _direct_map(det, f):
     return _min_squared_distance(q @ fm.whiten.double().numpy(), fm.bank.double().numpy())
 
 
+def _resize(m, size):
+    """Maps (n, h, w) resized (bilinear) to ``size``: (n, H, W) float64."""
+    m = F.interpolate(m[:, None].float(), size=size, mode="bilinear", align_corners=False)
+    return m[:, 0].double()
+
+
+def _student_error(det, X):
+    """The ``"student"`` map's student part of ``X``, unscaled, at the image size: the
+    mean over channels of the squared difference between the student's output (resized
+    to the teacher's grid) and the standardised teacher features."""
+    fm, x = det.feature_map_, _x(X)
+    with torch.no_grad():
+        f = local_features(fm.trunk, x).double()
+        pred = F.interpolate(fm.student(x), size=f.shape[-2:], mode="bilinear").double()
+    mean, std = fm.teacher_mean.double(), fm.teacher_std.double()
+    target = (f - mean[:, None, None]) / std[:, None, None]
+    return _resize(((pred - target) ** 2).mean(1), X.shape[-2:])
+
+
 def _feature_heatmap(det, X, weight):
     """``G_sigma * (weight * map)`` computed from the features."""
     f, (h, w) = _features(det, X)
-    m = torch.from_numpy(_direct_map(det, f).reshape(len(X), 1, h, w))
-    m = F.interpolate(m.float(), size=X.shape[-2:], mode="bilinear", align_corners=False)
+    m = _resize(torch.from_numpy(_direct_map(det, f).reshape(len(X), h, w)), X.shape[-2:])
+    fm = det.feature_map_
+    if isinstance(fm, FeatureStudentMap):
+        m = m / float(fm.scales[0]) + _student_error(det, X) / float(fm.scales[1])
     kernel = gaussian_kernel_1d(det.heatmap_sigma_)
-    return smooth_maps(weight * m[:, 0].double(), kernel).numpy()
+    return smooth_maps(weight * m, kernel).numpy()
 
 
 def test_auto_is_on_with_the_local_model_and_the_balanced_heatmap(feature_fitted, data):
-    assert feature_fitted.feature_map_ is not None and feature_fitted.feature_weight_ > 0
+    assert type(feature_fitted.feature_map_) is FeatureNearestMap
+    assert feature_fitted.feature_weight_ > 0
     for params in ({"heatmap": "paper"}, {"local": False}, {}):
         det = IGDDetector(**{**FAST_LOCAL, **params, "feature_map": "auto" if params else False})
         det.fit(data[0][:16])
@@ -147,6 +187,66 @@ def test_nearest_bank_is_seeded_by_random_state(feature_fitted, data):
     # and the detector's seed is random_state's (benchmarks/feature_variants.py relies on it)
     again = fit_feature_map(_x(data[0]), batch_size=16, device="cpu", seed=shared_seed(0) + 3)
     torch.testing.assert_close(again.bank, feature_fitted.feature_map_.bank, rtol=0, atol=0)
+
+
+def test_student_map_adds_two_maps_scaled_by_their_training_spread(student_fitted, data):
+    det = student_fitted
+    fm = det.feature_map_
+    assert isinstance(fm, FeatureStudentMap) and fm.method == "student"
+    assert not fm.student.training and not any(p.requires_grad for p in fm.parameters())
+    # the nearest part is the "nearest" map of the same seed: the same bank
+    nearest = fit_feature_map(_x(data[0]), batch_size=16, device="cpu", seed=shared_seed(0) + 3)
+    torch.testing.assert_close(fm.bank, nearest.bank, rtol=0, atol=0)
+    X = data[0]
+    f, (h, w) = _features(det, X)
+    parts = [
+        _resize(torch.from_numpy(_direct_map(det, f).reshape(len(X), h, w)), X.shape[-2:]),
+        _student_error(det, X),
+    ]
+    # each part divided by its standard deviation over the smoothed training pixels
+    kernel = gaussian_kernel_1d(det.heatmap_sigma_)
+    spreads = [float(smooth_maps(m, kernel).std(unbiased=False)) for m in parts]
+    np.testing.assert_allclose(fm.scales.numpy(), spreads, rtol=1e-4)
+    with torch.no_grad():
+        got = fm(_x(X)).double()
+    expected = parts[0] / fm.scales[0].double() + parts[1] / fm.scales[1].double()
+    torch.testing.assert_close(got, expected, rtol=1e-4, atol=1e-4)
+
+
+def test_student_is_seeded_and_learns(data):
+    x = _x(data[0][:8])
+    common = dict(batch_size=8, device="cpu", method="student", bank_size=50, sigma=1.0)
+    fits = [fit_feature_map(x, seed=s, student_steps=5, **common) for s in (0, 0, 1)]
+    same = zip(fits[0].student.state_dict().values(), fits[1].student.state_dict().values())
+    assert all(torch.equal(a, b) for a, b in same)
+    assert not torch.equal(fits[0].student.net[0].weight, fits[2].student.net[0].weight)
+    # more steps fit the training images' features better
+    longer = fit_feature_map(x, seed=0, student_steps=40, **common)
+    with torch.no_grad():
+        features = local_features(fits[0].trunk, x)
+        errors = [
+            float(student_error_map(m.student, x, features, m.teacher_mean, m.teacher_std).mean())
+            for m in (fits[0], longer)
+        ]
+    assert errors[1] < 0.8 * errors[0], errors
+
+
+def test_teacher_targets_are_the_images_and_their_flips_within_the_budget(data):
+    x = _x(data[0][:3])
+    trunk = feature_trunk(3, feature_min_side(x.shape[-2:]))
+    features = local_features(trunk, x)
+    images, targets = teacher_targets(trunk, x, 10**9, 8, "cpu", torch.Generator())
+    flips = torch.cat([x, x.flip(-1), x.flip(-2), x.flip(-1, -2)])
+    torch.testing.assert_close(images, flips, rtol=0, atol=0)
+    torch.testing.assert_close(targets[:3], features, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(
+        targets[3:6], local_features(trunk, x.flip(-1)), rtol=1e-5, atol=1e-5
+    )
+    # a budget of 5 images' feature values: 5 of the 12, each an image or one of its flips
+    budget = 5 * features[0].numel()
+    images, targets = teacher_targets(trunk, x, budget, 8, "cpu", torch.Generator())
+    assert images.shape == (5, *x.shape[1:]) and targets.shape == (5, *features.shape[1:])
+    assert all(any(torch.equal(image, f) for f in flips) for image in images)
 
 
 def test_fit_feature_map_reads_a_given_trunk(data):
@@ -220,7 +320,7 @@ def test_upsampling_reaches_the_minimum_side_by_at_most_the_maximum_factor(featu
     assert feature_fitted.predict_heatmap(data[1][:2]).shape == (2, 28, 28)
 
 
-@pytest.mark.parametrize("fitted", ["feature_fitted", "gaussian_fitted"])
+@pytest.mark.parametrize("fitted", ["feature_fitted", "gaussian_fitted", "student_fitted"])
 def test_heatmap_and_local_score_formulas(fitted, data, request):
     det = request.getfixturevalue(fitted)
     X_train, X = data
@@ -252,7 +352,9 @@ def test_heatmap_and_local_score_formulas(fitted, data, request):
     np.testing.assert_allclose(det.score_scale_, both.std(axis=1), rtol=1e-6)
 
 
-def test_feature_map_is_saved_and_loaded(feature_fitted, data):
+@pytest.mark.parametrize("fitted", ["feature_fitted", "student_fitted"])
+def test_feature_map_is_saved_and_loaded(fitted, data, request):
+    feature_fitted = request.getfixturevalue(fitted)
     buffer = io.BytesIO()
     joblib.dump(feature_fitted, buffer)
     buffer.seek(0)
@@ -262,7 +364,7 @@ def test_feature_map_is_saved_and_loaded(feature_fitted, data):
     np.testing.assert_array_equal(loaded.anomaly_score(X), feature_fitted.anomaly_score(X))
 
 
-@pytest.mark.parametrize("fitted", ["feature_fitted", "gaussian_fitted"])
+@pytest.mark.parametrize("fitted", ["feature_fitted", "gaussian_fitted", "student_fitted"])
 def test_onnx_graph_includes_the_feature_map(fitted, data, tmp_path, request):
     ort = pytest.importorskip("onnxruntime")
     pytest.importorskip("onnx")
@@ -294,7 +396,7 @@ def _feature_map_auc(texture, threads):
     return pixel_roc_auc(data.masks_test, maps)
 
 
-#: texture: minimum pixel ROC AUC of the (default, nearest-neighbour) feature map alone on
+#: texture: minimum pixel ROC AUC of the nearest-neighbour feature map alone on
 #: the localisation tests' draw (test_localisation_quality.py: 64 normal 32 px crops, 40
 #: test crops). No training is involved and the bank's selection is seeded; measured with
 #: 1 and 2 threads (identical to 4 decimals): brick 0.9670, grass 0.8103, gravel 0.8214

@@ -234,8 +234,8 @@ def raw_maps(method, fm, features, x_train, x_test, fit):
         sigma = auto_heatmap_sigma(*size)
         fm = fit_feature_map(x_train, device="cpu", method="student", sigma=sigma, **fit, **steps)
         return [student_maps(fm, x, f) for x, f in zip((x_train, x_test), features)]
-    if kind in ("current", "method", "bank", "knear"):
-        if value != "gaussian":  # current: the package's default
+    if kind in ("method", "bank", "knear"):
+        if value != "gaussian":
             kwargs = {"method": value} if kind == "method" else {}
             if kind == "bank":
                 kwargs = {"method": "nearest", "bank_size": int(value)}
@@ -288,10 +288,7 @@ def student_maps(fm, x, features):
     """The :class:`FeatureStudentMap` ``fm`` of images ``x`` from their trunk features (the
     trunk's pass shared with the other variants), in batches of 16: (n, H, W) float64."""
     with torch.no_grad():
-        out = []
-        for xb, fb in zip(x.split(16), features.split(16)):
-            nearest, error = fm.parts(xb, fb)
-            out.append(nearest / fm.scales[0] + error / fm.scales[1])
+        out = [fm.map_of_images(xb, fb) for xb, fb in zip(x.split(16), features.split(16))]
     return torch.cat(out).double()
 
 

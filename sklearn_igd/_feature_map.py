@@ -229,17 +229,20 @@ class FeatureMap(nn.Module):
         """Features (n, d, h, w) -> map (n, h, w) float32."""
         raise NotImplementedError
 
+    def resize(self, m):
+        """Maps (n, h, w) of the feature grid -> (n, H, W) resized (bilinear) to
+        ``image_size``."""
+        with torch.autocast(m.device.type, enabled=False):
+            m = F.interpolate(
+                m[:, None], size=self.image_size, mode="bilinear", align_corners=False
+            )
+        return m[:, 0]
+
     def map_of_features(self, features):
         """Features (n, d, h, w) of the trunk -> map (n, H, W) float32: :meth:`distance`
         resized to ``image_size``."""
         with torch.autocast(features.device.type, enabled=False):
-            m = F.interpolate(
-                self.distance(features)[:, None],
-                size=self.image_size,
-                mode="bilinear",
-                align_corners=False,
-            )
-        return m[:, 0]
+            return self.resize(self.distance(features))
 
     def forward(self, x):
         with torch.autocast(x.device.type, enabled=False):
@@ -377,19 +380,18 @@ class FeatureStudentMap(FeatureNearestMap):
     def parts(self, x, features):
         """``(nearest, student)`` unscaled maps (n, H, W) of images ``x`` and their
         features."""
-        resize = super().map_of_features
         error = student_error_map(self.student, x, features, self.teacher_mean, self.teacher_std)
-        return resize(features), self._resize(error)
+        return self.map_of_features(features), self.resize(error)
 
-    def _resize(self, m):
-        return F.interpolate(
-            m[:, None], size=self.image_size, mode="bilinear", align_corners=False
-        )[:, 0]
+    def map_of_images(self, x, features):
+        """The map (n, H, W) of images ``x`` and their trunk features: the two
+        :meth:`parts` divided by ``scales`` and added."""
+        nearest, error = self.parts(x, features)
+        return nearest / self.scales[0] + error / self.scales[1]
 
     def forward(self, x):
         with torch.autocast(x.device.type, enabled=False):
-            nearest, error = self.parts(x, local_features(self.trunk, x))
-            return nearest / self.scales[0] + error / self.scales[1]
+            return self.map_of_images(x, local_features(self.trunk, x))
 
 
 def teacher_targets(trunk, x, budget, batch_size, device, generator):

@@ -21,7 +21,8 @@ checks that the detector's own trunk rebuilds the stored heatmap, then reports:
     python benchmarks/feature_trunk.py --trunks 4:256,3:320,3:384
 
 With ``--feature-only`` nothing is fitted: the pooled pixel ROC AUC of the feature map
-alone on the texture draws, for example on 32 px crops (``--size 32``).
+alone (the method of ``--config``'s ``feature_map``, else the package's default) on the
+texture draws, for example on 32 px crops (``--size 32``).
 
 Appends a section to ``benchmarks/results/feature_trunk.md`` (``--out``) with the command,
 the machine and the date.
@@ -58,9 +59,9 @@ from sklearn_igd.metrics import pixel_roc_auc
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from image_score import (  # noqa: E402  (the same data, fits and image score)
-    FEATURE_METHOD,
     FEATURE_TRUNK,
     add_data_arguments,
+    config_method,
     data_description,
     feature_map_kwargs,
     fitted_method,
@@ -127,28 +128,30 @@ def feature_heatmaps(v, trunk, method, fit):
     keywords ``fit``), and the seconds they took."""
     start = time.perf_counter()
     x_train, x_test = detector_input(v)
+    sigma = auto_heatmap_sigma(*v.X_train.shape[1:])
     fm = fit_feature_map(
         x_train,
         device="cpu",
         method=method,
         trunk=trunk_of(trunk, v.X_train.shape[1:]),
+        sigma=sigma,  # the student map's scales are measured after the detector's smoothing
         **fit,
     )
-    kernel = gaussian_kernel_1d(auto_heatmap_sigma(*v.X_train.shape[1:]))
+    kernel = gaussian_kernel_1d(sigma)
     maps = [smooth_maps(in_batches(fm, x).double(), kernel).numpy() for x in (x_train, x_test)]
     return maps, time.perf_counter() - start
 
 
-def measure(v, trunks, fit):
+def measure(v, trunks, fit, method):
     """``{trunk: {column: value}}`` of one validation set (without parts: the feature
-    map alone), with the feature-map method of the parts (the package's default without
-    them) and the detector's ``fit_feature_map`` keywords ``fit`` (``feature_map_kwargs``)."""
+    map alone), with the feature-map method of the parts (``method`` without them) and
+    the detector's ``fit_feature_map`` keywords ``fit`` (``feature_map_kwargs``)."""
 
     def z(train, test):
         return (test - train.mean()) / train.std()
 
     p = v.parts
-    method = FEATURE_METHOD if p is None else fitted_method(p)
+    method = method if p is None else fitted_method(p)
     if p is not None:
         models = [p[f"{s}_global_heatmap"].astype(np.float64) + p[f"{s}_local_heatmap"]
                   for s in ("tr", "te")]  # fmt: skip
@@ -218,10 +221,11 @@ def main(argv=None):
     trunks = list(dict.fromkeys([CURRENT] + args.trunks.split(",")))
     # the detector's own trunk is always measured, so that its heatmap is checked
     if args.feature_only:
-        results = [(v.name, measure(v, trunks, fit)) for v in texture_sets(args)]  # no fits
+        method = config_method(config)  # no fits: the map of --config's feature_map
+        results = [(v.name, measure(v, trunks, fit, method)) for v in texture_sets(args)]
     else:
         sets = (texture_sets(args, config), silhouette_sets(args, config))
-        results = [(v.name, measure(v, trunks, fit)) for group in sets for v in group]
+        results = [(v.name, measure(v, trunks, fit, None)) for group in sets for v in group]
     seconds = {t: np.mean([rows[t]["s/image"] for _, rows in results]) for t in trunks}
     lines = [
         "",
@@ -236,7 +240,7 @@ def main(argv=None):
         f"{time.strftime('%Y-%m-%d')}.  ",
         (
             f"Textures: {args.n_train} training and {args.n_test} test crops of {args.size} "
-            "px; nothing fitted but the feature map."
+            f"px; nothing fitted but the feature map (`{config_method(config)}`)."
             if args.feature_only
             else data_description(args) + " The models are the same for every trunk."
         )

@@ -8,13 +8,14 @@ depend on the feature map, so each variant rebuilds only the feature map ``F`` f
 detector's own trunk (``fit_feature_map``) and adds it to the models' maps as the detector
 does, with one thing changed:
 
-- ``current``: the detector's heatmap, ``G + L + w F`` with ``F`` the package's default
-  feature map (``fit_feature_map``'s default method, seeded and batched as the detector
-  does) and ``w`` the standard deviation of ``G + L`` over the training pixels divided by that of
-  ``F`` (``feature_weight_``); checked against the stored heatmap when the parts record
-  the detector's trunk and feature-map method;
-- ``method=M``: ``F`` the package's feature map of method ``M`` (``nearest`` or
-  ``gaussian``), weighted as ``current``;
+- ``current``: the detector's heatmap, ``G + L + w F`` with ``F`` the package's feature
+  map of the method the detector was fitted with (the default, ``student``, unless
+  ``--config`` sets ``feature_map``; seeded and batched as the detector does) and ``w``
+  the standard deviation of ``G + L`` over the training pixels divided by that of ``F``
+  (``feature_weight_``); checked against the stored heatmap when the parts record the
+  package's trunk;
+- ``method=M``: ``F`` the package's feature map of method ``M`` (``nearest``,
+  ``gaussian`` or ``student``), weighted as ``current``;
 - ``bank=N``: ``F`` the package's nearest-neighbour map with a bank of ``N`` vectors;
 - ``weight=K``: ``w`` times ``K`` (``weight=0``: the models' maps alone);
 - ``sigma=S``: ``F`` smoothed with a Gaussian of ``S`` pixels instead of the models' sigma;
@@ -227,8 +228,6 @@ def raw_maps(method, fm, features, x_train, x_test, fit):
     f_train, f_test = features
     grid = f_train.shape[-2:]
     size = x_train.shape[-2:]
-    if kind == "current":  # the detector's default method
-        kind, value = "method", FEATURE_METHOD
     if kind == "student" or (kind == "method" and value == "student"):
         steps = {"student_steps": int(value)} if kind == "student" else {}
         sigma = auto_heatmap_sigma(*size)
@@ -304,9 +303,17 @@ def add_lowfreq(maps, images, kernel, k):
 
 
 def rebuilds_stored(parts):
-    """Whether ``parts`` were fitted with the package's trunk and feature-map method."""
-    return (str(parts.get("feature_trunk", "")), fitted_method(parts)) == (
-        FEATURE_TRUNK, FEATURE_METHOD)  # fmt: skip
+    """Whether ``parts`` were fitted with the package's trunk and one of its feature-map
+    methods (``current`` then rebuilds the stored heatmap)."""
+    trunk = str(parts.get("feature_trunk", ""))
+    return trunk == FEATURE_TRUNK and fitted_method(parts) in FEATURE_MAP_METHODS
+
+
+def current_method(parts):
+    """The ``method=M`` variant ``current`` computes: the method ``parts`` were fitted
+    with, or the package's default for parts fitted without a feature map."""
+    fitted = fitted_method(parts)
+    return f"method={fitted if fitted in FEATURE_MAP_METHODS else FEATURE_METHOD}"
 
 
 def measure(v, variants, fit):
@@ -325,9 +332,7 @@ def measure(v, variants, fit):
     raw, rows = {}, {}
     for variant in variants:
         kind, _, value = variant.partition("=")
-        method = variant if kind in METHODS else "current"
-        if method == f"method={FEATURE_METHOD}":  # the same map as current's
-            method = "current"
+        method = variant if kind in METHODS else current_method(p)
         if method not in raw:
             start = time.perf_counter()
             raw[method] = raw_maps(method, fm, features, x_train, x_test, fit)
@@ -369,11 +374,12 @@ def main(argv=None):
     args = parse_data_arguments(parser, argv)
     config = parse_config(args.config)
     variants = [check_variant(v) for v in dict.fromkeys(["current"] + args.variants.split(","))]
-    results, checked = [], []
+    results, checked, methods = [], [], set()
     for group in (texture_sets(args, config), silhouette_sets(args, config)):
         for v in group:
             results.append((v.name, measure(v, variants, feature_map_kwargs(config))))
             checked.append(rebuilds_stored(v.parts))
+            methods.add(f"`{current_method(v.parts).partition('=')[2]}`")
     all_types = sorted({t for _, rows in results for t in rows["current"]} - set(COLUMNS))
     lines = [
         "",
@@ -386,7 +392,8 @@ def main(argv=None):
         f"{time.strftime('%Y-%m-%d')}.  ",
         data_description(args)
         + f" Trunk {FEATURE_TRUNK}, pool {FEATURE_MAP_POOL}; `current` is the "
-        f"`{FEATURE_METHOD}` map; the models are the same for every variant; `current` "
+        f"{' or '.join(sorted(methods))} map; the models are the same for every variant; "
+        "`current` "
         f"rebuilt the stored heatmap on {sum(checked)} of {len(checked)} sets"
         + ("." if all(checked) else " (the others were fitted with another trunk or map)."),
     ]

@@ -51,6 +51,7 @@ from sklearn_igd._config import shared_seed
 from sklearn_igd._feature_map import (
     FEATURE_MAP_BLOCK,
     FEATURE_MAP_DEFAULT_METHOD,
+    FEATURE_MAP_METHODS,
     FEATURE_MAP_MIN_SIDE,
 )
 from sklearn_igd._scoring import HEATMAP_TOP_FRACTION, top_fraction_mean
@@ -98,6 +99,13 @@ def feature_map_kwargs(config):
         "seed": shared_seed(config.get("random_state", 0)) + 3,
         "batch_size": int(config.get("batch_size", IGDDetector().batch_size)),
     }
+
+
+def config_method(config):
+    """The feature-map method a detector of ``config`` fits (its ``feature_map`` when that
+    names a method, else the package's default)."""
+    method = config.get("feature_map", "auto")
+    return method if method in FEATURE_MAP_METHODS else FEATURE_METHOD
 
 
 def fitted_method(parts):

@@ -188,7 +188,7 @@ class IGDDetector(OutlierMixin, BaseEstimator):
         part of the score (``local_score``) then includes it, except with
         ``"worst_patch"``. How far:
 
-        - ``"nearest"`` (also ``True``): the squared Mahalanobis distance to the nearest
+        - ``"nearest"``: the squared Mahalanobis distance to the nearest
           of a memory bank of at most 4,000 training locations, chosen by greedy k-centre
           selection (PatchCore's coreset) among at most 160,000, seeded by
           ``random_state``;
@@ -200,8 +200,8 @@ class IGDDetector(OutlierMixin, BaseEstimator):
           Bergmann et al. 2020), each divided by its standard deviation over the
           smoothed training pixels; its training costs about as much as the trunk's
           features of four times the training images;
-        - ``"auto"``: ``"nearest"`` with the local model and ``heatmap="balanced"``, else
-          no feature map; ``False``: none.
+        - ``"auto"`` (also ``True``): ``"student"`` with the local model and
+          ``heatmap="balanced"``, else no feature map; ``False``: none.
 
         It sees what reconstruction errors miss on fine textures: a patch of another
         texture, a brightness change, which the autoencoders reconstruct faithfully. On
@@ -212,7 +212,7 @@ class IGDDetector(OutlierMixin, BaseEstimator):
         +0.06 to +0.07) and on silhouettes from 0.976 to 0.980; ``"student"`` then raised
         the pooled pixel AUROC on every validation texture set (0.912 to 0.919 on
         average) and the image AUROC from 0.878 to 0.888 (the user guide has the
-        numbers); it is not yet the default.
+        numbers), on the held-out draws too.
         Not part of the paper; ignored for 2-D input.
     variant : {"igd", "rec+gac", "rec"}, default="igd"
         Which components train and score, as in the paper's ablation (Table 5): the

@@ -122,7 +122,7 @@ def test_image_score_tiny_run(tmp_path):
     out, parts = tmp_path / "score.md", tmp_path / "parts"
     argv = ["--draws", "", "--silhouettes", "3:disk", "--sil-train", "8", "--sil-test", "6",
             "--threads", "1", "--parts", str(parts), "--out", str(out),
-            "--config", "max_epochs=1,batch_size=4,pretrain=None"]  # fmt: skip
+            "--config", TINY_CONFIG.replace(",local=True", "")]  # fmt: skip
     script.main(argv)
     stored = parts / "sil_disk_3.npz"
     with np.load(stored) as p:
@@ -146,9 +146,12 @@ def tiny_parts(tmp_path_factory):
     return str(tmp_path_factory.mktemp("parts"))
 
 
-#: The tiny texture fits' arguments, shared through :func:`tiny_parts`.
+#: The tiny fits' detector (the ``"nearest"`` feature map: the default ``"student"``'s
+#: training would take most of a tiny run; test_feature_map.py tests it) ...
+TINY_CONFIG = "max_epochs=1,batch_size=4,pretrain=None,local=True,feature_map='nearest'"
+#: ... and the tiny texture fits' arguments, shared through :func:`tiny_parts`.
 TINY = ["--draws", "1", "--n-train", "8", "--n-test", "12", "--threads", "1", "--size", "32",
-        "--config", "max_epochs=1,batch_size=4,pretrain=None,local=True"]  # fmt: skip
+        "--config", TINY_CONFIG]  # fmt: skip
 
 
 def test_feature_trunk_tiny_run(tmp_path, tiny_parts):
@@ -169,6 +172,7 @@ def test_feature_trunk_tiny_run(tmp_path, tiny_parts):
     only = tmp_path / "only.md"  # --feature-only: no fits, the feature map alone
     script.main(["--draws", "2", "--n-train", "8", "--n-test", "6", "--silhouettes", "",
                  "--size", "32", "--feature-only", "--trunks", f"{other},3+7:256",
+                 "--config", "feature_map='nearest'",
                  "--out", str(only)])  # fmt: skip
     text = only.read_text()
     assert "nothing fitted" in text and "Image ROC AUC" not in text
@@ -219,7 +223,7 @@ def test_texture_draws_tiny_run(tmp_path):
     out, cache = tmp_path / "draws.md", tmp_path / "cache"
     argv = ["--draws", "3", "--textures", "brick", "--n-train", "8", "--n-test", "12",
             "--size", "32", "--jobs", "1", "--cache", str(cache), "--out", str(out),
-            "--config", "max_epochs=1,batch_size=4,pretrain=None,local=True"]  # fmt: skip
+            "--config", TINY_CONFIG]  # fmt: skip
     script.main(argv)
     stored = cache / "brick_3.json"
     row = json.loads(stored.read_text())

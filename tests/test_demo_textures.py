@@ -36,7 +36,10 @@ def test_rank_auc_equals_roc_auc_score():
 
 
 def test_run_texture_reports_every_metric(tmp_path):
-    params = dict(backbone="resnet18-lite", max_epochs=1, batch_size=16, pretrain=None, local=True)
+    # the "nearest" feature map: the default "student"'s training would take most of the
+    # test (test_feature_map.py tests it)
+    params = dict(backbone="resnet18-lite", max_epochs=1, batch_size=16, pretrain=None,
+                  local=True, feature_map="nearest")  # fmt: skip
     row = demo_textures.run_texture(
         "brick",
         params=params,

@@ -65,7 +65,7 @@ from demo_textures import auc_difference_ci, peer_scores  # noqa: E402
 HERE = Path(__file__).resolve().parent
 #: The feature map's trunk (``block:min_side``) of the fits, kept with their parts.
 FEATURE_TRUNK = f"{FEATURE_MAP_BLOCK}:{FEATURE_MAP_MIN_SIDE}"
-#: The package's default feature-map method (``fit_feature_map``'s, as ``feature_map="auto"``'s).
+#: The detector's default feature-map method (``feature_map="auto"``'s).
 FEATURE_METHOD = FEATURE_MAP_DEFAULT_METHOD
 PART_KEYS = ("global_score", "global_heatmap", "local_heatmap", "feature_heatmap", "heatmap")
 TOPS = (0.0, 0.01, 0.05, 0.1, 0.2)

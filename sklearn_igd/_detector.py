@@ -199,7 +199,7 @@ class IGDDetector(OutlierMixin, BaseEstimator):
           regress the frozen features from the training images and their flips, as in
           Bergmann et al. 2020), each divided by its standard deviation over the
           smoothed training pixels; fitting it is several times the cost of
-          ``"nearest"`` (100 crops of 64 px, one CPU thread: 258 s against 28 s),
+          ``"nearest"`` (100 crops of 64 px, one CPU thread: 159 s against 28 s),
           scoring about the same;
         - ``"auto"`` (also ``True``): ``"student"`` with the local model and
           ``heatmap="balanced"``, else no feature map; ``False``: none.

@@ -85,9 +85,12 @@ FEATURE_MAP_QUERY_BLOCK = 512
 #: overfit: its map alone lost 0.010-0.019 pixel AUROC on grass against 300;
 #: benchmarks/student_map.py) ...
 FEATURE_STUDENT_STEPS = 300
-#: ... on batches of this many input values (16 crops of 64 x 64 px: fewer, larger
-#: images per step for larger images, so that a fit's cost does not grow with them) ...
-FEATURE_STUDENT_VALUES = 16 * 64 * 64
+#: ... on batches of this many pixels (5 crops of 64 x 64 px, whatever their channels:
+#: fewer, larger images per step for larger images, so that a fit's cost does not grow
+#: with them; 16 grey crops per step cost twice the fit time for the same feature map,
+#: pooled pixel AUROC 0.9126 against 0.9129 over validation draws 1-2, 4 of 6 sets
+#: higher with 5; benchmarks/student_batch.py) ...
+FEATURE_STUDENT_PIXELS = 5 * 64 * 64
 #: ... drawn from the training images and their horizontal, vertical and double flips,
 #: whose teacher features are kept: at most this many feature values (400 images of the
 #: 40 x 40 x 40 grid of 64 px crops: 100 MB).
@@ -325,6 +328,13 @@ class FeatureStudent(nn.Module):
         return self.net(x)
 
 
+def student_prediction(student, x, size):
+    """``student(x)`` (n, d, H', W') resized (bilinear) to the teacher's grid ``size``
+    ``(h, w)``: (n, d, h, w)."""
+    size = tuple(int(v) for v in size)
+    return F.interpolate(student(x), size=size, mode="bilinear", align_corners=False)
+
+
 def student_error_map(student, x, features, mean, std):
     """The student's squared error at every location of the teacher's grid.
 
@@ -344,8 +354,7 @@ def student_error_map(student, x, features, mean, std):
         ``mean_c (student(x)_c - (features_c - mean_c) / std_c)^2``, the student's output
         resized (bilinear) to the teacher's grid.
     """
-    h, w = (int(s) for s in features.shape[-2:])
-    pred = F.interpolate(student(x).float(), size=(h, w), mode="bilinear", align_corners=False)
+    pred = student_prediction(student, x, features.shape[-2:]).float()
     target = (features.float() - mean[:, None, None]) / std[:, None, None]
     return ((pred - target) ** 2).mean(1)
 
@@ -394,47 +403,55 @@ class FeatureStudentMap(FeatureNearestMap):
             return self.map_of_images(x, local_features(self.trunk, x))
 
 
-def teacher_targets(trunk, x, budget, batch_size, device, generator):
+def teacher_targets(trunk, x, budget, batch_size, device, generator, features=None):
     """Images and the trunk's local features the student learns from.
 
     ``x`` (n, C, H, W) and its horizontal, vertical and double flips, or a random subset
     of these ``4n`` images (``generator``) such that their features hold at most ``budget``
-    values. Returns ``(images (m, C, H, W), features (m, d, h, w))`` on ``device``.
+    values. ``features`` (n, d, h, w), when given, are the trunk's features of ``x``
+    (:func:`local_features`, on ``device``): the unflipped images' targets are taken from
+    them instead of passing the trunk over those images again. Returns
+    ``(images (m, C, H, W), features (m, d, h, w))`` on ``device``.
     """
     n = x.shape[0]
-    with torch.no_grad():
-        probe = local_features(trunk, to_device(x[:1], device))
-    m = max(1, min(4 * n, budget // probe[0].numel()))
+    if features is None:
+        probe = local_features(trunk, to_device(x[:1], device))[0]
+    else:
+        probe = features[0]
+    m = max(1, min(4 * n, budget // probe.numel()))
     picks = torch.arange(4 * n) if m == 4 * n else torch.randperm(4 * n, generator=generator)[:m]
     flips = ((), (-1,), (-2,), (-1, -2))
-    images, features = [], []
+    images, targets = [], []
     for k, dims in enumerate(flips):
         idx = picks[picks // n == k] % n
         for i in range(0, len(idx), batch_size):
             b = to_device(x[idx[i : i + batch_size]], device)
             b = b.flip(dims) if dims else b
             images.append(b)
-            features.append(local_features(trunk, b))
-    return torch.cat(images), torch.cat(features)
+            if features is not None and not dims:
+                targets.append(features[idx[i : i + batch_size].to(features.device)])
+            else:
+                targets.append(local_features(trunk, b))
+    return torch.cat(images), torch.cat(targets)
 
 
 def train_student(images, target, *, steps, generator, device):
     """A :class:`FeatureStudent` fitted to ``target`` (m, d, h, w) standardised features
     of ``images`` (m, C, H, W) by Adam (1e-3, weight decay 1e-5, cosine decay) on the
-    mean squared error, ``steps`` steps of at most :data:`FEATURE_STUDENT_VALUES` input
-    values (at least one image); the initial weights and the batches drawn from
+    mean squared error, ``steps`` steps of at most :data:`FEATURE_STUDENT_PIXELS`
+    pixels (at least one image); the initial weights and the batches drawn from
     ``generator``'s seed. Returns it in eval mode."""
     seed = int(torch.randint(2**31 - 1, (1,), generator=generator))
     with torch_seed(seed, device):
         student = FeatureStudent(images.shape[1], target.shape[1]).to(device)
-    batch = max(1, min(len(images), FEATURE_STUDENT_VALUES // images[0].numel()))
+    batch = max(1, min(len(images), FEATURE_STUDENT_PIXELS // images[0, 0].numel()))
     opt = torch.optim.Adam(student.parameters(), 1e-3, weight_decay=1e-5)
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(opt, max(int(steps), 1))
     size = target.shape[-2:]
     student.train()
     for _ in range(int(steps)):
         idx = torch.randint(len(images), (batch,), generator=generator).to(images.device)
-        pred = F.interpolate(student(images[idx]), size=size, mode="bilinear", align_corners=False)
+        pred = student_prediction(student, images[idx], size)
         loss = F.mse_loss(pred, target[idx])
         opt.zero_grad()
         loss.backward()
@@ -443,14 +460,21 @@ def train_student(images, target, *, steps, generator, device):
     return student.eval()
 
 
-def fit_student_map(nearest, x, *, batch_size, device, generator, steps, sigma):
+def fit_student_map(nearest, x, *, batch_size, device, generator, steps, sigma, features=None):
     """The :class:`FeatureStudentMap` of a fitted :class:`FeatureNearestMap` and its
     training images ``x`` (n, C, H, W): the student trained on :func:`teacher_targets`,
     the two maps' scales measured on ``x`` after smoothing with a Gaussian of ``sigma``
-    pixels (:func:`~sklearn_igd._scoring.smooth_maps`)."""
+    pixels (:func:`~sklearn_igd._scoring.smooth_maps`). ``features`` (n, d, h, w), when
+    given, are the trunk's features of ``x``, used instead of computing them again."""
     with torch.enable_grad():
         images, teacher = teacher_targets(
-            nearest.trunk, x, FEATURE_STUDENT_TARGET_VALUES, batch_size, device, generator
+            nearest.trunk,
+            x,
+            FEATURE_STUDENT_TARGET_VALUES,
+            batch_size,
+            device,
+            generator,
+            features=features,
         )
         t_mean = teacher.mean((0, 2, 3))
         t_std = teacher.std((0, 2, 3)).clamp_min(1e-6)
@@ -473,7 +497,8 @@ def fit_student_map(nearest, x, *, batch_size, device, generator, steps, sigma):
     sums = torch.zeros(2, 3, dtype=torch.float64)  # per map: count, sum, sum of squares
     for i in range(0, x.shape[0], batch_size):
         b = to_device(x[i : i + batch_size], device)
-        for j, m in enumerate(fmap.parts(b, local_features(fmap.trunk, b))):
+        f = local_features(fmap.trunk, b) if features is None else features[i : i + len(b)]
+        for j, m in enumerate(fmap.parts(b, f)):
             m = smooth_maps(m.double(), kernel)
             sums[j] += torch.stack([torch.tensor(m.numel()), m.sum(), (m * m).sum()]).cpu()
     var = sums[:, 2] / sums[:, 0] - (sums[:, 1] / sums[:, 0]) ** 2
@@ -510,9 +535,11 @@ def fit_feature_map(
     :data:`FEATURE_MAP_CORESET_LOCATIONS` in all, and selects its ``bank_size`` bank
     vectors among them (:func:`greedy_coreset`); ``seed`` seeds the location sample and
     the selection. ``"student"`` then trains a student for ``student_steps`` steps (None:
-    :data:`FEATURE_STUDENT_STEPS`) and
-    scales both maps by their spread over the training pixels smoothed with a Gaussian of
-    ``sigma`` pixels, as the detector smooths its heatmap (:func:`fit_student_map`).
+    :data:`FEATURE_STUDENT_STEPS`) and scales both maps by their spread over the training
+    pixels smoothed with a Gaussian of ``sigma`` pixels, as the detector smooths its
+    heatmap (:func:`fit_student_map`); the first pass's features of ``X`` serve again as
+    the student's unflipped targets and for the scales when they hold at most
+    :data:`FEATURE_STUDENT_TARGET_VALUES` values (else the trunk passes over ``X`` again).
     """
     if method not in FEATURE_MAP_METHODS:
         raise ValueError(f"method must be one of {FEATURE_MAP_METHODS}, got {method!r}")
@@ -523,9 +550,13 @@ def fit_feature_map(
     batch_size = min(batch_size, eval_batch_size(x.shape[1:]))
     generator = torch.Generator().manual_seed(int(seed))
     total, outer, count, kept, per_image = 0.0, 0.0, 0, [], None
+    reused = [] if method == "student" else None  # the student's unflipped targets
     for i in range(0, x.shape[0], batch_size):
         f = local_features(trunk, to_device(x[i : i + batch_size], device))
         n, d, h, w = f.shape
+        if reused is not None:
+            fits = x.shape[0] * f[0].numel() <= FEATURE_STUDENT_TARGET_VALUES
+            reused = [*reused, f] if fits else None
         f = f.permute(0, 2, 3, 1).reshape(n, h * w, d)
         if method != "gaussian":
             if per_image is None:
@@ -557,4 +588,5 @@ def fit_feature_map(
         generator=generator,
         steps=FEATURE_STUDENT_STEPS if student_steps is None else student_steps,
         sigma=sigma,
+        features=None if reused is None else torch.cat(reused),
     )

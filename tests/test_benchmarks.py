@@ -171,12 +171,12 @@ def test_feature_trunk_tiny_run(tmp_path, tiny_parts):
     assert text.count("| brick 1 | grass 1 | gravel 1 | mean | min |") == 3
     only = tmp_path / "only.md"  # --feature-only: no fits, the feature map alone
     script.main(["--draws", "2", "--n-train", "8", "--n-test", "6", "--silhouettes", "",
-                 "--size", "32", "--feature-only", "--trunks", f"{other},3+7:256",
+                 "--size", "32", "--feature-only", "--trunks", f"{other},2+3:64",
                  "--config", "feature_map='nearest'",
                  "--out", str(only)])  # fmt: skip
     text = only.read_text()
     assert "nothing fitted" in text and "Image ROC AUC" not in text
-    assert "| 3+7:256 |" in text
+    assert "| 2+3:64 |" in text
     assert text.count("| brick 2 | grass 2 | gravel 2 | mean | min |") == 1
     with pytest.raises(SystemExit):
         script.main(["--draws", "0", "--silhouettes", ""])
@@ -239,3 +239,38 @@ def test_texture_draws_tiny_run(tmp_path):
     for draws in ("0", "1,3", "2"):
         with pytest.raises(SystemExit):
             script.main(["--draws", draws])
+
+
+@pytest.mark.slow
+def test_bench_feature_map_tiny_run(tmp_path):
+    """benchmarks/bench_feature_map.py: each method timed in its own process, a row each;
+    ``--append`` adds a labelled section under the first."""
+    bench = _load(SCRIPT.parent / "bench_feature_map.py")
+    out = tmp_path / "fit.md"
+    common = ["--n-train", "4", "--n-test", "2", "--size", "32", "--out", str(out)]
+    bench.main(["--methods", "nearest", *common])
+    bench.main(["--methods", "gaussian", "--channels", "3", "--label", "rgb", "--append",
+                *common])  # fmt: skip
+    text = out.read_text()
+    assert text.count("# Fit time of the feature map") == 1 and "## rgb: 4 training" in text
+    assert "3 channel(s)" in text and "1 channel(s)" in text
+    assert "| nearest |" in text and "| gaussian |" in text
+
+
+@pytest.mark.slow
+def test_student_batch_tiny_run(tmp_path):
+    """benchmarks/student_batch.py: a row per set with a cell per batch budget and the
+    mean; the package's budget is left as it was; draw 0 is refused."""
+    from sklearn_igd import _feature_map
+
+    script = _load(SCRIPT.parent / "student_batch.py")
+    out = tmp_path / "batch.md"
+    before = _feature_map.FEATURE_STUDENT_PIXELS
+    script.main(["--draws", "1", "--textures", "brick", "--crops", "2,1", "--n-train", "3",
+                 "--n-test", "4", "--steps", "2", "--out", str(out)])  # fmt: skip
+    assert _feature_map.FEATURE_STUDENT_PIXELS == before
+    text = out.read_text()
+    assert "| set | 2 crops/step: pixel AUROC, fit s | 1 crops/step:" in text
+    assert "| brick 1 | " in text and "| **mean** | " in text
+    with pytest.raises(SystemExit):
+        script.main(["--draws", "0"])

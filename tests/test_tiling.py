@@ -1,8 +1,8 @@
 """Large images as overlapping tiles (sklearn_igd.TiledDetector).
 
 One tiny inner IGDDetector (lite backbone, one epoch, global model) is fitted on the
-256 px tiles (stride 192, so that neighbours overlap by 64 px: 25 tiles per image) of two
-1024 x 1024 textures; the tests check the stitching against hand-cut tiles, that a
+128 px tiles (stride 96, so that neighbours overlap by 32 px: 25 tiles per image) of two
+512 x 512 textures; the tests check the stitching against hand-cut tiles, that a
 painted defect shows in the score and the map, the memory bound (one image's batch of
 tiles at a time), the size rules and the scikit-learn parameter contract. The default
 stride (half the tile) is checked on small images.
@@ -20,7 +20,7 @@ from sklearn_igd import IGDDetector, TiledDetector
 from sklearn_igd._patches import patch_grid
 
 TINY = {**FAST, "max_epochs": 1, "batch_size": 16}
-SIDE, TILE, STRIDE = 1024, 256, 192
+SIDE, TILE, STRIDE = 512, 128, 96
 
 
 def _texture(rng, h=SIDE, w=SIDE):
@@ -34,7 +34,11 @@ def _texture(rng, h=SIDE, w=SIDE):
     return np.clip(img, 0, 255).astype(np.uint8)
 
 
-def _paint_defect(img, top=400, left=600, side=96):
+#: The painted defect's square: top, left, side.
+DEFECT = (200, 300, 48)
+
+
+def _paint_defect(img, top=DEFECT[0], left=DEFECT[1], side=DEFECT[2]):
     """A copy of ``img`` with a black-and-white checkerboard (8 px squares) painted in."""
     out = img.copy()
     yy, xx = np.mgrid[0:side, 0:side]
@@ -61,7 +65,7 @@ def _hand_tiles(img):
 
 def test_fitted_attributes_and_outputs(tiled, images):
     assert tiled.tile_stride_ == STRIDE and tiled.n_channels_ == 1
-    assert tiled.n_tiles_ == 2 * 5 * 5  # 0, 192, ..., 768 in both directions
+    assert tiled.n_tiles_ == 2 * 5 * 5  # 0, 96, ..., 384 in both directions
     assert tiled.estimator_.input_shape_ == (1, TILE, TILE)
     assert tiled.estimator is not tiled.estimator_ and not hasattr(tiled.estimator, "net_")
     # offset_: the contamination percentile of the training images' (worst-tile) scores
@@ -98,7 +102,8 @@ def test_painted_defect_raises_score_and_heatmap(tiled, images):
     assert score[1] > score[0], score
     heat = tiled.predict_heatmap(defect[None])[0]
     inside = np.zeros((SIDE, SIDE), dtype=bool)
-    inside[400:496, 600:696] = True
+    top, left, side = DEFECT
+    inside[top : top + side, left : left + side] = True
     assert heat[inside].mean() > 1.5 * heat[~inside].mean()
 
 
@@ -123,12 +128,12 @@ def test_memory_is_one_batch_of_one_image(tiled, images, monkeypatch):
 
 
 def test_images_of_other_sizes(tiled, images):
-    X = [images[2][:300, :700], images[3][:512, :384, None]]  # (H, W) and (H, W, C)
+    X = [images[2][:150, :350], images[3][:256, :192, None]]  # (H, W) and (H, W, C)
     heat = tiled.predict_heatmap(X)
-    assert isinstance(heat, list) and [h.shape for h in heat] == [(300, 700), (512, 384)]
+    assert isinstance(heat, list) and [h.shape for h in heat] == [(150, 350), (256, 192)]
     assert tiled.anomaly_score(X).shape == (2,)
-    with _raises(ValueError, r"256 x 256", r"image 1 is 200 x 700"):
-        tiled.anomaly_score([images[2], images[2][:200, :700]])
+    with _raises(ValueError, r"128 x 128", r"image 1 is 100 x 350"):
+        tiled.anomaly_score([images[2], images[2][:100, :350]])
     with _raises(ValueError, "fitted on images with 1 channel", r"\[3\]"):
         tiled.anomaly_score(np.repeat(images[2:3, :, :, None], 3, axis=3))
 

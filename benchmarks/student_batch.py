@@ -2,7 +2,8 @@
 (validation draws; the feature map alone, no IGD fit)
 
 The student (``sklearn_igd._feature_map.train_student``) trains for a fixed number of
-steps on batches of at most ``FEATURE_STUDENT_PIXELS`` pixels, so its cost is that
+steps on batches of at most ``FEATURE_STUDENT_PIXELS`` pixels (``fit_feature_map``'s
+``student_pixels``), so its cost is that
 budget times the steps. For each validation draw and texture
 (``make_texture_defects(texture, n_train=100, n_test=200, size=64, random_state=draw)``,
 ``--n-train`` and ``--n-test``),
@@ -28,7 +29,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-import sklearn_igd._feature_map as feature_map
+from sklearn_igd._feature_map import fit_feature_map
 from sklearn_igd._scoring import gaussian_kernel_1d, smooth_maps
 from sklearn_igd.datasets import make_texture_defects
 from sklearn_igd.metrics import pixel_roc_auc
@@ -44,26 +45,23 @@ def measure(draw, texture, crops, n_train=100, n_test=200, steps=None):
     x_train = torch.from_numpy(d.images_train[:, None].astype(np.float32) / 255)
     x_test = torch.from_numpy(d.images_test[:, None].astype(np.float32) / 255)
     kernel = gaussian_kernel_1d(SIZE / 16)
-    out, before = {}, feature_map.FEATURE_STUDENT_PIXELS
-    try:
-        for n in crops:
-            feature_map.FEATURE_STUDENT_PIXELS = n * SIZE * SIZE
-            start = time.perf_counter()
-            fm = feature_map.fit_feature_map(
-                x_train,
-                batch_size=16,
-                device="cpu",
-                method="student",
-                seed=3,
-                sigma=SIZE / 16,
-                student_steps=steps,
-            )
-            seconds = time.perf_counter() - start
-            with torch.no_grad():
-                m = torch.cat([fm(b) for b in x_test.split(16)]).double()
-            out[n] = (pixel_roc_auc(d.masks_test, smooth_maps(m, kernel).numpy()), seconds)
-    finally:
-        feature_map.FEATURE_STUDENT_PIXELS = before
+    out = {}
+    for n in crops:
+        start = time.perf_counter()
+        fm = fit_feature_map(
+            x_train,
+            batch_size=16,
+            device="cpu",
+            method="student",
+            seed=3,
+            sigma=SIZE / 16,
+            student_steps=steps,
+            student_pixels=n * SIZE * SIZE,
+        )
+        seconds = time.perf_counter() - start
+        with torch.no_grad():
+            m = torch.cat([fm(b) for b in x_test.split(16)]).double()
+        out[n] = (pixel_roc_auc(d.masks_test, smooth_maps(m, kernel).numpy()), seconds)
     return out
 
 

@@ -435,16 +435,17 @@ def teacher_targets(trunk, x, budget, batch_size, device, generator, features=No
     return torch.cat(images), torch.cat(targets)
 
 
-def train_student(images, target, *, steps, generator, device):
+def train_student(images, target, *, steps, generator, device, pixels=None):
     """A :class:`FeatureStudent` fitted to ``target`` (m, d, h, w) standardised features
     of ``images`` (m, C, H, W) by Adam (1e-3, weight decay 1e-5, cosine decay) on the
-    mean squared error, ``steps`` steps of at most :data:`FEATURE_STUDENT_PIXELS`
-    pixels (at least one image); the initial weights and the batches drawn from
-    ``generator``'s seed. Returns it in eval mode."""
+    mean squared error, ``steps`` steps of at most ``pixels`` pixels (None:
+    :data:`FEATURE_STUDENT_PIXELS`; at least one image); the initial weights and the
+    batches drawn from ``generator``'s seed. Returns it in eval mode."""
     seed = int(torch.randint(2**31 - 1, (1,), generator=generator))
     with torch_seed(seed, device):
         student = FeatureStudent(images.shape[1], target.shape[1]).to(device)
-    batch = max(1, min(len(images), FEATURE_STUDENT_PIXELS // images[0, 0].numel()))
+    pixels = FEATURE_STUDENT_PIXELS if pixels is None else int(pixels)
+    batch = max(1, min(len(images), pixels // images[0, 0].numel()))
     opt = torch.optim.Adam(student.parameters(), 1e-3, weight_decay=1e-5)
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(opt, max(int(steps), 1))
     size = target.shape[-2:]
@@ -460,12 +461,15 @@ def train_student(images, target, *, steps, generator, device):
     return student.eval()
 
 
-def fit_student_map(nearest, x, *, batch_size, device, generator, steps, sigma, features=None):
+def fit_student_map(
+    nearest, x, *, batch_size, device, generator, steps, sigma, features=None, pixels=None
+):
     """The :class:`FeatureStudentMap` of a fitted :class:`FeatureNearestMap` and its
     training images ``x`` (n, C, H, W): the student trained on :func:`teacher_targets`,
     the two maps' scales measured on ``x`` after smoothing with a Gaussian of ``sigma``
     pixels (:func:`~sklearn_igd._scoring.smooth_maps`). ``features`` (n, d, h, w), when
-    given, are the trunk's features of ``x``, used instead of computing them again."""
+    given, are the trunk's features of ``x``, used instead of computing them again;
+    ``pixels`` is :func:`train_student`'s batch budget."""
     with torch.enable_grad():
         images, teacher = teacher_targets(
             nearest.trunk,
@@ -480,7 +484,9 @@ def fit_student_map(nearest, x, *, batch_size, device, generator, steps, sigma, 
         t_std = teacher.std((0, 2, 3)).clamp_min(1e-6)
         target = (teacher - t_mean[:, None, None]) / t_std[:, None, None]
         del teacher
-        student = train_student(images, target, steps=steps, generator=generator, device=device)
+        student = train_student(
+            images, target, steps=steps, generator=generator, device=device, pixels=pixels
+        )
         del images, target
     fmap = FeatureStudentMap(
         nearest.trunk,
@@ -520,6 +526,7 @@ def fit_feature_map(
     bank_size=FEATURE_MAP_BANK,
     trunk=None,
     student_steps=None,
+    student_pixels=None,
     sigma=0.0,
 ):
     """Fit the feature map (:class:`FeatureNearestMap` or :class:`FeatureGaussianMap`,
@@ -535,7 +542,8 @@ def fit_feature_map(
     :data:`FEATURE_MAP_CORESET_LOCATIONS` in all, and selects its ``bank_size`` bank
     vectors among them (:func:`greedy_coreset`); ``seed`` seeds the location sample and
     the selection. ``"student"`` then trains a student for ``student_steps`` steps (None:
-    :data:`FEATURE_STUDENT_STEPS`) and scales both maps by their spread over the training
+    :data:`FEATURE_STUDENT_STEPS`) of ``student_pixels`` pixels (None:
+    :data:`FEATURE_STUDENT_PIXELS`) and scales both maps by their spread over the training
     pixels smoothed with a Gaussian of ``sigma`` pixels, as the detector smooths its
     heatmap (:func:`fit_student_map`); the first pass's features of ``X`` serve again as
     the student's unflipped targets and for the scales when they hold at most
@@ -587,6 +595,7 @@ def fit_feature_map(
         device=device,
         generator=generator,
         steps=FEATURE_STUDENT_STEPS if student_steps is None else student_steps,
+        pixels=student_pixels,
         sigma=sigma,
         features=None if reused is None else torch.cat(reused),
     )

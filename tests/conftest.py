@@ -111,11 +111,11 @@ def fitted(digits):
 
 @pytest.fixture(scope="session")
 def local_fitted(mnist):
-    """A detector with the local model, fitted for one epoch on 48 MNIST threes."""
+    """A detector with the local model, fitted for one epoch on 24 MNIST threes."""
     from sklearn_igd import IGDDetector
 
     X, y = mnist
-    return IGDDetector(**FAST_LOCAL).fit(X[y == 3][:48])
+    return IGDDetector(**FAST_LOCAL).fit(X[y == 3][:24])
 
 
 class _Raises:

@@ -473,8 +473,8 @@ def test_patch_size_larger_than_image():
 
 def test_local_batch_size(local_fitted, digits):
     # auto: a pixel budget (2**18 values) and at most 16 x batch_size, capped at the
-    # number of training patches: 48 images x 36 patches of 8x8 here
-    assert local_fitted.local_net_.batch_size == min(16 * 16, 2**18 // 64, 48 * 36)
+    # number of training patches: 24 images x 36 patches of 8x8 here
+    assert local_fitted.local_net_.batch_size == min(16 * 16, 2**18 // 64, 24 * 36)
     X, y = digits
     det = IGDDetector(**{**FAST, "local": True, "local_batch_size": 8}).fit(X[y == 0][:40])
     assert det.local_net_.batch_size == 8
@@ -487,7 +487,7 @@ def test_failed_refit_leaves_the_previous_model_exactly(mnist):
     detector as it was: same nets, same threshold, same scores."""
     X, y = mnist
     det = IGDDetector(**{**FAST, "max_epochs": 1, "local": True, "patch_size": 12})
-    det.fit(X[y == 1][:32])
+    det.fit(X[y == 1][:16])
     before = dict(det.__dict__)
     scores = det.decision_function(X[:50])
     small = np.random.RandomState(0).randint(0, 255, (20, 8, 8)).astype(np.uint8)

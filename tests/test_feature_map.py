@@ -48,7 +48,7 @@ from sklearn_igd.metrics import pixel_roc_auc
 @pytest.fixture(scope="module")
 def data(mnist):
     X, y = mnist
-    return X[y == 3][:32], X[:24]
+    return X[y == 3][:16], X[:12]
 
 
 @pytest.fixture(scope="module")
@@ -138,7 +138,7 @@ def test_auto_is_on_with_the_local_model_and_the_balanced_heatmap(student_fitted
     assert student_fitted.feature_weight_ > 0
     for params in ({"heatmap": "paper"}, {"local": False}, {}):
         det = IGDDetector(**{**FAST_LOCAL, **params, "feature_map": "auto" if params else False})
-        det.fit(data[0][:16])
+        det.fit(data[0][:8])
         assert det.feature_map_ is None and det.feature_weight_ is None
         assert det.score_parts(data[1][:2], heatmap=True).feature_heatmap is None
 
@@ -164,8 +164,8 @@ def test_nearest_bank_holds_whitened_training_locations(feature_fitted, data):
     # the whitening makes Euclidean distances Mahalanobis ones: L L^T = cov^-1
     whiten = fm.whiten.double().numpy()
     np.testing.assert_allclose(whiten @ whiten.T, np.linalg.inv(cov), rtol=1e-3, atol=1e-3)
-    # 32 digits of 28 x 28 locations: every location is a candidate, 4,000 are kept ...
-    assert len(f) == 32 * 28 * 28 > FEATURE_MAP_BANK == fm.bank.shape[0]
+    # 16 digits of 28 x 28 locations: every location is a candidate, 4,000 are kept ...
+    assert len(f) == 16 * 28 * 28 > FEATURE_MAP_BANK == fm.bank.shape[0]
     w = (f - fm.mean.double().numpy()) @ whiten
     nearest = _min_squared_distance(fm.bank, w)
     # ... each one a whitened training location, none twice

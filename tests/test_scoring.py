@@ -35,7 +35,7 @@ from sklearn_igd._scoring import (
 @pytest.fixture(scope="module")
 def data(mnist):
     X, y = mnist
-    return X[y == 3][:48], X[:40]
+    return X[y == 3][:24], X[:20]
 
 
 def _smooth(maps, sigma):
@@ -149,7 +149,7 @@ def test_score_and_heatmap_formulas(local_fitted, data):
         parts.heatmap, parts.global_heatmap + parts.local_heatmap, rtol=1e-12
     )
     np.testing.assert_array_equal(det.predict_heatmap(X), parts.heatmap)
-    assert parts.heatmap.dtype == np.float64 and parts.heatmap.shape == (40, 28, 28)
+    assert parts.heatmap.dtype == np.float64 and parts.heatmap.shape == (20, 28, 28)
 
 
 def test_paper_heatmap_is_eq16_and_sets_the_local_score(local_fitted, data):

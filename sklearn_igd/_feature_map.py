@@ -562,9 +562,12 @@ def fit_feature_map(
     for i in range(0, x.shape[0], batch_size):
         f = local_features(trunk, to_device(x[i : i + batch_size], device))
         n, d, h, w = f.shape
-        if reused is not None:
+        if i == 0 and reused is not None:
+            # decided once: every image's features hold the same number of values
             fits = x.shape[0] * f[0].numel() <= FEATURE_STUDENT_TARGET_VALUES
-            reused = [*reused, f] if fits else None
+            reused = reused if fits else None
+        if reused is not None:
+            reused.append(f)
         f = f.permute(0, 2, 3, 1).reshape(n, h * w, d)
         if method != "gaussian":
             if per_image is None:

@@ -34,6 +34,8 @@ from sklearn_igd._scoring import (
 
 @pytest.fixture(scope="module")
 def data(mnist):
+    """``(X_train, X)``: the training images of conftest's ``local_fitted`` (the tests
+    compare its statistics with them) and 20 test images."""
     X, y = mnist
     return X[y == 3][:24], X[:20]
 

@@ -79,6 +79,7 @@ def main(argv=None):
     parser.add_argument("--out", default=str(HERE / "results" / "feature_map_fit_cpu.md"))
     parser.add_argument("--append", action="store_true", help="add a section to --out")
     parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = parser.parse_args(argv)
     config = (args.texture, args.n_train, args.n_test, args.size, args.channels, args.threads)
     if args.child:
@@ -86,11 +87,9 @@ def main(argv=None):
         return
     rows = []
     for method in args.methods.split(","):
+        # the child parses the same arguments; --child makes it measure and print only
         res = subprocess.run(
-            [sys.executable, __file__, "--child", method, "--texture", args.texture,
-             "--n-train", str(args.n_train), "--n-test", str(args.n_test),
-             "--size", str(args.size), "--channels", str(args.channels),
-             "--threads", str(args.threads)],
+            [sys.executable, __file__, *argv, "--child", method],
             capture_output=True, text=True, check=True,
         )  # fmt: skip
         rows.append(json.loads(res.stdout.strip().splitlines()[-1]))
@@ -98,7 +97,7 @@ def main(argv=None):
     import torch
 
     command = "python benchmarks/bench_feature_map.py " + shlex.join(
-        a for a in (argv if argv is not None else sys.argv[1:]) if a != "--append"
+        a for a in argv if a != "--append"
     )
     title = __doc__.splitlines()[0].replace("``", "`")
     lines = [] if args.append else [f"# {title}", ""]

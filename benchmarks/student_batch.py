@@ -30,7 +30,7 @@ import numpy as np
 import torch
 
 from sklearn_igd._feature_map import fit_feature_map
-from sklearn_igd._scoring import gaussian_kernel_1d, smooth_maps
+from sklearn_igd._scoring import auto_heatmap_sigma, gaussian_kernel_1d, smooth_maps
 from sklearn_igd.datasets import make_texture_defects
 from sklearn_igd.metrics import pixel_roc_auc
 
@@ -44,7 +44,8 @@ def measure(draw, texture, crops, n_train=100, n_test=200, steps=None):
     d = make_texture_defects(texture, n_train=n_train, n_test=n_test, size=SIZE, random_state=draw)
     x_train = torch.from_numpy(d.images_train[:, None].astype(np.float32) / 255)
     x_test = torch.from_numpy(d.images_test[:, None].astype(np.float32) / 255)
-    kernel = gaussian_kernel_1d(SIZE / 16)
+    sigma = auto_heatmap_sigma(SIZE, SIZE)  # the detector's smoothing
+    kernel = gaussian_kernel_1d(sigma)
     out = {}
     for n in crops:
         start = time.perf_counter()
@@ -54,7 +55,7 @@ def measure(draw, texture, crops, n_train=100, n_test=200, steps=None):
             device="cpu",
             method="student",
             seed=3,
-            sigma=SIZE / 16,
+            sigma=sigma,
             student_steps=steps,
             student_pixels=n * SIZE * SIZE,
         )

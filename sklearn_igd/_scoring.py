@@ -223,10 +223,13 @@ class IGDScorer(nn.Module):
     global_weights : array of shape (2,) or None
         Weights of the global model's reconstruction term ``l_r`` and Gaussian term in
         ``s_G``; None: ones (eq. 14, ``s_G = l_r + l_h``).
+    score_weights : array of shape (2,) or None
+        Weights of the standardised ``s_G`` and ``s_L`` in the score (with the local
+        model); None: ones.
 
     The score is ``s = s_G`` without the local model (eq. 14) and
-    ``s = (s_G - score_center[0]) / score_scale[0] + (s_L - score_center[1]) /
-    score_scale[1]`` with it (eq. 13-15); the heatmap is
+    ``s = w_G (s_G - score_center[0]) / score_scale[0] + w_L (s_L - score_center[1]) /
+    score_scale[1]`` with it (eq. 13-15, ``w = score_weights``); the heatmap is
     ``sum_model G_sigma * (sum_term weight * term)`` (eq. 16-17, then smoothed), plus
     ``G_sigma * (feature_weight * feature_map)``.
     """
@@ -243,6 +246,7 @@ class IGDScorer(nn.Module):
         feature_map=None,
         feature_weight=1.0,
         global_weights=None,
+        score_weights=None,
     ):
         super().__init__()
         self.feature_map = feature_map
@@ -255,6 +259,8 @@ class IGDScorer(nn.Module):
         self.register_buffer("score_center", center.double())
         gw = torch.ones(2) if global_weights is None else torch.as_tensor(global_weights)
         self.register_buffer("global_weights", gw.double())
+        sw = torch.ones(2) if score_weights is None else torch.as_tensor(score_weights)
+        self.register_buffer("score_weights", sw.double())
         self.local_score = local_score
         weights = torch.ones(2, 2) if heatmap_weights is None else torch.as_tensor(heatmap_weights)
         self.register_buffer("heatmap_weights", weights.double())
@@ -300,8 +306,8 @@ class IGDScorer(nn.Module):
             p_r, p_h = self.local_model.score_terms(x)
             out["local_score"] = (p_r + p_h).amax(dim=1).double()
         if self.local_model is not None:
-            c, s = self.score_center, self.score_scale
-            score = (score - c[0]) / s[0] + (out["local_score"] - c[1]) / s[1]
+            c, s, w = self.score_center, self.score_scale, self.score_weights
+            score = w[0] * (score - c[0]) / s[0] + w[1] * (out["local_score"] - c[1]) / s[1]
         out["score"] = score
         if not (heatmap or terms):
             return out
@@ -382,6 +388,7 @@ def inference_scorer(scorer):
         feature_map=scorer.feature_map,
         feature_weight=scorer.feature_weight,
         global_weights=scorer.global_weights,
+        score_weights=scorer.score_weights,
     )
 
 

@@ -46,11 +46,12 @@ def _dims(value_info):
 
 @pytest.fixture(scope="module")
 def rgb():
-    """A detector with the local model on 16 px RGB images (3x3 patches of 8 px)."""
+    """A detector with the local model on 16 px RGB images (3x3 patches of 8 px), the
+    global part of its score weighted 0.5 (``score_weights_`` is in the graph too)."""
     rng = np.random.RandomState(0)
     base = np.linspace(0, 255, 16)[None, :, None] * np.ones((1, 1, 3))
     X = np.clip(base + rng.normal(0, 20, size=(40, 16, 16, 3)), 0, 255).astype(np.uint8)
-    det = IGDDetector(**FAST_LOCAL).fit(X[:32])
+    det = IGDDetector(**FAST_LOCAL, global_score_weight=0.5).fit(X[:32])
     return det, X
 
 

@@ -325,6 +325,27 @@ def test_offset_uses_the_combined_score(local_fitted, data):
     assert det.offset_ == pytest.approx(expected, rel=1e-9)
 
 
+@pytest.mark.parametrize("weight", [0.0, 0.25])
+def test_global_score_weight_weighs_the_standardised_global_part(local_fitted, data, weight):
+    """``s = w z_G + z_L``: the same models and parts as the default (same seed), only
+    the sum and the threshold differ; 0 ranks by the local part alone."""
+    X_train, X = data
+    det = IGDDetector(**FAST_LOCAL, global_score_weight=weight, contamination=0.1)
+    det.fit(X_train)
+    ref, parts = local_fitted.score_parts(X), det.score_parts(X)
+    np.testing.assert_allclose(parts.global_score, ref.global_score, rtol=1e-5)
+    np.testing.assert_allclose(parts.local_score, ref.local_score, rtol=1e-5)
+    np.testing.assert_allclose(det.score_center_, local_fitted.score_center_, rtol=1e-5)
+    np.testing.assert_array_equal(det.score_weights_, [weight, 1.0])
+    np.testing.assert_array_equal(local_fitted.score_weights_, [1.0, 1.0])
+    c, sd = det.score_center_, det.score_scale_
+    z_g, z_l = (parts.global_score - c[0]) / sd[0], (parts.local_score - c[1]) / sd[1]
+    np.testing.assert_allclose(parts.score, weight * z_g + z_l, rtol=1e-9, atol=1e-12)
+    assert not np.allclose(parts.score, ref.score)
+    expected = np.percentile(-det.anomaly_score(X_train), 10.0)
+    assert det.offset_ == pytest.approx(expected, rel=1e-9)
+
+
 def test_digits_with_one_patch(digits):
     """8x8 digits: a single 8 px patch per image; the scales stay finite and positive."""
     X, y = digits

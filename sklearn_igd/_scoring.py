@@ -306,8 +306,8 @@ class IGDScorer(nn.Module):
             p_r, p_h = self.local_model.score_terms(x)
             out["local_score"] = (p_r + p_h).amax(dim=1).double()
         if self.local_model is not None:
-            c, s, w = self.score_center, self.score_scale, self.score_weights
-            score = w[0] * (score - c[0]) / s[0] + w[1] * (out["local_score"] - c[1]) / s[1]
+            c, s, sw = self.score_center, self.score_scale, self.score_weights
+            score = sw[0] * (score - c[0]) / s[0] + sw[1] * (out["local_score"] - c[1]) / s[1]
         out["score"] = score
         if not (heatmap or terms):
             return out

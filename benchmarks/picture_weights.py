@@ -30,7 +30,11 @@ variant exactly as ``_fit_thresholds`` and the scorer do:
   top 10% of that heatmap;
 - ``global`` weight ``g``: ``s = g z_G + z_L`` with each part standardised on the
   training crops (``g = 1`` is the default, ``g = 0`` the local score alone;
-  ``IGDDetector(global_score_weight=g)``); ``max``: ``max(z_G, z_L)``.
+  ``IGDDetector(global_score_weight=g)``); ``max``: ``max(z_G, z_L)``;
+- feature-map weight ``m`` (with the default student ``b = 1``): the heatmap is the
+  models' maps plus ``m`` times the weighted feature map (``m = 1`` is the default,
+  ``m = 0`` the models' maps alone); ``"alone"``: the feature map alone, as heatmap and
+  as the local score's source.
 
 The default variant is rebuilt and compared with the detector's own score and heatmap
 (the largest difference is printed; it must be at rounding level). Image ROC AUC and
@@ -68,7 +72,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from heldout_pictures import PICTURES, load_picture  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "examples"))
-from default_budget import SHAPES, silhouettes  # noqa: E402
+from default_budget import SHAPES, parse_config, silhouettes  # noqa: E402
 from demo_textures import DATA_PARAMS, TEXTURE_PARAMS, TEXTURES  # noqa: E402
 
 #: scikit-image photographs (no download, at least 128 px high) that are neither a design
@@ -77,6 +81,8 @@ VALIDATION_PICTURES = ("coins", "coffee", "chelsea", "rocket", "clock", "retina"
 STUDENT_WEIGHTS = (0.0, 0.5, 1.0, 2.0)
 #: ``"max"``: ``s = max(z_G, z_L)`` instead of a weighted sum.
 GLOBAL_WEIGHTS = (0.0, 0.25, 0.5, 1.0, "max")
+#: ``"alone"``: the feature map without the models' maps.
+FEATURE_WEIGHTS = (0.0, 0.5, 1.0, 1.5, 2.0, "alone")
 #: silhouette sets as ``default_budget.py --data silhouettes`` draws them.
 SILHOUETTE_PARAMS = dict(n_train=200, n_test=300, size=64)
 assert not set(VALIDATION_PICTURES) & set(PICTURES + TEXTURES)
@@ -127,20 +133,27 @@ def silhouette_set(normal, draw, n_train, n_test, size):
     return data[normal][0], X_test, anomalous, np.zeros((0,), bool)
 
 
-def fit_set(name, draw, cache):
-    """Fit the defaults on one set and cache its parts (``cache/name-draw.npz``)."""
+def fit_set(name, draw, cache, data_params=None, config=None):
+    """Fit the defaults on one set and cache its parts (``cache/name-draw.npz``).
+
+    ``data_params``: ``n_train``, ``n_test`` and ``size`` where they differ from the
+    protocol's (``DATA_PARAMS``, ``SILHOUETTE_PARAMS``); ``config``: detector parameters
+    beside the defaults (tiny runs only: the results use none)."""
     path = Path(cache) / f"{name}-{draw}.npz"
     if path.exists():
         return path
+    data_params = data_params or {}
     if name in SHAPES:
-        X_train, X_test, anomalous, masks = silhouette_set(name, draw, **SILHOUETTE_PARAMS)
+        params = SILHOUETTE_PARAMS | data_params
+        X_train, X_test, anomalous, masks = silhouette_set(name, draw, **params)
     else:
         source = name if name in TEXTURES else load_picture(name)
-        data = make_texture_defects(source, random_state=draw, **DATA_PARAMS)
+        data = make_texture_defects(source, random_state=draw, **(DATA_PARAMS | data_params))
         X_train, X_test = data.images_train, data.images_test
         anomalous, masks = data.y_test == -1, data.masks_test.astype(bool)
     t0 = time.perf_counter()
-    det = IGDDetector(random_state=draw, **TEXTURE_PARAMS).fit(X_train)
+    params = TEXTURE_PARAMS | (config or {})
+    det = IGDDetector(random_state=draw, **params).fit(X_train)
     fit_s = time.perf_counter() - t0
     tr, te = collect(det, X_train), collect(det, X_test)
     arrays = {f"train_{k}": v for k, v in tr.items()} | {f"test_{k}": v for k, v in te.items()}
@@ -157,10 +170,10 @@ def fit_set(name, draw, cache):
     return path
 
 
-def variant(d, b, g, standardised=False):
-    """``(image score, heatmap)`` of the test crops for student weight ``b`` and global
-    weight ``g``, built as the detector builds its own (see the module docstring);
-    ``standardised``: ``(z_G, z_L)`` (2, n_test) instead."""
+def variant(d, b, g, standardised=False, m=1.0):
+    """``(image score, heatmap)`` of the test crops for student weight ``b``, global
+    weight ``g`` and feature-map weight ``m``, built as the detector builds its own (see
+    the module docstring); ``standardised``: ``(z_G, z_L)`` (2, n_test) instead."""
     s_n, s_e = d["train_scales"]
 
     def fmap(split):
@@ -171,7 +184,10 @@ def variant(d, b, g, standardised=False):
     weight = d["train_models"][idx].astype(np.float64).std() / fmap("train")[idx].std()
     parts = {}
     for split in ("train", "test"):
-        heat = d[f"{split}_models"] + weight * fmap(split)
+        if m == "alone":
+            heat = fmap(split)
+        else:
+            heat = d[f"{split}_models"] + m * weight * fmap(split)
         local = top_fraction_mean(torch.from_numpy(heat)).numpy()
         parts[split] = (np.vstack([d[f"{split}_global_score"], local]), heat)
     center = parts["train"][0].mean(axis=1, keepdims=True)
@@ -205,45 +221,89 @@ def analyse(paths):
                     has_masks = d["masks"].ndim == 3
                     pixel = pixel_roc_auc(d["masks"], heat) if has_masks else np.nan
                 rows[name, b, g] = (roc_auc_score(d["y"], score), pixel)
+        for m in FEATURE_WEIGHTS:
+            for g in (1.0, 0.0):
+                score, heat = variant(d, 1.0, g, m=m)
+                pixel = pixel_roc_auc(d["masks"], heat) if d["masks"].ndim == 3 else np.nan
+                rows[name, "m", m, g] = (roc_auc_score(d["y"], score), pixel)
     return rows, worst, shift
 
 
+def groups_of(names, with_shapes=True):
+    """``{group: [set names]}``: photographs, textures and (``with_shapes``) silhouettes,
+    and the photographs and textures per draw where there is more than one draw."""
+    kind = {n: n.rsplit("-", 1)[0] for n in names}
+    draw = {n: n.rsplit("-", 1)[1] for n in names}
+    groups = {}
+    for label, test in (
+        ("photographs", lambda n: kind[n] not in TEXTURES + SHAPES),
+        ("textures", lambda n: kind[n] in TEXTURES),
+        ("silhouettes", lambda n: kind[n] in SHAPES and with_shapes),
+    ):
+        members = [n for n in names if test(n)]
+        if not members:
+            continue
+        groups[label] = members
+        draws = sorted({draw[n] for n in members})
+        if len(draws) > 1:
+            for k in draws:
+                groups[f"{label} {k}"] = [n for n in members if draw[n] == k]
+    return groups
+
+
+def markdown(title, names, groups, rows):
+    """Markdown: ``rows`` ``[(label cells, {set: value})]``, one column per set, then the
+    mean of each group (and its minimum for the groups over all draws)."""
+    stat_names = [f"mean {k}" + ("" if " " in k else f" | min {k}") for k in groups]
+    n_stats = sum(1 if " " in k else 2 for k in groups)
+    n_labels = len(rows[0][0])
+    lines = [f"{title}\n", "| " + " | ".join(list(LABELS[n_labels]) + names + stat_names) + " |"]
+    lines.append("|---" * (n_labels + len(names) + n_stats) + "|")
+    for labels, v in rows:
+        stats = []
+        for k, group in groups.items():
+            stats.append(np.mean([v[n] for n in group]))
+            if " " not in k:
+                stats.append(np.min([v[n] for n in group]))
+        lines.append(
+            "| "
+            + " | ".join(
+                list(labels) + [f"{v[n]:.4f}" for n in names] + [f"{x:.4f}" for x in stats]
+            )
+            + " |"
+        )
+    return "\n".join(lines)
+
+
+#: The label columns of :func:`markdown`'s tables, by their number.
+LABELS = {1: ("feature weight m",), 2: ("student b", "global g")}
+
+
 def table(rows, names, metric, title):
-    """Markdown: one row per variant, one column per set, the two means."""
-    kind = {n: n.split("-")[0] for n in names}
-    groups = {
-        "photographs": [n for n in names if kind[n] not in TEXTURES + SHAPES],
-        "textures": [n for n in names if kind[n] in TEXTURES],
-        "silhouettes": [n for n in names if kind[n] in SHAPES and metric == 0],
-    }
-    groups = {k: v for k, v in groups.items() if v}
+    """One row per student and global weight, one column per set, the group means."""
     if metric == 1:
-        names = [n for n in names if kind[n] not in SHAPES]
-    lines = [
-        f"{title}\n",
-        "| student b | global g | "
-        + " | ".join(names)
-        + "".join(f" | mean {k} | min {k}" for k in groups)
-        + " |",
-        "|---" * (len(names) + 2 + 2 * len(groups)) + "|",
-    ]
+        names = [n for n in names if n.rsplit("-", 1)[0] not in SHAPES]
+    groups = groups_of(names, with_shapes=metric == 0)
+    lines = []
     for b in STUDENT_WEIGHTS:
         for g in GLOBAL_WEIGHTS:
             if metric == 1 and g != 1.0:
                 continue  # the heatmap does not depend on g
-            v = {n: rows[n, b, g][metric] for n in names}
-            stats = []
-            for group in groups.values():
-                stats += [np.mean([v[n] for n in group]), np.min([v[n] for n in group])]
             mark = " (default)" if (b, g) == (1.0, 1.0) else ""
-            lines.append(
-                f"| {b:g}{mark} | {g} | "
-                + " | ".join(f"{v[n]:.4f}" for n in names)
-                + " | "
-                + " | ".join(f"{s:.4f}" for s in stats)
-                + " |"
-            )
-    return "\n".join(lines)
+            lines.append(((f"{b:g}{mark}", str(g)), {n: rows[n, b, g][metric] for n in names}))
+    return markdown(title, names, groups, lines)
+
+
+def feature_table(rows, names, metric, g, title):
+    """One row per feature-map weight ``m`` (student ``b = 1``, global weight ``g``)."""
+    if metric == 1:
+        names = [n for n in names if n.rsplit("-", 1)[0] not in SHAPES]
+    groups = groups_of(names, with_shapes=metric == 0)
+    lines = []
+    for m in FEATURE_WEIGHTS:
+        label = f"{m:g}" + (" (default)" if m == 1.0 else "") if m != "alone" else m
+        lines.append(((label,), {n: rows[n, "m", m, g][metric] for n in names}))
+    return markdown(title, names, groups, lines)
 
 
 def main(argv=None):
@@ -254,38 +314,59 @@ def main(argv=None):
     parser.add_argument("--picture-draw", type=int, default=1)
     parser.add_argument("--shapes", default="", help="normal silhouettes, e.g. disk,square")
     parser.add_argument("--shape-seed", type=int, default=7, help="silhouette draw (not 0)")
+    parser.add_argument("--n-train", type=int, default=None, help="default: the protocol's")
+    parser.add_argument("--n-test", type=int, default=None, help="default: the protocol's")
+    parser.add_argument("--size", type=int, default=None, help="default: 64")
+    parser.add_argument("--config", default="", help="extra detector parameters (tiny runs)")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--cache", required=True, help="folder for the fitted parts (npz)")
     parser.add_argument("--analyse-only", action="store_true")
     parser.add_argument("--out", default=None)
     args = parser.parse_args(argv)
+    draws = [int(k) for k in args.draws.split(",") if k]
+    if {0, 3, 4, 5} & set(draws) or 0 in (args.picture_draw, args.shape_seed):
+        parser.error(
+            f"--draws {args.draws!r}, --picture-draw {args.picture_draw}, --shape-seed "
+            f"{args.shape_seed}: expected validation draws (not 0, the tests' and demos' "
+            "data; texture draws not 3-5 either, texture_draws.py's held-out draws)"
+        )
     torch.set_num_threads(args.threads)
     sets = [(p, args.picture_draw) for p in args.pictures.split(",") if p]
-    sets += [(t, int(k)) for k in args.draws.split(",") for t in args.textures.split(",") if t]
+    sets += [(t, k) for k in draws for t in args.textures.split(",") if t]
     sets += [(s, args.shape_seed) for s in args.shapes.split(",") if s]
+    data_params = {
+        k: v
+        for k, v in dict(n_train=args.n_train, n_test=args.n_test, size=args.size).items()
+        if v is not None
+    }
+    config = parse_config(args.config)
     t0 = time.perf_counter()
     if args.analyse_only:
         paths = [Path(args.cache) / f"{n}-{k}.npz" for n, k in sets]
     else:
-        paths = [fit_set(n, k, args.cache) for n, k in sets]
+        paths = [fit_set(n, k, args.cache, data_params, config) for n, k in sets]
     rows, worst, shift = analyse(paths)
+    data = DATA_PARAMS | data_params
     names = [Path(p).stem for p in paths]
     fit_s = sum(float(np.load(p)["fit_s"]) for p in paths)
     text = "\n\n".join(
         [
-            "# Student and global weights on validation photographs and textures",
+            "# Student, global and feature-map weights on validation photographs and textures",
             f"Command: `python benchmarks/picture_weights.py {shlex.join(sys.argv[1:])}`  \n"
             f"Machine: {platform.machine()}, {torch.get_num_threads()} torch thread(s), torch "
             f"{torch.__version__}; {datetime.date.today().isoformat()}; fits {fit_s:.0f} s, "
             f"this run {time.perf_counter() - t0:.0f} s.  \n"
-            f"Data: `make_texture_defects(source, n_train={DATA_PARAMS['n_train']}, "
-            f"n_test={DATA_PARAMS['n_test']}, size={DATA_PARAMS['size']}, random_state=draw)`"
+            f"Data: `make_texture_defects(source, n_train={data['n_train']}, "
+            f"n_test={data['n_test']}, size={data['size']}, random_state=draw)`"
             "; sets named `source-draw`. `IGDDetector(random_state=draw)`, one fit per set; "
             "the variants are rebuilt from its parts (module docstring). The default "
             f"rebuilt differs from the detector's own output by at most {worst:.1e} "
             "(relative).",
             table(rows, names, 0, "Image ROC AUC:"),
             table(rows, names, 1, "Pooled pixel ROC AUC (does not depend on g):"),
+            feature_table(rows, names, 1, 1.0, "Pooled pixel ROC AUC by feature-map weight m:"),
+            feature_table(rows, names, 0, 1.0, "Image ROC AUC by feature-map weight m (g = 1):"),
+            feature_table(rows, names, 0, 0.0, "Image ROC AUC by feature-map weight m (g = 0):"),
             "The default's standardised parts on the *normal* test crops, mean (standard "
             "deviation); 0 (1) on the training crops by construction:\n\n"
             "| part | "

@@ -277,3 +277,40 @@ def test_student_batch_tiny_run(tmp_path):
     assert "| brick 1 | " in text and "| **mean** | " in text
     with pytest.raises(SystemExit):
         script.main(["--draws", "0"])
+
+
+@pytest.mark.slow
+def test_picture_weights_tiny_run(tmp_path, monkeypatch):
+    """benchmarks/picture_weights.py: tiny fits of a photograph and a silhouette set
+    (the default student map, trained for a few steps) rebuild the detector's own score and
+    heatmap to rounding, and write every table; ``--analyse-only`` reads the cached fits
+    and fits nothing; test and held-out draws are refused."""
+    from sklearn_igd import _feature_map
+
+    monkeypatch.setattr(_feature_map, "FEATURE_STUDENT_STEPS", 3)
+    script = _load(SCRIPT.parent / "picture_weights.py")
+    out, cache = tmp_path / "weights.md", tmp_path / "cache"
+    argv = ["--pictures", "coins", "--textures", "", "--shapes", "disk",
+            "--n-train", "8", "--n-test", "12", "--size", "32", "--threads", "1",
+            "--cache", str(cache), "--out", str(out),
+            "--config", "max_epochs=1,batch_size=4,pretrain=None,local=True"]  # fmt: skip
+    script.main(argv)
+    assert sorted(p.name for p in cache.iterdir()) == ["coins-1.npz", "disk-7.npz"]
+    text = out.read_text()
+    assert "n_train=8, n_test=12, size=32" in text
+    worst = float(text.split("by at most ")[1].split(" ")[0])
+    assert worst < 1e-4  # the rebuilt default is the detector's own output
+    for title in ("Image ROC AUC:", "Pooled pixel ROC AUC (does not depend on g):",
+                  "Pooled pixel ROC AUC by feature-map weight m:",
+                  "Image ROC AUC by feature-map weight m (g = 0):"):  # fmt: skip
+        assert title in text
+    image = text.split("Image ROC AUC:")[1].split("\n\n")[1].splitlines()
+    assert image[0].startswith("| student b | global g | coins-1 | disk-7 | mean photographs")
+    assert len(image) == 2 + 4 * 5  # header, rule, student x global weights
+    assert "| 1 (default) | 1.0 | " in text and "| alone | " in text
+    (cache / "disk-7.npz").rename(cache / "kept.npz")
+    with pytest.raises(FileNotFoundError):  # --analyse-only fits nothing
+        script.main(argv + ["--analyse-only"])
+    for bad in (["--draws", "0"], ["--draws", "3"], ["--picture-draw", "0"]):
+        with pytest.raises(SystemExit):
+            script.main(["--cache", str(cache), *bad])

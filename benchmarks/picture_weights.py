@@ -42,8 +42,8 @@ pooled pixel ROC AUC per set; means over the photographs, the textures and the
 silhouettes; and how far the default's standardised parts ``z_G``, ``z_L`` of the
 normal test crops lie from the training crops' (0, 1).
 
-    python benchmarks/picture_weights.py --shapes ellipse,square --cache /tmp/pw \\
-        --out benchmarks/results/picture_weights.md
+    python benchmarks/picture_weights.py --picture-draws 1,2 --shapes ellipse,square \\
+        --cache /tmp/pw --out benchmarks/results/picture_weights.md
     python benchmarks/picture_weights.py --cache /tmp/pw --analyse-only --out ...
 """
 
@@ -311,7 +311,7 @@ def main(argv=None):
     parser.add_argument("--pictures", default=",".join(VALIDATION_PICTURES))
     parser.add_argument("--textures", default=",".join(TEXTURES))
     parser.add_argument("--draws", default="1,2", help="texture draws (validation)")
-    parser.add_argument("--picture-draw", type=int, default=1)
+    parser.add_argument("--picture-draws", default="1", help="photograph draws, e.g. 1,2")
     parser.add_argument("--shapes", default="", help="normal silhouettes, e.g. disk,square")
     parser.add_argument("--shape-seed", type=int, default=7, help="silhouette draw (not 0)")
     parser.add_argument("--n-train", type=int, default=None, help="default: the protocol's")
@@ -324,14 +324,15 @@ def main(argv=None):
     parser.add_argument("--out", default=None)
     args = parser.parse_args(argv)
     draws = [int(k) for k in args.draws.split(",") if k]
-    if {0, 3, 4, 5} & set(draws) or 0 in (args.picture_draw, args.shape_seed):
+    picture_draws = [int(k) for k in args.picture_draws.split(",") if k]
+    if {0, 3, 4, 5} & set(draws) or 0 in picture_draws + [args.shape_seed]:
         parser.error(
-            f"--draws {args.draws!r}, --picture-draw {args.picture_draw}, --shape-seed "
+            f"--draws {args.draws!r}, --picture-draws {args.picture_draws!r}, --shape-seed "
             f"{args.shape_seed}: expected validation draws (not 0, the tests' and demos' "
             "data; texture draws not 3-5 either, texture_draws.py's held-out draws)"
         )
     torch.set_num_threads(args.threads)
-    sets = [(p, args.picture_draw) for p in args.pictures.split(",") if p]
+    sets = [(p, k) for k in picture_draws for p in args.pictures.split(",") if p]
     sets += [(t, k) for k in draws for t in args.textures.split(",") if t]
     sets += [(s, args.shape_seed) for s in args.shapes.split(",") if s]
     data_params = {

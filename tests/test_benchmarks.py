@@ -311,6 +311,6 @@ def test_picture_weights_tiny_run(tmp_path, monkeypatch):
     (cache / "disk-7.npz").rename(cache / "kept.npz")
     with pytest.raises(FileNotFoundError):  # --analyse-only fits nothing
         script.main(argv + ["--analyse-only"])
-    for bad in (["--draws", "0"], ["--draws", "3"], ["--picture-draw", "0"]):
+    for bad in (["--draws", "0"], ["--draws", "3"], ["--picture-draws", "0"]):
         with pytest.raises(SystemExit):
             script.main(["--cache", str(cache), *bad])

@@ -170,10 +170,10 @@ def fit_set(name, draw, cache, data_params=None, config=None):
     return path
 
 
-def variant(d, b, g, standardised=False, m=1.0):
-    """``(image score, heatmap)`` of the test crops for student weight ``b``, global
-    weight ``g`` and feature-map weight ``m``, built as the detector builds its own (see
-    the module docstring); ``standardised``: ``(z_G, z_L)`` (2, n_test) instead."""
+def rebuild(d, b, m=1.0):
+    """``(z, heatmap)``: the standardised parts ``(z_G, z_L)`` (2, n_test) and the heatmap
+    (n_test, H, W) of the test crops for student weight ``b`` and feature-map weight
+    ``m``, built as the detector builds its own (see the module docstring)."""
     s_n, s_e = d["train_scales"]
 
     def fmap(split):
@@ -192,40 +192,41 @@ def variant(d, b, g, standardised=False, m=1.0):
         parts[split] = (np.vstack([d[f"{split}_global_score"], local]), heat)
     center = parts["train"][0].mean(axis=1, keepdims=True)
     scale = parts["train"][0].std(axis=1, keepdims=True)
-    z = (parts["test"][0] - center) / scale
-    if standardised:
-        return z
-    score = np.maximum(z[0], z[1]) if g == "max" else g * z[0] + z[1]
-    return score, parts["test"][1]
+    return (parts["test"][0] - center) / scale, parts["test"][1]
+
+
+def image_score(z, g):
+    """The image score from the standardised parts ``z`` (2, n) for global weight ``g``."""
+    return np.maximum(z[0], z[1]) if g == "max" else g * z[0] + z[1]
 
 
 def analyse(paths):
-    """Per set and variant: image and pooled pixel ROC AUC; and the rebuild's check."""
+    """Per set and variant: image and pooled pixel ROC AUC (the heatmap, which does not
+    depend on ``g``, is rebuilt and scored once per ``b`` and ``m``); and the rebuild's
+    check."""
     rows, worst, shift = {}, 0.0, {}
     for path in paths:
         d = dict(np.load(path))
         name = Path(path).stem
-        z = variant(d, 1.0, 1.0, standardised=True)[:, ~d["y"]]
-        shift[name] = (z.mean(axis=1), z.std(axis=1))
-        score, heat = variant(d, 1.0, 1.0)
+        has_masks = d["masks"].ndim == 3  # silhouettes have none
+        z, heat = rebuild(d, 1.0)
+        shift[name] = (z[:, ~d["y"]].mean(axis=1), z[:, ~d["y"]].std(axis=1))
+        score = image_score(z, 1.0)
         worst = max(
             worst,
             np.abs(score - d["test_score"]).max() / np.abs(d["test_score"]).max(),
             np.abs(heat - d["test_heatmap"]).max() / np.abs(d["test_heatmap"]).max(),
         )
         for b in STUDENT_WEIGHTS:
-            pixel = None
+            z, heat = rebuild(d, b)
+            pixel = pixel_roc_auc(d["masks"], heat) if has_masks else np.nan
             for g in GLOBAL_WEIGHTS:
-                score, heat = variant(d, b, g)
-                if pixel is None:
-                    has_masks = d["masks"].ndim == 3
-                    pixel = pixel_roc_auc(d["masks"], heat) if has_masks else np.nan
-                rows[name, b, g] = (roc_auc_score(d["y"], score), pixel)
+                rows[name, b, g] = (roc_auc_score(d["y"], image_score(z, g)), pixel)
         for m in FEATURE_WEIGHTS:
+            z, heat = rebuild(d, 1.0, m)
+            pixel = pixel_roc_auc(d["masks"], heat) if has_masks else np.nan
             for g in (1.0, 0.0):
-                score, heat = variant(d, 1.0, g, m=m)
-                pixel = pixel_roc_auc(d["masks"], heat) if d["masks"].ndim == 3 else np.nan
-                rows[name, "m", m, g] = (roc_auc_score(d["y"], score), pixel)
+                rows[name, "m", m, g] = (roc_auc_score(d["y"], image_score(z, g)), pixel)
     return rows, worst, shift
 
 
@@ -251,9 +252,13 @@ def groups_of(names, with_shapes=True):
     return groups
 
 
-def markdown(title, names, groups, rows):
-    """Markdown: ``rows`` ``[(label cells, {set: value})]``, one column per set, then the
-    mean of each group (and its minimum for the groups over all draws)."""
+def markdown(title, names, metric, rows):
+    """Markdown: ``rows`` ``[(label cells, {set: value})]``, one column per set (no
+    silhouettes for the pixel metric, ``metric == 1``: they have no masks), then the mean
+    of each group (and its minimum for the groups over all draws)."""
+    if metric == 1:
+        names = [n for n in names if n.rsplit("-", 1)[0] not in SHAPES]
+    groups = groups_of(names, with_shapes=metric == 0)
     stat_names = [f"mean {k}" + ("" if " " in k else f" | min {k}") for k in groups]
     n_stats = sum(1 if " " in k else 2 for k in groups)
     n_labels = len(rows[0][0])
@@ -281,9 +286,6 @@ LABELS = {1: ("feature weight m",), 2: ("student b", "global g")}
 
 def table(rows, names, metric, title):
     """One row per student and global weight, one column per set, the group means."""
-    if metric == 1:
-        names = [n for n in names if n.rsplit("-", 1)[0] not in SHAPES]
-    groups = groups_of(names, with_shapes=metric == 0)
     lines = []
     for b in STUDENT_WEIGHTS:
         for g in GLOBAL_WEIGHTS:
@@ -291,19 +293,16 @@ def table(rows, names, metric, title):
                 continue  # the heatmap does not depend on g
             mark = " (default)" if (b, g) == (1.0, 1.0) else ""
             lines.append(((f"{b:g}{mark}", str(g)), {n: rows[n, b, g][metric] for n in names}))
-    return markdown(title, names, groups, lines)
+    return markdown(title, names, metric, lines)
 
 
 def feature_table(rows, names, metric, g, title):
     """One row per feature-map weight ``m`` (student ``b = 1``, global weight ``g``)."""
-    if metric == 1:
-        names = [n for n in names if n.rsplit("-", 1)[0] not in SHAPES]
-    groups = groups_of(names, with_shapes=metric == 0)
     lines = []
     for m in FEATURE_WEIGHTS:
         label = f"{m:g}" + (" (default)" if m == 1.0 else "") if m != "alone" else m
         lines.append(((label,), {n: rows[n, "m", m, g][metric] for n in names}))
-    return markdown(title, names, groups, lines)
+    return markdown(title, names, metric, lines)
 
 
 def main(argv=None):

@@ -168,7 +168,7 @@ def run(data, cls, seed, config, log=None, contamination=0.0, validation=False):
         row["flip_invariant"] = bool(det.flip_invariant_)
         row["flip_auc"] = det.flip_auc_
         # each global term alone, and its spread on the test images: which one the
-        # sum s_G = l_r + l_h follows (TERMS_TABLE)
+        # sum s_G = l_r + l_h follows (terms_summary)
         for name, term in (("l_r", parts.global_reconstruction), ("l_h", parts.global_gaussian)):
             row[f"auc_{name}"] = roc_auc_score(anomalous, term)
             row[f"sd_{name}"] = float(np.std(term))

@@ -389,19 +389,56 @@ def fit_whitening(features, n_components=IMAGENET_COMPONENTS):
     The components are those of the Ledoit-Wolf shrunk covariance, each scaled to unit
     variance, so that squared distances to the training mean are truncated Mahalanobis
     distances. Returns a :class:`Whitening` ``(n, d) -> (n, min(n_components, d))``.
+
+    The components do not depend on the BLAS library or its thread count (which
+    :func:`numpy.linalg.eigh` does: the same features gave 79 of 128 components with the
+    opposite sign at one and at two threads, which changes the whole training that
+    follows): they are :func:`whitening_components`, each with its largest entry
+    positive, and where the training features span fewer dimensions than are asked for,
+    the rest (on which the shrunk covariance is flat, so that any basis of them is an
+    eigenbasis) is a fixed basis of the orthogonal complement.
     """
     import numpy as np
     from sklearn.covariance import LedoitWolf
 
     f = features.double().cpu().numpy()
     lw = LedoitWolf().fit(f)
-    w, v = np.linalg.eigh(lw.covariance_)  # ascending
     k = min(n_components, f.shape[1])
-    matrix = v[:, -k:] / np.sqrt(np.maximum(w[-k:], 1e-12))
+    basis = whitening_components(f - lw.location_, k)
+    variances = np.einsum("ij,ij->j", basis, lw.covariance_ @ basis)
+    matrix = basis / np.sqrt(np.maximum(variances, 1e-12))
     return Whitening(
         torch.from_numpy(lw.location_).float(),
         torch.from_numpy(np.ascontiguousarray(matrix)).float(),
     )
+
+
+def whitening_components(centred, k):
+    """``k`` orthonormal directions (d, k) of centred features (n, d), reproducibly.
+
+    First the principal directions of ``centred``, by decreasing variance (its right
+    singular vectors above :func:`numpy.linalg.matrix_rank`'s tolerance), each signed so
+    that its largest entry is positive (:func:`sklearn.utils.extmath.svd_flip`); where
+    these are fewer than ``k``, the first orthonormal DCT-II vectors projected onto their
+    orthogonal complement and orthonormalised in order (QR with a positive diagonal).
+    Both parts are continuous in the features, so rounding differences between BLAS
+    builds or thread counts move them by rounding amounts, not by a sign or a rotation.
+    """
+    import numpy as np
+    from scipy.fft import dct
+    from sklearn.utils.extmath import svd_flip
+
+    _, s, vt = np.linalg.svd(centred, full_matrices=False)
+    tol = s.max(initial=0.0) * max(centred.shape) * np.finfo(s.dtype).eps
+    rank = int((s > tol).sum())
+    vt = vt[:rank]
+    _, vt = svd_flip(np.zeros((1, rank)), vt, u_based_decision=False)
+    principal = vt[: min(rank, k)].T  # (d, r)
+    if principal.shape[1] == k:
+        return principal
+    fixed = dct(np.eye(centred.shape[1]), norm="ortho", axis=0)[:, : k - rank]
+    q, r = np.linalg.qr(fixed - vt.T @ (vt @ fixed))
+    return np.concatenate([principal, q * np.where(np.diag(r) < 0, -1.0, 1.0)], axis=1)
 
 
 class ImageNetFeatures(NamedTuple):

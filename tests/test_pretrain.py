@@ -404,6 +404,36 @@ def test_whitening_makes_the_shrunk_covariance_the_identity():
     np.testing.assert_allclose(np.sort(1 / np.linalg.norm(m, axis=0) ** 2), top, rtol=1e-4)
 
 
+@pytest.mark.parametrize("n", [500, 40])
+def test_whitening_is_reproducible_under_rounding_and_thread_counts(n):
+    # With numpy's eigh the components' signs depended on the BLAS thread count (79 of
+    # 128 flipped on 125 MNIST fives), and with fewer images than components the flat
+    # part of the shrunk covariance got an arbitrary basis: a change at rounding level
+    # changed the whitened features and so the whole training that follows.
+    from threadpoolctl import threadpool_limits
+
+    rng = np.random.RandomState(0)
+    f = rng.randn(n, 64) @ (rng.randn(64, 64) * np.linspace(2, 0.1, 64)) + 1.0
+    matrices = []
+    for threads, noise in ((1, 0.0), (2, 0.0), (1, 1e-9)):
+        g = f + noise * rng.randn(*f.shape)
+        with threadpool_limits(threads):
+            white = fit_whitening(torch.from_numpy(g), n_components=48)
+        matrices.append(white.matrix.double().numpy())
+    assert matrices[0].shape == (64, 48)
+    for m in matrices[1:]:
+        np.testing.assert_allclose(m, matrices[0], rtol=0, atol=1e-5 * np.abs(m).max())
+    # with 40 images the training features span 39 directions: those come first, each
+    # signed with its largest entry positive, and the other 9 are orthogonal to them (the
+    # whitened training features are 0 there)
+    spanned = min(n - 1, 48)
+    m = matrices[0][:, :spanned]
+    assert np.all(m[np.abs(m).argmax(0), np.arange(spanned)] > 0)
+    out = white(torch.from_numpy(f).float()).double().numpy()
+    assert np.all(out[:, :spanned].std(0) > 0.1)
+    np.testing.assert_allclose(out[:, spanned:], 0, atol=1e-3)
+
+
 def test_imagenet_encoder_is_frozen_whitened_and_trains_only_the_head(digits):
     X_train, X_test = digits
     det = IGDDetector(**FAST, pretrain="imagenet").fit(X_train)

@@ -434,6 +434,21 @@ def test_whitening_is_reproducible_under_rounding_and_thread_counts(n):
     np.testing.assert_allclose(out[:, spanned:], 0, atol=1e-3)
 
 
+def test_numpy_thread_count_does_not_change_a_fit(digits):
+    # the same fit with numpy's BLAS at one thread (as in a joblib worker) and at its
+    # default: the whitening, and so the whole model, must be the same (torch's own
+    # threads, OpenMP, are n_threads's business and stay as they are)
+    from threadpoolctl import threadpool_limits
+
+    X_train, X_test = digits
+    scores = []
+    for limit in (None, 1):
+        with threadpool_limits(limit, user_api="blas"):
+            det = IGDDetector(**FAST, pretrain="imagenet", n_threads=1).fit(X_train)
+        scores.append(det.decision_function(X_test))
+    np.testing.assert_array_equal(scores[0], scores[1])
+
+
 def test_imagenet_encoder_is_frozen_whitened_and_trains_only_the_head(digits):
     X_train, X_test = digits
     det = IGDDetector(**FAST, pretrain="imagenet").fit(X_train)

@@ -101,15 +101,21 @@ def resolve_threads(n_threads):
 
 @contextlib.contextmanager
 def torch_threads(n):
-    """Run the block with ``torch.set_num_threads(n)``, then restore the previous count."""
+    """Run the block with ``torch.set_num_threads(n)``, then restore the previous count.
+
+    The count is set even when torch already reports ``n``: ``torch.get_num_threads``
+    reads OpenMP's setting, which threadpoolctl (or ``omp_set_num_threads``) can change
+    behind torch's back, while the other settings that ``set_num_threads`` makes keep
+    theirs. Skipping the call let a fit with ``n_threads=1`` under threadpoolctl's OpenMP
+    limit of 1, after a fit at two threads in the same process, train other weights
+    than the same fit without the limit.
+    """
     before = torch.get_num_threads()
-    if n != before:
-        torch.set_num_threads(n)
+    torch.set_num_threads(n)
     try:
         yield n
     finally:
-        if torch.get_num_threads() != before:
-            torch.set_num_threads(before)
+        torch.set_num_threads(before)
 
 
 @contextlib.contextmanager

@@ -109,3 +109,19 @@ def test_n_threads_is_used_and_recorded(digits):
     assert det.n_threads_ == 1 and torch.get_num_threads() == before
     again = IGDDetector(**{**FAST, "max_epochs": 1, "n_threads": 1}).fit(X[y == 0])
     np.testing.assert_array_equal(det.anomaly_score(X[:30]), again.anomaly_score(X[:30]))
+
+
+def test_n_threads_holds_under_an_outside_openmp_limit(digits):
+    # threadpoolctl's OpenMP limit changes what torch.get_num_threads reports but not
+    # every thread setting torch.set_num_threads makes: the fit must still set n_threads
+    # (with the default frozen ImageNet encoder the scores differed in every image)
+    from threadpoolctl import threadpool_limits
+
+    X, y = digits
+    params = {**FAST, "max_epochs": 1, "n_threads": 1, "pretrain": "imagenet"}
+    scores = []
+    for limit in (None, 1):
+        with torch_threads(2), threadpool_limits(limit, user_api="openmp"):
+            det = IGDDetector(**params).fit(X[y == 0])
+        scores.append(det.anomaly_score(X[:30]))
+    np.testing.assert_array_equal(scores[0], scores[1])

@@ -419,10 +419,12 @@ def whitening_components(centred, k):
     First the principal directions of ``centred``, by decreasing variance (its right
     singular vectors above :func:`numpy.linalg.matrix_rank`'s tolerance), each signed so
     that its largest entry is positive (:func:`sklearn.utils.extmath.svd_flip`); where
-    these are fewer than ``k``, the first orthonormal DCT-II vectors projected onto their
-    orthogonal complement and orthonormalised in order (QR with a positive diagonal).
-    Both parts are continuous in the features, so rounding differences between BLAS
-    builds or thread counts move them by rounding amounts, not by a sign or a rotation.
+    these are fewer than ``k``, the first columns of the orthonormal DCT-II matrix
+    (``scipy.fft.dct(np.eye(d), norm="ortho", axis=0)``, a fixed basis) projected onto
+    the orthogonal complement of the principal directions and orthonormalised in order
+    (QR with a positive diagonal). Rounding differences between BLAS builds or thread
+    counts then move the directions by about as much, not by a sign or a rotation
+    (unless two principal variances are nearly equal).
     """
     import numpy as np
     from scipy.fft import dct

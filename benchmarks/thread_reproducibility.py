@@ -34,24 +34,15 @@ BLAS_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
 
 def measure(digit, variant, seed, threads):
-    """AUCs of one fit on the validation split of ``digit`` (a dict)."""
+    """AUCs of one fit on the validation split of ``digit``: :func:`quality.run`'s row
+    (``auc`` of the score, ``auc_l_r`` and ``auc_l_h`` of the global terms alone)."""
     sys.path.insert(0, str(HERE))
-    from quality import split
-    from sklearn.metrics import roc_auc_score
+    from quality import run
 
-    from sklearn_igd import IGDDetector
-
-    X_train, X_test, anomalous = split("mnist5k", digit, seed, validation=True)
-    det = IGDDetector(random_state=seed, variant=variant, n_threads=threads).fit(X_train)
-    parts = det.score_parts(X_test)
-    return {
-        "score": roc_auc_score(anomalous, parts.score),
-        "l_r": roc_auc_score(anomalous, parts.global_reconstruction),
-        "l_h": roc_auc_score(anomalous, parts.global_gaussian),
-    }
+    return run("mnist5k", digit, seed, f"{variant}:n_threads={threads}", validation=True)
 
 
-def child(args, setting):
+def child(args, digit, setting):
     """Run :func:`measure` in a fresh process with the setting's environment."""
     env = dict(os.environ)
     torch_threads = args.torch_threads + (setting == "torch+1")
@@ -59,7 +50,7 @@ def child(args, setting):
         env.pop(var, None)
         if setting == "blas1":
             env[var] = "1"
-    cmd = [sys.executable, __file__, "--child", str(args.child_digit), "--variant", args.variant]
+    cmd = [sys.executable, __file__, "--child", str(digit), "--variant", args.variant]
     cmd += ["--seed", str(args.seed), "--torch-threads", str(torch_threads)]
     out = subprocess.run(cmd, env=env, check=True, capture_output=True, text=True).stdout
     return json.loads(out.strip().splitlines()[-1]) | {"torch_threads": torch_threads}
@@ -83,11 +74,10 @@ def main(argv=None):
         "|---|---|---|---|---|---|",
     ]
     for digit in (int(d) for d in args.digits.split(",")):
-        args.child_digit = digit
         for setting in ("blas1", "blas-default", "torch+1"):
-            r = child(args, setting)
-            row = f"| {digit} | {setting} | {r['torch_threads']} | {r['score']:.6f} | "
-            lines.append(row + f"{r['l_r']:.6f} | {r['l_h']:.6f} |")
+            r = child(args, digit, setting)
+            row = f"| {digit} | {setting} | {r['torch_threads']} | {r['auc']:.6f} | "
+            lines.append(row + f"{r['auc_l_r']:.6f} | {r['auc_l_h']:.6f} |")
             print(lines[-1], flush=True)
     import torch
 

@@ -20,6 +20,14 @@ and ``--config`` (``IGDDetector`` keywords) change the measurement, for tiny run
 fits run side by side, each with ``--threads`` torch threads. Appends a section to
 ``benchmarks/results/texture_draws.md`` (``--out``) with the command, the machine and the
 date.
+
+``--variants igd,rec+gac,rec`` runs the paper's ablation (Table 5: ``variant``) on the same
+draws, each variant's fits cached in a sub-folder of ``--cache``: one section per variant
+and a table of what each component adds (the paired difference to the variant without it,
+per draw mean over the textures, with a t interval over the draws):
+
+    python benchmarks/texture_draws.py --draws 3,4,5 --variants igd,rec+gac,rec \
+        --out benchmarks/results/ablation_textures.md
 """
 
 from __future__ import annotations
@@ -168,6 +176,66 @@ def report(rows, draws, textures, command):
     return "\n".join(lines)
 
 
+#: What the ablation table compares: (component, variant with it, variant without it).
+ABLATION_STEPS = (
+    ("the Gaussian classifier (REC+GAC - REC)", "rec+gac", "rec"),
+    ("the critic (IGD - REC+GAC)", "igd", "rec+gac"),
+    ("both (IGD - REC)", "igd", "rec"),
+)
+
+#: The ablation table's measures: (header, key of ``run_texture``'s row).
+ABLATION_COLUMNS = (
+    ("pixel AUROC", "pixel_combined"),
+    ("pixel AUROC per image", "pixel_per_image_combined"),
+    ("pixel AUROC local", "pixel_local"),
+    ("image AUROC", "image_combined"),
+)
+
+
+def ablation_report(rows_by_variant, draws, textures):
+    """Markdown lines: per variant the mean of each measure over draws and textures, then
+    per component the paired difference (per draw, mean over the textures) with a t
+    interval over the draws and the number of (draw, texture) pairs where it is > 0."""
+    by = {v: {(r["draw"], r["texture"]): r for r in rows} for v, rows in rows_by_variant.items()}
+    variants = list(rows_by_variant)
+    lines = [
+        f"## Ablation on draws {', '.join(map(str, draws))} of {', '.join(textures)}",
+        "",
+        "Mean over the draws and textures (per texture: mean over the draws):",
+        "",
+        "| variant | " + " | ".join(c for c, _ in ABLATION_COLUMNS)
+        + " | " + " | ".join(f"pixel AUROC {t}" for t in textures) + " |",
+        "|---" * (len(ABLATION_COLUMNS) + len(textures) + 1) + "|",
+    ]  # fmt: skip
+    for v in variants:
+        cells = [np.mean([by[v][(d, t)][k] for d in draws for t in textures])
+                 for _, k in ABLATION_COLUMNS]  # fmt: skip
+        cells += [np.mean([by[v][(d, t)]["pixel_combined"] for d in draws]) for t in textures]
+        lines.append(f"| {v} | " + " | ".join(f"{c:.4f}" for c in cells) + " |")
+    lines += [
+        "",
+        "What each component adds: the paired difference, per draw the mean over the "
+        "textures, then the mean over the draws [95% t interval over the draws]; in "
+        "parentheses the (draw, texture) pairs where it is above 0:",
+        "",
+        "| component | " + " | ".join(c for c, _ in ABLATION_COLUMNS) + " |",
+        "|---" * (len(ABLATION_COLUMNS) + 1) + "|",
+    ]
+    for name, with_, without in ABLATION_STEPS:
+        if with_ not in by or without not in by:
+            continue
+        cells = []
+        for _, k in ABLATION_COLUMNS:
+            diff = {(d, t): by[with_][(d, t)][k] - by[without][(d, t)][k]
+                    for d in draws for t in textures}  # fmt: skip
+            per_draw = [np.mean([diff[(d, t)] for t in textures]) for d in draws]
+            mean, lo, hi = t_interval(per_draw)
+            above = sum(v > 0 for v in diff.values())
+            cells.append(f"{mean:+.4f} [{lo:+.4f}, {hi:+.4f}] ({above}/{len(diff)})")
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return lines + [""]
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--draws", default="3,4,5", help="comma-separated; not 0, 1 or 2")
@@ -177,6 +245,11 @@ def main(argv=None):
     parser.add_argument("--size", type=int, default=DATA_PARAMS["size"])
     parser.add_argument(
         "--config", default="", help="IGDDetector keywords (a tiny run); '' = the defaults"
+    )
+    parser.add_argument(
+        "--variants",
+        default="",
+        help="comma-separated `variant`s (igd,rec+gac,rec): the ablation; '' = --config alone",
     )
     parser.add_argument("--jobs", type=int, default=2, help="fits side by side")
     parser.add_argument("--threads", type=int, default=1, help="torch threads per fit")
@@ -192,16 +265,29 @@ def main(argv=None):
     textures = args.textures.split(",")
     data_params = {"n_train": args.n_train, "n_test": args.n_test, "size": args.size}
     config = parse_config(args.config) if args.config else None
+    variants = [v for v in args.variants.split(",") if v]
+    configs = {v: {**(config or {}), "variant": v} for v in variants} or {None: config}
     start = time.perf_counter()
-    rows = Parallel(n_jobs=args.jobs)(
-        delayed(one_fit)(d, t, args.cache, args.threads, data_params, config)
+    jobs = [
+        (v, d, t, str(Path(args.cache) / v) if v else args.cache)
+        for v in configs
         for d in draws
         for t in textures
+    ]
+    results = Parallel(n_jobs=args.jobs)(
+        delayed(one_fit)(d, t, cache, args.threads, data_params, configs[v])
+        for v, d, t, cache in jobs
     )
+    rows_by_variant = {v: [] for v in configs}
+    for (v, *_), row in zip(jobs, results):
+        rows_by_variant[v].append(row)
     command = "python benchmarks/" + " ".join(
         [Path(__file__).name, *map(shlex.quote, sys.argv[1:] if argv is None else argv)]
     )
-    text = report(rows, draws, textures, command)
+    sections = [report(rows, draws, textures, command) for rows in rows_by_variant.values()]
+    if len(variants) > 1:
+        sections.append("\n".join(ablation_report(rows_by_variant, draws, textures)))
+    text = "\n".join(sections)
     text += f"Wall time: {time.perf_counter() - start:.0f} s (cached fits count 0).\n"
     out = Path(args.out)
     header = "" if out.exists() else "# Texture demo on held-out draws\n\n"

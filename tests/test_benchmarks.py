@@ -63,6 +63,16 @@ def test_quality_contaminated_and_validation_splits():
     assert len(moved) == n_added and moved <= flat(X_test[anomalous])
     assert not moved & flat(Xc_test)
 
+    # the small training set (Table 5 "ST"): a seeded subset, the scored images unchanged
+    Xs_train, Xs_test, s_anomalous = quality.split("mnist5k", 3, 0, train_fraction=0.2)
+    assert len(Xs_train) == round(0.2 * len(X_train)) and flat(Xs_train) <= flat(X_train)
+    np.testing.assert_array_equal(Xs_test, X_test)
+    np.testing.assert_array_equal(s_anomalous, anomalous)
+    again_s, _, _ = quality.split("mnist5k", 3, 0, train_fraction=0.2)
+    other_s, _, _ = quality.split("mnist5k", 3, 1, train_fraction=0.2)
+    np.testing.assert_array_equal(Xs_train, again_s)
+    assert flat(other_s) != flat(Xs_train)  # another seed, another subset
+
     Xv_train, Xv_test, _ = quality.split("mnist5k", 3, 0, validation=True)
     assert not (flat(Xv_train) | flat(Xv_test)) & flat(X_test)
     assert 0 < len(Xv_train) < len(X_train)
@@ -83,6 +93,31 @@ def test_quality_contaminated_and_validation_splits():
     for configs in ("ssl,ssl:variant='rec+gac'", "igd,rec", "igd:variant='a b'"):
         words = shlex.split(f"--configs {quality.shell_word(configs)}")
         assert words == ["--configs", configs]
+
+
+def test_quality_paired_ablation_table():
+    """``quality.paired_summary``: each Table 5 step is the difference of the two
+    configurations' AUCs on the same (class, seed), a per-seed mean over the classes, and
+    a count of the pairs above 0; a step with a configuration not run is left out."""
+    spec = importlib.util.spec_from_file_location("quality", QUALITY)
+    quality = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(quality)
+    auc = {"rec": 0.90, "rec+gac": 0.95, "igd": 0.94}
+    rows = [
+        dict(config=k, cls=c, seed=s, auc=a + 0.01 * c + 0.001 * s * (k == "igd"))
+        for k, a in auc.items() for c in (0, 1) for s in (0, 1, 2)
+    ]  # fmt: skip
+    lines = quality.paired_summary(rows, [0, 1], list(auc), [0, 1, 2])
+    gac, critic, both = lines[2:]
+    assert gac.startswith(
+        "| REC+GAC - REC (the Gaussian classifier) | +0.0500 | [+0.0500, +0.0500]"
+    )
+    assert gac.endswith("| 6 / 6 |")
+    # the critic: -0.010 + 0.001 * seed, below 0 on every pair
+    assert "| -0.0090 |" in critic and "-0.0100 / -0.0090 / -0.0080" in critic
+    assert critic.endswith("| 0 / 6 |") and both.endswith("| 6 / 6 |")
+    assert len(quality.paired_summary(rows, [0, 1], ["igd", "rec"], [0, 1, 2])) == 3
+    assert quality.paired_summary(rows, [0, 1], ["igd"], [0, 1, 2]) == []
 
 
 def test_default_budget_tiny_run(tmp_path):

@@ -197,6 +197,16 @@ def run(
     return row
 
 
+def mean_ci(per_seed, fmt=".4f"):
+    """The mean of the per-seed values and its 95% t interval as text (``fmt`` for each
+    bound), or ``"(one seed)"``."""
+    mean = float(np.mean(per_seed))
+    if len(per_seed) < 2:
+        return mean, "(one seed)"
+    half = stats.t.ppf(0.975, len(per_seed) - 1) * stats.sem(per_seed)
+    return mean, f"[{mean - half:{fmt}}, {mean + half:{fmt}}]"
+
+
 def summary(rows, classes, configs, seeds):
     """Markdown table lines: per-class means and the mean with its spread over seeds."""
     lines = [
@@ -208,12 +218,7 @@ def summary(rows, classes, configs, seeds):
         auc = {(r["cls"], r["seed"]): r["auc"] for r in rows if r["config"] == config}
         per_class = [np.mean([auc[(c, s)] for s in seeds]) for c in classes]
         per_seed = [np.mean([auc[(c, s)] for c in classes]) for s in seeds]
-        mean = float(np.mean(per_seed))
-        if len(seeds) > 1:
-            half = stats.t.ppf(0.975, len(seeds) - 1) * stats.sem(per_seed)
-            ci = f"[{mean - half:.4f}, {mean + half:.4f}]"
-        else:
-            ci = "(one seed)"
+        mean, ci = mean_ci(per_seed)
         secs = np.mean([r["seconds"] for r in rows if r["config"] == config])
         lines.append(
             f"| {config} | " + " | ".join(f"{a:.4f}" for a in per_class)
@@ -244,12 +249,7 @@ def paired_summary(rows, classes, configs, seeds):
         auc = {(r["config"], r["cls"], r["seed"]): r["auc"] for r in rows}
         diff = {(c, s): auc[(a, c, s)] - auc[(b, c, s)] for c in classes for s in seeds}
         per_seed = [np.mean([diff[(c, s)] for c in classes]) for s in seeds]
-        mean = float(np.mean(per_seed))
-        if len(seeds) > 1:
-            half = stats.t.ppf(0.975, len(seeds) - 1) * stats.sem(per_seed)
-            ci = f"[{mean - half:+.4f}, {mean + half:+.4f}]"
-        else:
-            ci = "(one seed)"
+        mean, ci = mean_ci(per_seed, "+.4f")
         above = sum(d > 0 for d in diff.values())
         lines.append(
             f"| {a.upper()} - {b.upper()} ({what}) | {mean:+.4f} | {ci} | "

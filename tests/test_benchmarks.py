@@ -349,3 +349,35 @@ def test_picture_weights_tiny_run(tmp_path, monkeypatch):
     for bad in (["--draws", "0"], ["--draws", "3"], ["--picture-draws", "0"]):
         with pytest.raises(SystemExit):
             script.main(["--cache", str(cache), *bad])
+
+
+@pytest.mark.slow
+def test_calibration_split_tiny_run(tmp_path, monkeypatch):
+    """benchmarks/calibration_split.py: a tiny fit of a photograph set holds back the
+    requested share of the training images, scores four AUCs and the full fit, writes the
+    table and the log; test draws are refused; the torch thread count is restored."""
+    import torch
+
+    from sklearn_igd import _feature_map
+
+    monkeypatch.setattr(_feature_map, "FEATURE_STUDENT_STEPS", 3)
+    script = _load(SCRIPT.parent / "calibration_split.py")
+    out, log = tmp_path / "split.md", tmp_path / "split.jsonl"
+    threads = torch.get_num_threads()
+    argv = ["--sets", "coins-1", "--holdout", "0.25", "--jobs", "1", "--full",
+            "--n-train", "12", "--n-test", "16", "--size", "32",
+            "--config", "max_epochs=1,batch_size=4,pretrain=None,local=True",
+            "--log", str(log), "--out", str(out)]  # fmt: skip
+    script.main(argv)
+    assert torch.get_num_threads() == threads
+    (row,) = [json.loads(line) for line in log.read_text().splitlines()]
+    assert (row["n_kept"], row["n_held"]) == (9, 3)
+    for key in ("full", "train_z", "held_z", "z_G", "z_L"):
+        assert 0.0 <= row[key] <= 1.0
+    assert row["relative_weight"] > 0
+    text = out.read_text()
+    assert "| coins-1 | " in text and "| **mean** | " in text
+    assert "Held back: 25% of the training images" in text
+    for bad in ("grass-0", "coins-0", "grass-3", "disk-0", "camera-1"):
+        with pytest.raises(SystemExit):
+            script.main(["--sets", bad])

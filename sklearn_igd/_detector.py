@@ -29,7 +29,13 @@ from ._losses import GAUSSIAN_SCORES, GLOBAL_SSIM, LOCAL_SSIM, IGDLoss
 from ._net import EpochProgressBar, EStep, IGDNet, warn_if_interrupted
 from ._networks import BACKBONE_WIDTHS, IGDModule
 from ._persistence import check_loaded_state, weights_digest
-from ._pretrain import KD_TEACHERS, compute_features, pretrained_encoder, with_pretrain_rows
+from ._pretrain import (
+    KD_TEACHERS,
+    compute_features,
+    pretrained_encoder,
+    support_of,
+    with_pretrain_rows,
+)
 from ._scoring import (
     LOCAL_SCORES,
     IGDScorer,
@@ -131,6 +137,20 @@ class IGDDetector(OutlierMixin, BaseEstimator):
         training scores. ``"auto"`` uses the paper's fixed threshold ``s(x) = 0.5``
         (``offset_ = -0.5``), which is meant for the paper's score: it needs
         ``gaussian_score="l_h"`` (or ``variant="rec"``).
+    support_fraction : float in (0, 1] or None, default=None
+        For training sets that may hold anomalies: the share of the training images the
+        global model is fitted to. None uses them all (as does 1). With a float, the
+        whitening of the frozen ImageNet features (``pretrain="imagenet"`` or ``"kd"``),
+        the E-step's ``mu`` and ``sigma2`` and each batch's autoencoder loss use only the
+        best-fitting share: the images closest to the centre, found by concentration
+        steps as in :class:`~sklearn.covariance.MinCovDet`, and the batch's samples with
+        the smallest loss. Anomalies in the training set then shape the description of
+        normal data less. Choose it somewhat below one minus the expected share of
+        anomalies. With 10% anomalous training images (three seeds), 0.8 raised the
+        mean AUC from 0.869 to 0.907 on Fashion-MNIST and from 0.958 to 0.975 on
+        MNIST-5k; on clean validation sets it cost 0.002-0.007 (user guide, "Training
+        sets that hold anomalies"). The local model and the feature map use every
+        training image.
     local : bool or "auto", default="auto"
         For images, also train the local IGD model on patches and add its part
         (``local_score``) to the score (see :meth:`anomaly_score`). ``"auto"``: for images
@@ -450,6 +470,7 @@ class IGDDetector(OutlierMixin, BaseEstimator):
         "max_epochs": [StrOptions({"auto"}), Count(1)],
         "estep_every": [Count(1)],
         "contamination": [StrOptions({"auto"}), Interval(Real, 0, 0.5, closed="right")],
+        "support_fraction": [None, Interval(Real, 0, 1, closed="right")],
         "local": ["boolean", StrOptions({"auto"})],
         "patch_size": [StrOptions({"auto"}), Count(2)],
         "patch_stride": [StrOptions({"auto"}), Count(1)],
@@ -491,6 +512,7 @@ class IGDDetector(OutlierMixin, BaseEstimator):
         max_epochs="auto",
         estep_every=1,
         contamination=0.1,
+        support_fraction=None,
         local="auto",
         patch_size="auto",
         patch_stride="auto",
@@ -528,6 +550,7 @@ class IGDDetector(OutlierMixin, BaseEstimator):
         self.max_epochs = max_epochs
         self.estep_every = estep_every
         self.contamination = contamination
+        self.support_fraction = support_fraction
         self.local = local
         self.patch_size = patch_size
         self.patch_stride = patch_stride
@@ -827,8 +850,9 @@ class IGDDetector(OutlierMixin, BaseEstimator):
             )
         return X
 
-    def _build_net(self, input_shape, plan, *, ssim, batch_size, encoder=None):
-        """An unfitted :class:`IGDNet` for one model (global or local)."""
+    def _build_net(self, input_shape, plan, *, ssim, batch_size, encoder=None, support=1.0):
+        """An unfitted :class:`IGDNet` for one model (global or local), fitted to the
+        best-fitting ``support`` share of its training samples."""
         callbacks = [("estep", EStep(every=self.estep_every))]
         verbose = self.verbose if distributed_context()[0] == 0 else 0  # rank 0 reports
         if verbose == 1:
@@ -848,6 +872,7 @@ class IGDDetector(OutlierMixin, BaseEstimator):
             criterion__lambda3=self.lambda3,
             criterion__rho=self.rho,
             criterion__ssim=ssim,
+            criterion__support=support,
             optimizer=torch.optim.Adam,
             lr=self.lr,
             optimizer__weight_decay=self.weight_decay,
@@ -861,6 +886,7 @@ class IGDDetector(OutlierMixin, BaseEstimator):
             device=plan.device,
             amp_dtype=plan.amp_dtype,
             lambda1=self.lambda1,
+            support=support,
         )
 
     def _fit_global(self, X, pretrained, plan):
@@ -869,7 +895,12 @@ class IGDDetector(OutlierMixin, BaseEstimator):
         computed once with ``cache_features``) or a pre-trained initial encoder."""
         encoder, features = pretrained.encoder, pretrained.features
         net = self._build_net(
-            X.shape[1:], plan, ssim=GLOBAL_SSIM, batch_size=plan.batch_size, encoder=encoder
+            X.shape[1:],
+            plan,
+            ssim=GLOBAL_SSIM,
+            batch_size=plan.batch_size,
+            encoder=encoder,
+            support=support_of(self),
         )
         x = torch.from_numpy(X)
         if encoder is None or not self.cache_features:

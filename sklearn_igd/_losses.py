@@ -8,6 +8,7 @@ vectors ``(n, d)``. :class:`IGDLoss` bundles the autoencoder side of eq. 7 as th
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -170,11 +171,35 @@ def critic_loss(alpha_hat, alpha, zeta_hat):
     return (_float(alpha_hat) - alpha).pow(2).mean() + _float(zeta_hat).pow(2).mean()
 
 
-def autoencoder_loss(l_h, l_r, alpha_hat, *, lambda2=1.0, lambda3=0.1):
+def trimmed_mean(values, support):
+    """Mean of the ``ceil(support * n)`` smallest of ``values`` (at least one).
+
+    Parameters
+    ----------
+    values : Tensor (n,)
+    support : float in (0, 1]
+        1: the plain mean.
+
+    Returns
+    -------
+    Tensor ()
+    """
+    k = max(1, math.ceil(support * values.shape[0]))
+    if k >= values.shape[0]:
+        return values.mean()
+    return values.topk(k, largest=False).values.mean()
+
+
+def autoencoder_loss(l_h, l_r, alpha_hat, *, lambda2=1.0, lambda3=0.1, support=1.0):
     """Encoder/decoder side of eq. 7: ``mean(l_h) + lambda2 * l_fg`` (eq. 11).
 
     ``l_fg = mean(l_r) + lambda3 * ||d(x_alpha)||^2``: the autoencoder tries to make the
     critic predict 0 for interpolations.
+
+    With ``support`` below 1 the per-sample part ``l_h + lambda2 * l_r`` is averaged
+    over the ``support`` share of the batch where it is smallest (:func:`trimmed_mean`),
+    so that the worst-fitting samples, the likely anomalies of a contaminated training
+    set, do not pull on the autoencoder; the critic's term is kept whole.
 
     Parameters
     ----------
@@ -183,11 +208,19 @@ def autoencoder_loss(l_h, l_r, alpha_hat, *, lambda2=1.0, lambda3=0.1):
     l_r : Tensor (n,)
     alpha_hat : Tensor (n,) or None
         Critic output on interpolations; None without the critic.
+    lambda2, lambda3 : float
+    support : float in (0, 1]
 
     Returns
     -------
     Tensor ()
     """
+    if support < 1:
+        per = lambda2 * l_r if l_h is None else _float(l_h) + lambda2 * l_r
+        loss = trimmed_mean(per, support)
+        if alpha_hat is not None:
+            loss = loss + lambda2 * lambda3 * _float(alpha_hat).pow(2).mean()
+        return loss
     l_fg = l_r.mean()
     if alpha_hat is not None:
         l_fg = l_fg + lambda3 * _float(alpha_hat).pow(2).mean()
@@ -203,20 +236,26 @@ class IGDLoss(nn.Module):
         Weights of eq. 7, 11 and 12.
     ssim : SSIMSettings
         MS-SSIM settings of the reconstruction loss.
+    support : float in (0, 1]
+        Share of each batch the autoencoder's per-sample loss is averaged over
+        (:func:`autoencoder_loss`); 1: all of it.
 
     The forward pass takes the model's outputs on a batch and returns the scalar loss and
     the per-sample terms ``(l_h or None, l_r)`` so that the caller can record them.
     """
 
-    def __init__(self, *, lambda2=1.0, lambda3=0.1, rho=0.15, ssim=GLOBAL_SSIM):
+    def __init__(self, *, lambda2=1.0, lambda3=0.1, rho=0.15, ssim=GLOBAL_SSIM, support=1.0):
         super().__init__()
         self.lambda2 = lambda2
         self.lambda3 = lambda3
         self.rho = rho
         self.ssim = ssim
+        self.support = support
 
     def forward(self, x, x_hat, l_h, alpha_hat):
         """``x, x_hat`` (n, ...), ``l_h`` (n,) or None, ``alpha_hat`` (n,) or None."""
         l_r = reconstruction_loss(x, x_hat, rho=self.rho, ssim=self.ssim)
-        loss = autoencoder_loss(l_h, l_r, alpha_hat, lambda2=self.lambda2, lambda3=self.lambda3)
+        loss = autoencoder_loss(
+            l_h, l_r, alpha_hat, lambda2=self.lambda2, lambda3=self.lambda3, support=self.support
+        )
         return loss, l_r

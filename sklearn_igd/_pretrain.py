@@ -35,6 +35,7 @@ does: their own size and channels, values in [0, 1].
 from __future__ import annotations
 
 import copy
+import math
 import warnings
 from pathlib import Path
 from typing import NamedTuple
@@ -277,6 +278,8 @@ IMAGENET_COMPONENTS = 128
 FLIP_AUTO_MAX_AUC = 0.6
 #: ... measured on at least this many training images (fewer: not flip-invariant).
 FLIP_AUTO_MIN_IMAGES = 20
+#: At most this many refits of a trimmed whitening (:func:`fit_whitening`'s ``support``).
+WHITENING_TRIM_STEPS = 3
 
 
 class EfficientNetLite0Blocks(nn.Module):
@@ -383,12 +386,19 @@ class Whitening(nn.Module):
         return (f - self.mean) @ self.matrix
 
 
-def fit_whitening(features, n_components=IMAGENET_COMPONENTS):
+def fit_whitening(features, n_components=IMAGENET_COMPONENTS, *, support=1.0):
     """PCA whitening of ``features`` (n, d) onto their top ``n_components`` components.
 
     The components are those of the Ledoit-Wolf shrunk covariance, each scaled to unit
     variance, so that squared distances to the training mean are truncated Mahalanobis
     distances. Returns a :class:`Whitening` ``(n, d) -> (n, min(n_components, d))``.
+
+    With ``support`` below 1 the whitening is fitted again on the ``ceil(support * n)``
+    features with the smallest squared whitened norm, until that subset stops changing
+    (at most :data:`WHITENING_TRIM_STEPS` refits): the concentration steps of a minimum
+    covariance determinant estimate. A share of anomalies among ``features`` otherwise
+    gets unit variance along its own directions, which hides it (the masking of a
+    contaminated Mahalanobis distance).
 
     The components do not depend on the BLAS library or its thread count (which
     :func:`numpy.linalg.eigh` does: the same features gave 79 of 128 components with the
@@ -398,6 +408,24 @@ def fit_whitening(features, n_components=IMAGENET_COMPONENTS):
     the rest (on which the shrunk covariance is flat, so that any basis of them is an
     eigenbasis) is a fixed basis of the orthogonal complement.
     """
+    whitening = _fit_whitening(features, n_components)
+    k = max(2, math.ceil(support * features.shape[0]))
+    if k >= features.shape[0]:
+        return whitening
+    keep = None
+    for _ in range(WHITENING_TRIM_STEPS):
+        with torch.no_grad():
+            d2 = whitening(features.float()).pow(2).sum(1)
+        new = d2.topk(k, largest=False).indices.sort().values
+        if keep is not None and torch.equal(new, keep):
+            break
+        keep = new
+        whitening = _fit_whitening(features[keep], n_components)
+    return whitening
+
+
+def _fit_whitening(features, n_components):
+    """:func:`fit_whitening` on all of ``features``."""
     import numpy as np
     from sklearn.covariance import LedoitWolf
 
@@ -460,13 +488,15 @@ def imagenet_encoder(
     teacher="efficientnet-lite0",
     weights=None,
     flip_invariant=False,
+    support=1.0,
 ):
     """The frozen encoder of ``pretrain="imagenet"`` and ``"kd"``; nothing is trained.
 
     The ImageNet ``teacher``'s trunk (:data:`KD_TEACHERS`: the packaged EfficientNet-Lite0
     up to block :data:`IMAGENET_LAST_BLOCK`, or ResNet18's first three stages), 2x2-pooled,
     on images whose shorter side is upsampled to at least :data:`IMAGENET_MIN_SIDE`, then
-    the PCA whitening fitted on the features of the training images ``X`` (n, C, H, W).
+    the PCA whitening fitted on the features of the training images ``X`` (n, C, H, W)
+    (on the best-fitting ``support`` share of them, :func:`fit_whitening`).
 
     With ``flip_invariant`` (True, or ``"auto"`` when :func:`mirror_auc` of the training
     images, at least :data:`FLIP_AUTO_MIN_IMAGES` of them, is below
@@ -491,7 +521,7 @@ def imagenet_encoder(
         if flip_invariant:
             trunk_features = 0.5 * (trunk_features + mirrored)
     backbone = MirrorMean(trunk.backbone) if flip_invariant else trunk.backbone
-    whitening = fit_whitening(trunk_features)
+    whitening = fit_whitening(trunk_features, support=support)
     with torch.no_grad():
         features = whitening(trunk_features).float()
     encoder = FrozenEncoder(
@@ -650,6 +680,12 @@ class Pretrained(NamedTuple):
     flip_auc: float | None = None
 
 
+def support_of(est):
+    """The share of the training images the global model is fitted to: the estimator's
+    ``support_fraction``, 1 for None."""
+    return 1.0 if est.support_fraction is None else float(est.support_fraction)
+
+
 def pretrained_encoder(est, X, plan):
     """The :class:`Pretrained` encoder of ``est.pretrain`` (all fields None without one).
 
@@ -678,6 +714,7 @@ def pretrained_encoder(est, X, plan):
             teacher=est.kd_teacher if kd else "efficientnet-lite0",
             weights=est.kd_teacher_weights if kd else None,
             flip_invariant=resolve_flip_invariant(est.flip_invariant, plan.local),
+            support=support_of(est),
         )
         return Pretrained(
             encoder=frozen.encoder,

@@ -360,6 +360,8 @@ def test_tabular_detector_rejects_images():
         (dict(image_size=4), "image_size"),
         (dict(image_size=(16, 4)), "image_size"),
         (dict(lr=0.0), "lr"),
+        (dict(support_fraction=0.0), "support_fraction"),
+        (dict(support_fraction=1.5), "support_fraction"),
     ],
 )
 def test_invalid_parameters(params, pattern, digits):
@@ -622,6 +624,35 @@ def test_interrupt_outside_training_restores_state(fitted, digits, monkeypatch):
         det.fit(X[y == 3])
     monkeypatch.undo()
     np.testing.assert_array_equal(det.anomaly_score(X[:10]), scores)
+
+
+def test_support_fraction_trims_the_global_model(digits, monkeypatch):
+    """None and 1 are the same fit; a float reaches the frozen features' whitening, the
+    E-step and the loss of the global model (each unit-tested with its function) and
+    changes the fitted model."""
+    from sklearn_igd import _pretrain
+
+    X, y = digits
+    X_train = np.concatenate([X[y == 6][:60], X[y == 0][:8]])  # 8 of 68 anomalous
+    params = {**FAST, "max_epochs": 1}
+    base = IGDDetector(**params).fit(X_train)
+    one = IGDDetector(**params, support_fraction=1.0).fit(X_train)
+    np.testing.assert_array_equal(base.anomaly_score(X[:20]), one.anomaly_score(X[:20]))
+    assert base.net_.support == base.net_.criterion_.support == 1.0
+    trimmed = IGDDetector(**params, support_fraction=0.8).fit(X_train)
+    assert trimmed.net_.support == trimmed.net_.criterion_.support == 0.8
+    assert not np.allclose(base.anomaly_score(X[:20]), trimmed.anomaly_score(X[:20]))
+    supports = []
+    original = _pretrain.fit_whitening
+
+    def spy(features, n_components=_pretrain.IMAGENET_COMPONENTS, *, support=1.0):
+        supports.append(support)
+        return original(features, n_components, support=support)
+
+    monkeypatch.setattr(_pretrain, "fit_whitening", spy)
+    IGDDetector(**{**params, "pretrain": "imagenet", "flip_invariant": False},
+                support_fraction=0.8).fit(X_train)  # fmt: skip
+    assert supports == [0.8]
 
 
 # ------------------------------------------------------- every weight is a real knob

@@ -72,3 +72,28 @@ def test_close_to_a_single_process_fit_with_the_same_global_batch(ddp_run):
     assert spearmanr(s_single, s_ddp).statistic > 0.95
     auc_single, auc_ddp = (roc_auc_score(~normal, s) for s in (s_single, s_ddp))
     assert abs(auc_single - auc_ddp) < 0.01 and auc_ddp > 0.97, (auc_single, auc_ddp)
+
+
+def test_trimmed_centre_adds_up_the_shards(tmp_path):
+    """The trimmed E-step's concentration steps across two real gloo processes, each with
+    its own shard (51 and 50 codes), keep the same codes and find the same centre as one
+    process with all of them."""
+    import importlib.util
+
+    from sklearn_igd._net import trimmed_centre
+
+    script = Path(__file__).parent / "scripts" / "ddp_trimmed_centre.py"
+    spec = importlib.util.spec_from_file_location("ddp_trimmed_centre", script)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+           str(script), str(tmp_path)]  # fmt: skip
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    z = module.codes()
+    keep, mu = trimmed_centre(z, module.SUPPORT)
+    assert int(keep.sum()) == 86 and not keep[:10].any()  # ceil(0.85 * 101)
+    for rank in (0, 1):
+        got = torch.load(tmp_path / f"trimmed{rank}.pt")
+        assert torch.equal(got["keep"], keep[rank::2])
+        torch.testing.assert_close(got["mu"], mu, rtol=0, atol=1e-12)

@@ -12,6 +12,7 @@ from sklearn_igd._losses import (
     gaussian_anomaly_loss,
     reconstruction_error_terms,
     reconstruction_loss,
+    trimmed_mean,
 )
 from sklearn_igd._ssim import ms_ssim
 
@@ -68,6 +69,32 @@ def test_autoencoder_loss_composition():
         0.3 + 2.0 * (2.0 + 0.1 * 0.25)
     )
     assert autoencoder_loss(None, l_r, None, lambda2=3.0) == pytest.approx(6.0)  # REC
+
+
+def test_trimmed_mean_averages_the_smallest_share():
+    v = torch.tensor([5.0, 1.0, 4.0, 2.0, 3.0])
+    assert trimmed_mean(v, 1.0) == pytest.approx(3.0)
+    assert trimmed_mean(v, 0.6) == pytest.approx(2.0)  # ceil(3.0): 1, 2, 3
+    assert trimmed_mean(v, 0.5) == pytest.approx(2.0)  # ceil(2.5) = 3
+    assert trimmed_mean(v, 0.01) == pytest.approx(1.0)  # at least one
+
+
+def test_trimmed_autoencoder_loss_leaves_out_the_worst_fitting_samples():
+    l_h, l_r = torch.tensor([0.2, 0.9, 0.1, 0.3]), torch.tensor([1.0, 3.0, 0.5, 0.2])
+    a = torch.tensor([0.5, 0.1, 0.2, 0.3])
+    whole = autoencoder_loss(l_h, l_r, a, lambda2=2.0, lambda3=0.1)
+    assert autoencoder_loss(l_h, l_r, a, lambda2=2.0, lambda3=0.1, support=1.0) == whole
+    # per sample l_h + 2 l_r: 2.2, 6.9, 1.1, 0.7; the best half: 1.1 and 0.7; the
+    # critic's term stays the whole batch's
+    half = autoencoder_loss(l_h, l_r, a, lambda2=2.0, lambda3=0.1, support=0.5)
+    assert half == pytest.approx(0.9 + 2.0 * 0.1 * a.pow(2).mean().item())
+    rec = autoencoder_loss(None, l_r, None, lambda2=2.0, support=0.75)  # REC: 2 l_r
+    assert rec == pytest.approx(2.0 * (1.0 + 0.5 + 0.2) / 3)
+    crit = IGDLoss(lambda2=2.0, lambda3=0.1, support=0.5)
+    x, x_hat = _rand(4, 1, 16, 16), _rand(4, 1, 16, 16, seed=3)
+    loss, l_r = crit(x, x_hat, l_h, a)
+    expected = autoencoder_loss(l_h, l_r, a, lambda2=2.0, lambda3=0.1, support=0.5)
+    torch.testing.assert_close(loss, expected)
 
 
 def test_igd_loss_is_the_autoencoder_side_of_eq7():

@@ -7,7 +7,14 @@ from skorch.callbacks import Callback
 
 from sklearn_igd._data import Samples
 from sklearn_igd._losses import GLOBAL_SSIM, IGDLoss
-from sklearn_igd._net import BN_MIN_VAR, SIGMA2_FLOOR, EStep, IGDNet, effective_rank
+from sklearn_igd._net import (
+    BN_MIN_VAR,
+    SIGMA2_FLOOR,
+    EStep,
+    IGDNet,
+    effective_rank,
+    trimmed_centre,
+)
 from sklearn_igd._networks import IGDModule
 
 
@@ -70,6 +77,35 @@ def test_estep_matches_the_codes():
     torch.testing.assert_close(module.sigma2.double(), floored, rtol=1e-4, atol=1e-7)
     rank = np.asarray(net.history[:, "code_rank"])
     assert np.all((rank >= 1) & (rank <= 8))
+
+
+def test_trimmed_centre_leaves_out_a_far_cluster():
+    g = torch.Generator().manual_seed(0)
+    z = torch.randn(100, 4, dtype=torch.float64, generator=g)
+    z[:10] += 8.0  # 10% far away in one direction
+    keep, mu = trimmed_centre(z, 0.85)
+    assert keep.dtype == torch.bool and int(keep.sum()) == 85 and not keep[:10].any()
+    torch.testing.assert_close(mu, z[keep].mean(0))
+    assert z.mean(0).norm() > 1.2 and mu.norm() < 0.5  # the mean of all is pulled away
+    keep, mu = trimmed_centre(z, 1.0)
+    assert keep.all()
+    torch.testing.assert_close(mu, z.mean(0))
+
+
+def test_trimmed_estep_uses_the_best_fitting_codes():
+    torch.manual_seed(0)
+    x = _x()
+    x[:4] = 1.0 - x[:4]  # a few differing images
+    net = _net(support=0.75, criterion__support=0.75).fit(Samples(x), None)
+    module = net.module_.eval()
+    with torch.no_grad():
+        z = module.encode(x).double()
+    keep, mu = trimmed_centre(z, 0.75)
+    assert int(keep.sum()) == 24
+    torch.testing.assert_close(module.mu.double(), mu, rtol=1e-5, atol=1e-6)
+    sigma2 = (z[keep] - mu).pow(2).sum(1).mean()
+    assert net.sigma2_raw_ == pytest.approx(float(sigma2), rel=1e-4)
+    assert sigma2 < (z - z.mean(0)).pow(2).sum(1).mean()
 
 
 def test_estep_floors_sigma2_and_records_the_raw_value():

@@ -404,6 +404,24 @@ def test_whitening_makes_the_shrunk_covariance_the_identity():
     np.testing.assert_allclose(np.sort(1 / np.linalg.norm(m, axis=0) ** 2), top, rtol=1e-4)
 
 
+def test_trimmed_whitening_unmasks_a_cluster_of_contaminants():
+    # 20 of 200 feature vectors share an offset: fitted on all of them, the whitening
+    # gives that direction about unit variance and hides them (masking); fitted on the
+    # best-fitting 90% they are the 20 largest whitened norms
+    g = torch.Generator().manual_seed(0)
+    f = torch.randn(200, 40, dtype=torch.float64, generator=g)
+    f[:20] += 6 * torch.randn(1, 40, dtype=torch.float64, generator=g)
+
+    def found(white):  # contaminants among the 20 largest whitened norms
+        return int((white(f.float()).pow(2).sum(1).argsort(descending=True)[:20] < 20).sum())
+
+    trimmed = fit_whitening(f, 16, support=0.9)
+    assert trimmed.matrix.shape == (40, 16)
+    assert found(trimmed) == 20 > found(fit_whitening(f, 16))
+    whole = fit_whitening(f, 16)
+    torch.testing.assert_close(fit_whitening(f, 16, support=1.0).matrix, whole.matrix)
+
+
 @pytest.mark.parametrize("n", [500, 40])
 def test_whitening_is_reproducible_under_rounding_and_thread_counts(n):
     # With numpy's eigh the components' signs depended on the BLAS thread count (79 of

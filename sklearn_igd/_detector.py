@@ -150,7 +150,7 @@ class IGDDetector(OutlierMixin, BaseEstimator):
         mean AUC from 0.869 to 0.907 on Fashion-MNIST and from 0.958 to 0.975 on
         MNIST-5k; with clean training sets it cost 0.005 and 0.003 (user guide, "Training
         sets that hold anomalies"). The local model and the feature map use every
-        training image.
+        training image. ``support_`` marks the images the final E-step kept.
     local : bool or "auto", default="auto"
         For images, also train the local IGD model on patches and add its part
         (``local_score``) to the score (see :meth:`anomaly_score`). ``"auto"``: for images
@@ -361,6 +361,12 @@ class IGDDetector(OutlierMixin, BaseEstimator):
         first, as rows with ``stage``, ``epoch``, ``pretrain_loss`` and ``dur``.
     mu_ : ndarray of shape (latent_dim,)
         Centre of the Gaussian descriptor after the final E-step.
+    support_ : ndarray of shape (n_samples,), dtype bool
+        The training images whose codes the final E-step used for ``mu_`` and ``sigma2_``:
+        with ``support_fraction``, the best-fitting share (as
+        :attr:`MinCovDet.support_ <sklearn.covariance.MinCovDet>`), so that
+        ``X[~support_]`` are the images the global model's description of normal data
+        left out; all True without it.
     sigma2_ : float
         The E-step's scale of the squared distances of the training codes to ``mu_``
         (their mean), floored at 1 as in the authors' code: without the floor the
@@ -618,6 +624,8 @@ class IGDDetector(OutlierMixin, BaseEstimator):
                 with torch_seed(seed + 1, plan.device):
                     local_net = self._fit_local(X, plan)
             self._store_models(net, local_net, plan, pretrained.history)
+            mask = getattr(net, "support_mask_", None)
+            self.support_ = np.ones(len(X), dtype=bool) if mask is None else mask.astype(bool)
             self.flip_invariant_ = pretrained.flip_invariant
             self.flip_auc_ = pretrained.flip_auc
             feature_map = None

@@ -65,18 +65,40 @@ def _all_reduce_sum(t):
     return t
 
 
-def _kth_smallest(values, k):
-    """The ``k``-th smallest of ``values`` (n,) over all the ``torch.distributed``
-    processes (each holding its own ``values``; ``k`` counts them all)."""
+def _all_gather_padded(values, fill):
+    """Every ``torch.distributed`` process's ``values`` (n_r,), each padded with ``fill`` to
+    the longest: a list with one tensor per process (``[values]`` outside a group)."""
     if distributed_context()[1] == 1:
-        return values.kthvalue(k).values
+        return [values]
     length = torch.tensor(values.shape[0], device=values.device)
     torch.distributed.all_reduce(length, op=torch.distributed.ReduceOp.MAX)
-    padded = torch.full((int(length),), float("inf"), dtype=values.dtype, device=values.device)
+    padded = torch.full((int(length),), fill, dtype=values.dtype, device=values.device)
     padded[: values.shape[0]] = values
     gathered = [torch.empty_like(padded) for _ in range(distributed_context()[1])]
     torch.distributed.all_gather(gathered, padded)
-    return torch.cat(gathered).kthvalue(k).values
+    return gathered
+
+
+def _kth_smallest(values, k):
+    """The ``k``-th smallest of ``values`` (n,) over all the ``torch.distributed``
+    processes (each holding its own ``values``; ``k`` counts them all)."""
+    return torch.cat(_all_gather_padded(values, float("inf"))).kthvalue(k).values
+
+
+def gather_shards(values):
+    """The per-sample ``values`` (n_r,) of every ``torch.distributed`` process, put back in
+    the order of the samples: process ``r`` of ``w`` holds samples ``r, r + w, ...``
+    (:meth:`IGDNet._shard`). Returns a tensor (N,) of ``values``' dtype; ``values`` itself
+    outside a process group."""
+    world = distributed_context()[1]
+    if world == 1:
+        return values
+    gathered = _all_gather_padded(values.double(), 0.0)  # gloo has no bool collectives
+    n = int(_all_reduce_sum(torch.tensor(values.shape[0], device=values.device)))
+    out = torch.empty(n, dtype=torch.float64, device=values.device)
+    for r, shard in enumerate(gathered):
+        out[r::world] = shard[: len(range(r, n, world))]
+    return out.to(values.dtype)
 
 
 def trimmed_centre(z, support, max_steps=ESTEP_TRIM_STEPS):
@@ -305,7 +327,8 @@ class IGDNet(NeuralNet):
         """E-step (eq. 3): ``mu`` = mean code, ``sigma2`` = mean squared distance to it,
         floored at :data:`SIGMA2_FLOOR` (the unfloored value is kept in ``sigma2_raw_``).
         With ``support`` below 1, both over the best-fitting share of the codes
-        (:func:`trimmed_centre`).
+        (:func:`trimmed_centre`), whose mask over all of ``X`` is kept in
+        ``support_mask_`` (None: every sample).
 
         Sums run in float64 and are added up over the ``torch.distributed`` processes, each
         of which encodes its own shard. Returns the codes' effective rank.
@@ -317,10 +340,12 @@ class IGDNet(NeuralNet):
         z = torch.cat(codes).double()
         if self.support < 1:
             keep, mu = trimmed_centre(z, self.support)
+            self.support_mask_ = gather_shards(keep).cpu().numpy()
             centred = z[keep] - mu
             n = _all_reduce_sum(keep.sum().double())
             cov = _all_reduce_sum(centred.T @ centred) / n  # (Z, Z)
         else:
+            self.support_mask_ = None  # every sample
             n = _all_reduce_sum(torch.tensor(float(z.shape[0]), device=z.device))
             total = _all_reduce_sum(z.sum(0))
             gram = _all_reduce_sum(z.T @ z)  # (Z, Z)

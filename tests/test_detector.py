@@ -639,9 +639,12 @@ def test_support_fraction_trims_the_global_model(digits, monkeypatch):
     one = IGDDetector(**params, support_fraction=1.0).fit(X_train)
     np.testing.assert_array_equal(base.anomaly_score(X[:20]), one.anomaly_score(X[:20]))
     assert base.net_.support == base.net_.criterion_.support == 1.0
+    assert base.support_.dtype == bool and base.support_.shape == (68,) and base.support_.all()
     trimmed = IGDDetector(**params, support_fraction=0.8).fit(X_train)
     assert trimmed.net_.support == trimmed.net_.criterion_.support == 0.8
     assert not np.allclose(base.anomaly_score(X[:20]), trimmed.anomaly_score(X[:20]))
+    assert trimmed.support_.dtype == bool and trimmed.support_.sum() == 55  # ceil(0.8 * 68)
+    np.testing.assert_array_equal(trimmed.support_, trimmed.net_.support_mask_)
     supports = []
     original = _pretrain.fit_whitening
 
@@ -650,9 +653,12 @@ def test_support_fraction_trims_the_global_model(digits, monkeypatch):
         return original(features, n_components, support=support)
 
     monkeypatch.setattr(_pretrain, "fit_whitening", spy)
-    IGDDetector(**{**params, "pretrain": "imagenet", "flip_invariant": False},
-                support_fraction=0.8).fit(X_train)  # fmt: skip
+    imagenet = IGDDetector(**{**params, "pretrain": "imagenet", "flip_invariant": False},
+                           support_fraction=0.8).fit(X_train)  # fmt: skip
     assert supports == [0.8]
+    # support_ finds the planted zeros: 1 of the 8 kept with seeds 0-3 and 1-2 threads,
+    # against 6.5 expected of 55 images kept at random
+    assert imagenet.support_[60:].sum() <= 3, imagenet.support_[60:]
 
 
 # ------------------------------------------------------- every weight is a real knob

@@ -77,7 +77,7 @@ def test_close_to_a_single_process_fit_with_the_same_global_batch(ddp_run):
 def test_trimmed_centre_adds_up_the_shards(tmp_path):
     """The trimmed E-step's concentration steps across two real gloo processes, each with
     its own shard (51 and 50 codes), keep the same codes and find the same centre as one
-    process with all of them."""
+    process with all of them; ``gather_shards`` puts the masks back in sample order."""
     import importlib.util
 
     from sklearn_igd._net import trimmed_centre
@@ -96,4 +96,5 @@ def test_trimmed_centre_adds_up_the_shards(tmp_path):
     for rank in (0, 1):
         got = torch.load(tmp_path / f"trimmed{rank}.pt")
         assert torch.equal(got["keep"], keep[rank::2])
+        assert torch.equal(got["full"], keep)  # the shards' masks back in sample order
         torch.testing.assert_close(got["mu"], mu, rtol=0, atol=1e-12)

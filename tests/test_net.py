@@ -77,6 +77,7 @@ def test_estep_matches_the_codes():
     torch.testing.assert_close(module.sigma2.double(), floored, rtol=1e-4, atol=1e-7)
     rank = np.asarray(net.history[:, "code_rank"])
     assert np.all((rank >= 1) & (rank <= 8))
+    assert net.support_mask_ is None  # every sample
 
 
 def test_trimmed_centre_leaves_out_a_far_cluster():
@@ -102,6 +103,7 @@ def test_trimmed_estep_uses_the_best_fitting_codes():
         z = module.encode(x).double()
     keep, mu = trimmed_centre(z, 0.75)
     assert int(keep.sum()) == 24
+    np.testing.assert_array_equal(net.support_mask_, keep.numpy())  # all of x, in order
     torch.testing.assert_close(module.mu.double(), mu, rtol=1e-5, atol=1e-6)
     sigma2 = (z[keep] - mu).pow(2).sum(1).mean()
     assert net.sigma2_raw_ == pytest.approx(float(sigma2), rel=1e-4)

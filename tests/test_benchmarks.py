@@ -3,6 +3,7 @@ that it cannot rot between GPU runs."""
 
 import importlib.util
 import json
+import math
 import shlex
 from pathlib import Path
 
@@ -408,3 +409,27 @@ def test_trimmed_val_tiny_run(tmp_path):
     assert "## Training sets 10% anomalous" in text and "| whiten+loss+estep | " in text
     with pytest.raises(SystemExit):
         script.main(["--variants", "default,bogus"])
+
+
+def test_support_mask_tiny_run(tmp_path):
+    """benchmarks/support_mask.py: a tiny contaminated fit finds which training images
+    were planted, measures ``support_`` and the two rankings against them, and writes the
+    table; a second run reads the log back without refitting."""
+    script = _load(SCRIPT.parent / "support_mask.py")
+    left = np.array([True, True, False, False, True])
+    planted = np.array([True, False, True, False, False])
+    assert script.recall_precision(left, planted) == (0.5, 1 / 3)
+    np.testing.assert_array_equal(script.worst(np.array([0.1, 3.0, 2.0]), 2), [False, True, True])
+    out, log = tmp_path / "support.md", tmp_path / "support.jsonl"
+    argv = ["--data", "mnist5k", "--classes", "0", "--jobs", "1", "--log", str(log),
+            "--params", '{"max_epochs": 1, "batch_size": 16, "pretrain": null}',
+            "--out", str(out)]  # fmt: skip
+    (row,) = script.main(argv)
+    assert row["n_planted"] == round(0.1 * (row["n_train"] - row["n_planted"]) / 0.9) > 0
+    assert row["n_left_out"] == row["n_train"] - math.ceil(0.8 * row["n_train"])
+    for key in ("mask_recall", "mask_precision", "score_auc", "forest_auc", "test_auc"):
+        assert 0.0 <= row[key] <= 1.0
+    assert "| 0 | " in out.read_text() and "| **mean** |" in out.read_text()
+    assert script.main(argv) == [row]  # read back from the log
+    with pytest.raises(SystemExit):
+        script.main(["--support", "1"])

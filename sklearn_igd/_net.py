@@ -283,13 +283,19 @@ class IGDNet(NeuralNet):
         return contextlib.nullcontext()
 
     def _shard(self, X):
-        """This process's eval batches of ``X`` (all of them outside ``torch.distributed``)."""
+        """This process's batches of ``X`` (all of them outside ``torch.distributed``), in
+        order, for a pass without training. A last batch of a single sample joins the one
+        before it, so that a pass in train mode (:meth:`update_batchnorm`) never gives a
+        batch-norm layer one value per channel, which it refuses (2-D input with ``n``
+        one more than a multiple of ``batch_size``)."""
         dataset = self.get_dataset(X)
         rank, world = distributed_context()
-        n = len(dataset)
-        idx = torch.arange(rank, n, world)
-        for start in range(0, len(idx), self.batch_size):
-            yield to_device(dataset.batch(idx[start : start + self.batch_size]), self.device)
+        idx = torch.arange(rank, len(dataset), world)
+        starts = list(range(0, len(idx), self.batch_size))
+        if len(starts) > 1 and len(idx) - starts[-1] == 1:
+            starts.pop()
+        for start, stop in zip(starts, starts[1:] + [len(idx)]):
+            yield to_device(dataset.batch(idx[start:stop]), self.device)
 
     @torch.no_grad()
     def update_batchnorm(self, X):

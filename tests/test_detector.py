@@ -128,6 +128,17 @@ def test_global_score_auto_balances_2d_input():
     )
 
 
+@pytest.mark.parametrize("n", [33, 65])
+def test_2d_input_with_a_last_batch_of_one_sample(n):
+    """2-D input one sample more than a multiple of the batch size (32): the batch-norm
+    refresh's last batch joins the one before it instead of giving the MLP's batch norm a
+    single value per channel, which raised a ValueError from inside torch."""
+    X = np.random.RandomState(0).randn(n, 5)
+    det = IGDDetector(max_epochs=1, random_state=0).fit(X)
+    assert det.net_.batch_size == 32
+    assert np.isfinite(det.score_samples(X)).all()
+
+
 def test_contamination_sets_training_outlier_share(digits):
     X, y = digits
     Xn = X[y == 3]

@@ -63,6 +63,19 @@ def test_on_grad_computed_is_notified_for_both_players():
     assert all(c and all(n.startswith("critic.") for n in c) for c in counter.calls[1::2])
 
 
+@pytest.mark.parametrize(
+    "n, sizes", [(16, [8, 8]), (17, [8, 9]), (9, [9]), (1, [1]), (10, [8, 2])]
+)
+def test_shard_never_ends_with_a_batch_of_one(n, sizes):
+    """The passes without training (E-step, batch-norm refresh) cover every sample in
+    order; a last batch of one sample joins the one before it."""
+    net = _net().initialize()
+    x = _x(n)
+    batches = list(net._shard(Samples(x)))
+    assert [len(b) for b in batches] == sizes
+    torch.testing.assert_close(torch.cat(batches), x, rtol=0, atol=0)
+
+
 def test_estep_matches_the_codes():
     torch.manual_seed(0)
     net = _net().fit(Samples(_x()), None)

@@ -2,7 +2,7 @@
 
 ::
 
-    sklearn-igd fit FOLDER -o MODEL [--set PARAM=VALUE ...] [--size H [W]]
+    sklearn-igd fit FOLDER -o MODEL [--set PARAM=VALUE ...] [--size H [W]] [--left-out TXT]
     sklearn-igd score FOLDER -m MODEL -o SCORES.csv [--batch-size 64]
     sklearn-igd heatmap FOLDER -m MODEL -o OUTDIR [--npy] [--vmin V] [--vmax V]
     sklearn-igd evaluate ROOT --category NAME -m MODEL [--json OUT]
@@ -231,6 +231,14 @@ def cmd_fit(args):
         detector._validate_params()
     size = _parse_size(args.size)
     _check_writable_file(args.output)
+    if args.left_out is not None:
+        if detector.support_fraction is None:
+            raise CommandError(
+                "--left-out lists the training images a trimmed fit leaves out; it needs "
+                "--set support_fraction=F (a float in (0, 1], e.g. 0.8)."
+            )
+        if args.left_out != "-":
+            _check_writable_file(args.left_out)
     paths = _list_folder(args.folder)
     X = _read_all(args, paths, size)
     verbose = detector.verbose
@@ -239,12 +247,26 @@ def cmd_fit(args):
     detector.fit(X)
     detector.set_params(verbose=verbose)
     joblib.dump(detector, args.output)
+    left_out = [_relpath(p, args.folder) for p, kept in zip(paths, detector.support_) if not kept]
+    if args.left_out == "-":
+        print("\n".join(left_out))
+    elif args.left_out is not None:
+        with open(args.left_out, "w") as f:
+            f.writelines(path + "\n" for path in left_out)
     if not args.quiet:
         h, w = detector.input_shape_[1:]
         print(
             f"fitted IGDDetector on {len(paths)} images ({h}x{w}, "
-            f"{detector.input_shape_[0]} channel(s)); saved to {args.output}"
+            f"{detector.input_shape_[0]} channel(s)); saved to {args.output}",
+            file=sys.stderr if args.left_out == "-" else sys.stdout,
         )
+        if detector.support_fraction is not None:
+            print(
+                f"the global model left out {len(left_out)} of {len(paths)} training images "
+                f"(support_fraction={detector.support_fraction:g}; support_ in the model)"
+                + (f"; listed in {args.left_out}" if args.left_out not in (None, "-") else ""),
+                file=sys.stderr if args.left_out == "-" else sys.stdout,
+            )
     return 0
 
 
@@ -468,6 +490,13 @@ def build_parser():
         help="an IGDDetector parameter (repeatable); VALUE is read as a Python literal, "
         "else as a string: --set max_epochs=20 --set pretrain=None --set "
         "backbone=resnet18-lite",
+    )
+    p.add_argument(
+        "--left-out",
+        metavar="TXT",
+        help="with --set support_fraction=F: write the paths (relative to FOLDER) of the "
+        "training images the global model left out, one per line, to TXT "
+        "('-': stdout, the summary then goes to stderr)",
     )
     p.set_defaults(func=cmd_fit)
 

@@ -256,3 +256,24 @@ def test_size_option_resizes_on_reading(fitted, tmp_path):
     assert main(["score", other, "-m", model, "-o", out, "--size", "16", "-q"]) == 0
     with open(out) as f:
         assert len(f.read().strip().splitlines()) == 1 + 3
+
+
+def test_fit_lists_the_training_images_a_trimmed_fit_left_out(fitted, tmp_path, capsys):
+    """``--left-out`` with ``support_fraction``: the paths of the images outside the saved
+    model's ``support_``, in the folder's order, to a file or to stdout (the summary then
+    on stderr); without ``support_fraction`` a one-line error before any reading."""
+    root, train, _, _ = fitted
+    model, listed = str(tmp_path / "m.joblib"), tmp_path / "left.txt"
+    trimmed = [*FAST, "--set", "support_fraction=0.75"]
+    assert main(["fit", train, "-o", model, *trimmed, "--left-out", str(listed)]) == 0
+    out, _ = capsys.readouterr()
+    assert "left out 4 of 16 training images" in out  # 16 - ceil(0.75 * 16)
+    det = joblib.load(model)
+    names = sorted(os.listdir(train))
+    expected = [name for name, kept in zip(names, det.support_) if not kept]
+    assert listed.read_text().splitlines() == expected and len(expected) == 4
+    assert main(["fit", train, "-o", model, *trimmed, "--left-out", "-"]) == 0
+    out, err = capsys.readouterr()
+    assert out.splitlines() == expected and "left out 4 of 16" in err  # same seed, same fit
+    status = main(["fit", train, "-o", model, *FAST, "--left-out", str(listed)])
+    _one_line_error(capsys, status, "--left-out", "support_fraction")

@@ -624,7 +624,7 @@ class IGDDetector(OutlierMixin, BaseEstimator):
                 with torch_seed(seed + 1, plan.device):
                     local_net = self._fit_local(X, plan)
             self._store_models(net, local_net, plan, pretrained.history)
-            mask = getattr(net, "support_mask_", None)
+            mask = net.support_mask_  # set by every E-step; None: every image kept
             self.support_ = np.ones(len(X), dtype=bool) if mask is None else mask.astype(bool)
             self.flip_invariant_ = pretrained.flip_invariant
             self.flip_auc_ = pretrained.flip_auc

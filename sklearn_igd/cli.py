@@ -254,18 +254,19 @@ def cmd_fit(args):
         with open(args.left_out, "w") as f:
             f.writelines(path + "\n" for path in left_out)
     if not args.quiet:
+        summary = sys.stderr if args.left_out == "-" else sys.stdout  # stdout holds the list
         h, w = detector.input_shape_[1:]
         print(
             f"fitted IGDDetector on {len(paths)} images ({h}x{w}, "
             f"{detector.input_shape_[0]} channel(s)); saved to {args.output}",
-            file=sys.stderr if args.left_out == "-" else sys.stdout,
+            file=summary,
         )
         if detector.support_fraction is not None:
             print(
                 f"the global model left out {len(left_out)} of {len(paths)} training images "
                 f"(support_fraction={detector.support_fraction:g}; support_ in the model)"
                 + (f"; listed in {args.left_out}" if args.left_out not in (None, "-") else ""),
-                file=sys.stderr if args.left_out == "-" else sys.stdout,
+                file=summary,
             )
     return 0
 

@@ -436,3 +436,33 @@ def test_support_mask_tiny_run(tmp_path):
     assert script.main(argv) == [row]  # read back from the log
     with pytest.raises(SystemExit):
         script.main(["--support", "1"])
+
+
+def test_heatmap_reference_tiny_run(tmp_path):
+    """benchmarks/heatmap_reference.py: each reference leaves the ranking inside every
+    image (the per-image pixel AUROC) as it is, the mean reference centres each map; a
+    tiny fit on a validation photograph writes both tables; held-out pictures and draw 0
+    are refused."""
+    from sklearn_igd.metrics import pixel_roc_auc
+
+    script = _load(SCRIPT.parent / "heatmap_reference.py")
+    rng = np.random.default_rng(0)
+    maps = rng.random((4, 40, 40)) + np.arange(4)[:, None, None]
+    masks = np.zeros((4, 40, 40), bool)
+    masks[:, 5:15, 20:30] = True
+    variants = script.reference_variants(maps)
+    assert set(variants) == {"none", "mean", "median", "q0.25", "0.5 median", "local 16"}
+    np.testing.assert_allclose(variants["mean"].mean(axis=(1, 2)), 0.0, atol=1e-12)
+    per_image = pixel_roc_auc(masks, maps, average="per_image")
+    for name in ("mean", "median", "q0.25", "0.5 median"):
+        assert pixel_roc_auc(masks, variants[name], average="per_image") == per_image
+    out = tmp_path / "ref.md"
+    script.main(["--draws", "", "--pictures", "coins", "--n-train", "8", "--n-test", "12",
+                 "--size", "32", "--config", TINY_CONFIG, "--parts", str(tmp_path / "p"),
+                 "--out", str(out)])  # fmt: skip
+    text = out.read_text()
+    assert text.count("| reference | coins 1 | mean pictures | above none (pictures) |") == 2
+    assert "| 0.5 median |" in text and "| local 16 |" in text
+    for argv in (["--pictures", "moon"], ["--draws", "0"]):
+        with pytest.raises(SystemExit):
+            script.main(argv)

@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import ast
 import platform
-import shlex
 import sys
 import time
 from pathlib import Path
@@ -41,6 +40,9 @@ from sklearn.svm import OneClassSVM
 from sklearn_igd import IGDDetector
 from sklearn_igd.datasets import make_texture_defects
 from sklearn_igd.metrics import pixel_roc_auc
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _report import append_section, command_line  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 TEXTURES = ("brick", "grass", "gravel")
@@ -178,7 +180,7 @@ def main(argv=None):
         f"## {args.data}, {args.n_train} training images of {args.size} px, {args.n_test} test "
         f"images: `IGDDetector(random_state=0{', ' + shown if shown else ''})`",
         "",
-        "Command: `python " + " ".join(shlex.quote(a) for a in sys.argv) + "`  ",
+        command_line(),
         f"Machine: {platform.machine()} ({platform.processor() or 'cpu'}), "
         f"{torch.get_num_threads()} torch threads, torch {torch.__version__}; "
         f"{time.strftime('%Y-%m-%d')}.  ",
@@ -194,12 +196,9 @@ def main(argv=None):
     means = " | ".join(f"**{np.mean([r[c] for _, r, _, _ in table]):.4f}**" for c in columns)
     total = sum(s for *_, s in table)
     lines.append(f"| **mean** | {means} | | {total:.0f} (total) |")
-    out = Path(args.out)
-    header = (
-        "" if out.exists() else "# The defaults on images of 64 px and more (validation data)\n"
+    append_section(
+        args.out, "The defaults on images of 64 px and more (validation data)", "\n".join(lines)
     )
-    with out.open("a") as f:
-        f.write(header + "\n".join(lines) + "\n")
 
 
 if __name__ == "__main__":

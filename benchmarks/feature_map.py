@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import copy
 import platform
-import shlex
 import sys
 import time
 from pathlib import Path
@@ -37,6 +36,7 @@ from sklearn_igd.datasets import make_texture_defects
 from sklearn_igd.metrics import pixel_roc_auc
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _report import append_section, command_line  # noqa: E402
 from default_budget import peers  # noqa: E402  (the peers' image AUROC, one place)
 
 HERE = Path(__file__).resolve().parent
@@ -105,7 +105,7 @@ def main(argv=None):
         f"## 64 px, {args.n_train} training crops, {args.n_test} test crops, "
         f"{args.epochs} epochs, draws {args.draws}",
         "",
-        "Command: `python " + " ".join(shlex.quote(a) for a in sys.argv) + "`  ",
+        command_line(),
         f"Machine: {platform.machine()}, {torch.get_num_threads()} torch threads, torch "
         f"{torch.__version__}; {time.strftime('%Y-%m-%d')}; {seconds:.0f} s of fitting.  ",
         f"Detector: `IGDDetector(max_epochs={args.epochs}, batch_size=16, random_state=0)`, "
@@ -119,10 +119,7 @@ def main(argv=None):
         lines.append(f"| {name} | " + " | ".join(f"{row[c]:.4f}" for c in COLUMNS) + " |")
     means = [np.mean([row[c] for _, row in rows]) for c in COLUMNS]
     lines.append("| **mean** | " + " | ".join(f"**{m:.4f}**" for m in means) + " |")
-    out = Path(args.out)
-    header = "" if out.exists() else "# What the feature map adds (validation draws)\n"
-    with out.open("a") as f:
-        f.write(header + "\n".join(lines) + "\n")
+    append_section(args.out, "What the feature map adds (validation draws)", "\n".join(lines))
 
 
 if __name__ == "__main__":

@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import argparse
 import platform
-import shlex
 import sys
 import time
 from pathlib import Path
@@ -58,6 +57,7 @@ from sklearn_igd._scoring import (
 from sklearn_igd.metrics import pixel_roc_auc
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _report import append_section, command_line  # noqa: E402
 from image_score import (  # noqa: E402  (the same data, fits and image score)
     FEATURE_TRUNK,
     add_data_arguments,
@@ -234,7 +234,7 @@ def main(argv=None):
         else f"## Feature-map trunks on the fits of `IGDDetector(random_state=0"
         f"{', ' + args.config if args.config else ''})`",
         "",
-        "Command: `python " + " ".join(shlex.quote(a) for a in sys.argv) + "`  ",
+        command_line(),
         f"Machine: {platform.machine()} ({platform.processor() or 'cpu'}), "
         f"{torch.get_num_threads()} torch threads, torch {torch.__version__}; "
         f"{time.strftime('%Y-%m-%d')}.  ",
@@ -253,10 +253,7 @@ def main(argv=None):
     lines += table(
         "Image ROC AUC, `z(s_G) + z(top 10% of the heatmap)`:", trunks, results, "image"
     )
-    out = Path(args.out)
-    header = "" if out.exists() else "# Feature-map trunks (validation data)\n"
-    with out.open("a") as f:
-        f.write(header + "\n".join(lines) + "\n")
+    append_section(args.out, "Feature-map trunks (validation data)", "\n".join(lines))
 
 
 if __name__ == "__main__":

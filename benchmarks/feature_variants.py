@@ -59,7 +59,6 @@ from __future__ import annotations
 
 import argparse
 import platform
-import shlex
 import sys
 import time
 from functools import partial
@@ -88,6 +87,7 @@ from sklearn_igd._scoring import (
 from sklearn_igd.metrics import pixel_roc_auc
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _report import append_section, command_line  # noqa: E402
 from feature_trunk import detector_input, in_batches, table  # noqa: E402  (the same input)
 from image_score import (  # noqa: E402  (the same data, fits and image score)
     FEATURE_METHOD,
@@ -386,7 +386,7 @@ def main(argv=None):
         f"## Feature-map variants on the fits of `IGDDetector(random_state=0"
         f"{', ' + args.config if args.config else ''})`",
         "",
-        "Command: `python " + " ".join(shlex.quote(a) for a in sys.argv) + "`  ",
+        command_line(),
         f"Machine: {platform.machine()} ({platform.processor() or 'cpu'}), "
         f"{torch.get_num_threads()} torch threads, torch {torch.__version__}; "
         f"{time.strftime('%Y-%m-%d')}.  ",
@@ -422,10 +422,7 @@ def main(argv=None):
     for variant in variants if textures else ():
         cells = [np.mean([rows[variant][t] for _, rows in textures]) for t in all_types]
         lines.append(f"| {variant} | " + " | ".join(f"{c:.4f}" for c in cells) + " |")
-    out = Path(args.out)
-    header = "" if out.exists() else "# Feature-map variants (validation data)\n"
-    with out.open("a") as f:
-        f.write(header + "\n".join(lines) + "\n")
+    append_section(args.out, "Feature-map variants (validation data)", "\n".join(lines))
 
 
 if __name__ == "__main__":

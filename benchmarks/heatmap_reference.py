@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import argparse
 import platform
-import shlex
 import sys
 import time
 from pathlib import Path
@@ -50,6 +49,7 @@ from sklearn_igd.datasets import make_texture_defects
 from sklearn_igd.metrics import aupro, pixel_roc_auc
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _report import append_section, command_line  # noqa: E402
 from default_budget import TEXTURES, parse_config  # noqa: E402
 from heldout_pictures import PICTURES, half_shift_auc, load_picture  # noqa: E402
 from image_score import cached, fit_parts  # noqa: E402
@@ -150,7 +150,7 @@ def main(argv=None):
         f"## Per-image references: `IGDDetector(random_state=0"
         f"{', ' + args.config if args.config else ''})`",
         "",
-        "Command: `python " + " ".join(shlex.quote(a) for a in sys.argv) + "`  ",
+        command_line(),
         f"Machine: {platform.machine()} ({platform.processor() or 'cpu'}), "
         f"{args.threads} torch thread(s) per fit, {args.jobs} fit(s) side by side, torch "
         f"{torch.__version__}; {time.strftime('%Y-%m-%d')}; fits of {min(fits):.0f}-"
@@ -187,10 +187,7 @@ def main(argv=None):
             lines.append(f"| {variant} | " + " | ".join(cells) + " |")
     text = "\n".join(lines) + "\n"
     print(text)
-    out = Path(args.out)
-    header = "" if out.exists() else "# Heatmaps referenced to each image's level (validation)\n"
-    with out.open("a") as f:
-        f.write(header + text)
+    append_section(args.out, "Heatmaps referenced to each image's level (validation)", text)
 
 
 if __name__ == "__main__":

@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import argparse
 import platform
-import shlex
 import sys
 import time
 from pathlib import Path
@@ -58,6 +57,8 @@ from sklearn_igd._scoring import HEATMAP_TOP_FRACTION, top_fraction_mean
 from sklearn_igd.datasets import make_texture_defects
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _report import append_section, command_line  # noqa: E402
+
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "examples"))
 from default_budget import SHAPES, TEXTURES, parse_config, silhouettes  # noqa: E402
 from demo_textures import auc_difference_ci, peer_scores  # noqa: E402
@@ -297,7 +298,7 @@ def main(argv=None):
         f"## Candidate image scores: `IGDDetector(random_state=0"
         f"{', ' + args.config if args.config else ''})`",
         "",
-        "Command: `python " + " ".join(shlex.quote(a) for a in sys.argv) + "`  ",
+        command_line(),
         f"Machine: {platform.machine()} ({platform.processor() or 'cpu'}), "
         f"{torch.get_num_threads()} torch threads, torch {torch.__version__}; "
         f"{time.strftime('%Y-%m-%d')}. Fits of {np.nanmin(fits):.0f}-{np.nanmax(fits):.0f} s.  ",
@@ -319,10 +320,7 @@ def main(argv=None):
             "|---|---|---|---|",
         ]
         lines += [f"| {name} | " + " | ".join(cells) + " |" for name, cells in intervals]
-    out = Path(args.out)
-    header = "" if out.exists() else "# Candidate image scores (validation data)\n"
-    with out.open("a") as f:
-        f.write(header + "\n".join(lines) + "\n")
+    append_section(args.out, "Candidate image scores (validation data)", "\n".join(lines))
 
 
 if __name__ == "__main__":

@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import argparse
 import platform
-import shlex
 import sys
 import time
 from pathlib import Path
@@ -43,6 +42,9 @@ from sklearn.metrics import roc_auc_score
 from sklearn_igd import IGDDetector
 from sklearn_igd.datasets import make_texture_defects
 from sklearn_igd.metrics import pixel_roc_auc
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _report import append_section, command_line  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 TEXTURES = ("brick", "grass", "gravel")
@@ -135,7 +137,7 @@ def main(argv=None):
             "",
             f"## Scoring time of each local_score ({args.size} px, {args.n_test} test crops)",
             "",
-            "Command: `python " + " ".join(shlex.quote(a) for a in sys.argv) + "`  ",
+            command_line(),
             f"Machine: {platform.machine()}, {torch.get_num_threads()} torch threads, torch "
             f"{torch.__version__}; {time.strftime('%Y-%m-%d')}.  ",
             "One detector fitted on brick (draw 1); `anomaly_score` over the test crops with "
@@ -178,7 +180,7 @@ def main(argv=None):
         f"## {args.size} px, {args.n_train} training crops, {args.n_test} test crops, "
         f"{args.epochs} epochs, draws {args.draws}",
         "",
-        "Command: `python " + " ".join(shlex.quote(a) for a in sys.argv) + "`  ",
+        command_line(),
         f"Machine: {platform.machine()}, {torch.get_num_threads()} torch threads, torch "
         f"{torch.__version__}; {time.strftime('%Y-%m-%d')}; {seconds:.0f} s of fitting "
         "and scoring.  ",
@@ -195,10 +197,7 @@ def main(argv=None):
             f"| {name} | " + " | ".join(f"{v:.4f}" for v in values)
             + f" | **{np.mean(values):.4f}** |"
         )  # fmt: skip
-    out = Path(args.out)
-    header = "" if out.exists() else "# The local model's part of the image score\n"
-    with out.open("a") as f:
-        f.write(header + "\n".join(lines) + "\n")
+    append_section(args.out, "The local model's part of the image score", "\n".join(lines))
     print("\n".join(lines))
 
 

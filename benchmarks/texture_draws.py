@@ -51,6 +51,7 @@ sys.path.insert(0, str(HERE.parent / "examples"))
 from demo_textures import DATA_PARAMS, PEERS, TEXTURE_PARAMS, TEXTURES  # noqa: E402
 
 sys.path.insert(0, str(HERE))
+from _report import append_section  # noqa: E402
 from default_budget import parse_config  # noqa: E402
 
 #: The columns of the per-(draw, texture) table: (header, key of ``run_texture``'s row).
@@ -289,10 +290,7 @@ def main(argv=None):
         sections.append("\n".join(ablation_report(rows_by_variant, draws, textures)))
     text = "\n".join(sections)
     text += f"Wall time: {time.perf_counter() - start:.0f} s (cached fits count 0).\n"
-    out = Path(args.out)
-    header = "" if out.exists() else "# Texture demo on held-out draws\n\n"
-    with out.open("a") as f:
-        f.write(header + text)
+    append_section(args.out, "Texture demo on held-out draws", text)
     print(text)
 
 

@@ -466,3 +466,15 @@ def test_heatmap_reference_tiny_run(tmp_path):
     for argv in (["--pictures", "moon"], ["--draws", "0"]):
         with pytest.raises(SystemExit):
             script.main(argv)
+
+
+def test_report_helpers(tmp_path):
+    """benchmarks/_report.py: the command line reruns as is (arguments shell-quoted), and a
+    results file gets its title once, before the first section."""
+    report = _load(SCRIPT.parent / "_report.py")
+    line = report.command_line(["benchmarks/x.py", "--config", "a='b c'"])
+    assert line == "Command: `python benchmarks/x.py --config 'a='\"'\"'b c'\"'\"''`  "
+    out = tmp_path / "r.md"
+    assert report.append_section(out, "Title", "## one\nrow") == out
+    report.append_section(out, "Other title", "\n## two\n")
+    assert out.read_text() == "# Title\n\n## one\nrow\n\n## two\n"

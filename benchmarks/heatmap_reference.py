@@ -94,9 +94,8 @@ def make_data(args, source, draw):
 def fitted_parts(args, config, name, source, draw):
     """The cached parts of one set's fit (fitted and stored first when missing)."""
     torch.set_num_threads(args.threads)
+    # image_score.py's names: one cache folder (--parts) per data sizes and configuration
     stem = f"parts_{source}_{draw}" if source in TEXTURES else f"picture_{source}_{draw}"
-    if args.n_test != 300 or args.n_train != 100 or args.size != 64 or args.config:
-        stem += f"_{args.n_train}_{args.n_test}_{args.size}_{args.config.replace(' ', '')}"
     data = make_data(args, source, draw)
     path = Path(args.parts) / f"{stem}.npz"
     parts = cached(path, fit_parts, config, data.images_train, data.images_test)

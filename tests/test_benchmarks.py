@@ -478,3 +478,26 @@ def test_report_helpers(tmp_path):
     assert report.append_section(out, "Title", "## one\nrow") == out
     report.append_section(out, "Other title", "\n## two\n")
     assert out.read_text() == "# Title\n\n## one\nrow\n\n## two\n"
+
+
+def test_defect_types_tiny_run(tmp_path, tiny_parts):
+    """benchmarks/defect_types.py: on the tiny fit of a texture draw (shared with the
+    feature-map scripts' tests) it writes a row per part of the heatmap, the combined
+    map's "all" column equal to its pooled pixel AUROC; draw 0 is refused."""
+    script = _load(SCRIPT.parent / "defect_types.py")
+    out = tmp_path / "types.md"
+    script.main(TINY + ["--silhouettes", "", "--parts", tiny_parts, "--out", str(out)])
+    text = out.read_text()
+    assert "| set | map | all | scratch | crack | stain | hole | patch | color |" in text
+    for part in ("combined", "global", "local", "feature"):
+        assert f"| brick 1 | {part} | " in text and f"| **mean** | {part} | " in text
+    with np.load(Path(tiny_parts) / "parts_brick_1.npz") as p:
+        heat = p["te_heatmap"].astype(np.float64)
+    from sklearn_igd.datasets import make_texture_defects
+    from sklearn_igd.metrics import pixel_roc_auc
+
+    data = make_texture_defects("brick", n_train=8, n_test=12, size=32, random_state=1)
+    expected = pixel_roc_auc(data.masks_test, heat)
+    assert f"| brick 1 | combined | {expected:.4f} |" in text
+    with pytest.raises(SystemExit):
+        script.main(["--draws", "0", "--silhouettes", ""])

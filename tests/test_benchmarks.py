@@ -501,3 +501,24 @@ def test_defect_types_tiny_run(tmp_path, tiny_parts):
     assert f"| brick 1 | combined | {expected:.4f} |" in text
     with pytest.raises(SystemExit):
         script.main(["--draws", "0", "--silhouettes", ""])
+
+
+def test_heatmap_parts_tiny_run(tmp_path, tiny_parts):
+    """benchmarks/heatmap_parts.py: on the tiny fit of a texture draw (shared with the
+    feature-map scripts' tests) the default variant rebuilds the detector's own heatmap
+    from its parts, and the table has a row per variant; draw 0 is refused."""
+    script = _load(SCRIPT.parent / "heatmap_parts.py")
+    out = tmp_path / "parts.md"
+    script.main(TINY + ["--silhouettes", "", "--pictures", "", "--parts", tiny_parts,
+                        "--out", str(out)])  # fmt: skip
+    with np.load(Path(tiny_parts) / "parts_brick_1.npz") as p:
+        parts = dict(p)
+    maps = script.variant_maps(parts, "te")
+    np.testing.assert_allclose(maps["G + L + F"], parts["te_heatmap"], rtol=1e-5, atol=1e-5)
+    np.testing.assert_array_equal(maps["F"], parts["te_feature_heatmap"])
+    text = out.read_text()
+    assert "| variant | pixel AUROC textures | image AUROC textures |" in text
+    for v in script.VARIANTS:
+        assert f"| {v} | " in text
+    with pytest.raises(SystemExit):
+        script.main(["--draws", "0", "--silhouettes", ""])

@@ -6,6 +6,7 @@ import json
 import math
 import shlex
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -438,11 +439,12 @@ def test_support_mask_tiny_run(tmp_path):
         script.main(["--support", "1"])
 
 
-def test_heatmap_reference_tiny_run(tmp_path):
+def test_heatmap_reference_tiny_run(tmp_path, tiny_parts):
     """benchmarks/heatmap_reference.py: each reference leaves the ranking inside every
-    image (the per-image pixel AUROC) as it is, the mean reference centres each map; a
-    tiny fit on a validation photograph writes both tables; held-out pictures and draw 0
-    are refused."""
+    image (the per-image pixel AUROC) as it is, the mean reference centres each map; on
+    the tiny fit of a texture draw (shared with the feature-map scripts' tests) it writes
+    both tables; a validation photograph's crops are cut from the photograph; held-out
+    pictures and draw 0 are refused."""
     from sklearn_igd.metrics import pixel_roc_auc
 
     script = _load(SCRIPT.parent / "heatmap_reference.py")
@@ -457,12 +459,13 @@ def test_heatmap_reference_tiny_run(tmp_path):
     for name in ("mean", "median", "q0.25", "0.5 median"):
         assert pixel_roc_auc(masks, variants[name], average="per_image") == per_image
     out = tmp_path / "ref.md"
-    script.main(["--draws", "", "--pictures", "coins", "--n-train", "8", "--n-test", "12",
-                 "--size", "32", "--config", TINY_CONFIG, "--parts", str(tmp_path / "p"),
-                 "--out", str(out)])  # fmt: skip
+    script.main(TINY + ["--pictures", "", "--parts", tiny_parts, "--out", str(out)])
     text = out.read_text()
-    assert text.count("| reference | coins 1 | mean pictures | above none (pictures) |") == 2
+    assert text.count("| reference | brick 1 | mean textures | above none (textures) |") == 2
     assert "| 0.5 median |" in text and "| local 16 |" in text
+    sizes = SimpleNamespace(n_train=3, n_test=4, size=32)
+    coins = script.make_data(sizes, "coins", 1)
+    assert coins.images_train.shape == (3, 32, 32) and coins.masks_test.shape == (4, 32, 32)
     for argv in (["--pictures", "moon"], ["--draws", "0"]):
         with pytest.raises(SystemExit):
             script.main(argv)

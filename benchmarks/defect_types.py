@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from sklearn_igd.datasets._texture_defects import _DEFECT_TYPES
 from sklearn_igd.metrics import pixel_roc_auc
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -45,7 +46,7 @@ MAPS = {
     "local": "local_heatmap",
     "feature": "feature_heatmap",
 }
-TYPES = ("scratch", "crack", "stain", "hole", "patch", "color")
+TYPES = _DEFECT_TYPES
 
 
 def type_aucs(v):
@@ -59,8 +60,9 @@ def type_aucs(v):
         maps = v.parts[f"te_{key}"].astype(np.float64)
         row = {"all": pixel_roc_auc(v.masks, maps)}
         for t in TYPES:
-            keep = normal | (v.types == t)
-            if (v.types == t).any():
+            of_type = v.types == t
+            if of_type.any():
+                keep = normal | of_type
                 row[t] = pixel_roc_auc(v.masks[keep], maps[keep])
         out[name] = row
     return out

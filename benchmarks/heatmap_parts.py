@@ -40,7 +40,7 @@ from sklearn_igd.metrics import pixel_roc_auc
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _report import append_section, command_line  # noqa: E402
 from default_budget import parse_config  # noqa: E402
-from heatmap_reference import VALIDATION_PICTURES, fitted_parts, make_data  # noqa: E402
+from heatmap_reference import VALIDATION_PICTURES, fitted_parts  # noqa: E402
 from image_score import (  # noqa: E402
     add_data_arguments,
     parse_data_arguments,
@@ -53,15 +53,16 @@ HERE = Path(__file__).resolve().parent
 VARIANTS = ("G + L + F", "F", "G + L", "L + F", "G + F", "max(z(G + L), z(F))")
 
 
+def z(values, train):
+    """``values`` standardised by the mean and standard deviation of ``train``."""
+    return (values - train.mean()) / train.std()
+
+
 def variant_maps(parts, prefix):
     """``{variant: maps (n, H, W)}`` of the ``prefix`` (``"tr"`` or ``"te"``) images."""
     G, L, F = (
         parts[f"{prefix}_{k}_heatmap"].astype(np.float64) for k in ("global", "local", "feature")
     )
-
-    def z(maps, train):
-        return (maps - train.mean()) / train.std()
-
     train_models = parts["tr_global_heatmap"].astype(np.float64) + parts["tr_local_heatmap"]
     train_feature = parts["tr_feature_heatmap"].astype(np.float64)
     return {
@@ -78,11 +79,10 @@ def evaluate(parts, anomalous, masks):
     """``{variant: (pixel AUROC or nan, image AUROC)}`` of one fit's parts."""
     train, test = variant_maps(parts, "tr"), variant_maps(parts, "te")
     g_tr, g_te = (parts[f"{s}_global_score"].astype(np.float64) for s in ("tr", "te"))
-    z_g = (g_te - g_tr.mean()) / g_tr.std()
+    z_g = z(g_te, g_tr)
     out = {}
     for v in VARIANTS:
-        t_tr, t_te = top(train[v], 0.1), top(test[v], 0.1)
-        score = z_g + (t_te - t_tr.mean()) / t_tr.std()
+        score = z_g + z(top(test[v], 0.1), top(train[v], 0.1))
         pixel = pixel_roc_auc(masks, test[v]) if masks is not None else np.nan
         out[v] = (pixel, roc_auc_score(anomalous, score))
     return out
@@ -102,8 +102,7 @@ def main(argv=None):
     for v in texture_sets(args, config):
         groups["textures"].append((v.name, evaluate(v.parts, v.anomalous, v.masks)))
     for p in args.pictures:
-        parts = fitted_parts(args, config, f"{p} {args.picture_draw}", p, args.picture_draw)
-        data = make_data(args, p, args.picture_draw)
+        data, parts = fitted_parts(args, config, f"{p} {args.picture_draw}", p, args.picture_draw)
         groups["photographs"].append(
             (f"{p} {args.picture_draw}", evaluate(parts, data.y_test == -1, data.masks_test))
         )

@@ -92,7 +92,8 @@ def make_data(args, source, draw):
 
 
 def fitted_parts(args, config, name, source, draw):
-    """The cached parts of one set's fit (fitted and stored first when missing)."""
+    """``(data, parts)`` of one set: its ``make_texture_defects`` data and the cached parts
+    of its fit (fitted and stored first when missing)."""
     torch.set_num_threads(args.threads)
     # image_score.py's names: one cache folder (--parts) per data sizes and configuration
     stem = f"parts_{source}_{draw}" if source in TEXTURES else f"picture_{source}_{draw}"
@@ -100,7 +101,7 @@ def fitted_parts(args, config, name, source, draw):
     path = Path(args.parts) / f"{stem}.npz"
     parts = cached(path, fit_parts, config, data.images_train, data.images_test)
     print(name, f"fit {float(parts['fit_s']):.0f} s", flush=True)
-    return parts
+    return data, parts
 
 
 def main(argv=None):
@@ -129,10 +130,10 @@ def main(argv=None):
 
     start = time.perf_counter()
     sets = data_sets(args)
-    all_parts = Parallel(n_jobs=args.jobs)(delayed(fitted_parts)(args, config, *s) for s in sets)
+    fitted = Parallel(n_jobs=args.jobs)(delayed(fitted_parts)(args, config, *s) for s in sets)
     pixel, pro, shift, fits = {}, {}, [], []
-    for (_, source, draw), parts in zip(sets, all_parts):
-        masks = make_data(args, source, draw).masks_test
+    for (_, source, _), (data, parts) in zip(sets, fitted):
+        masks = data.masks_test
         fits.append(float(parts["fit_s"]))
         photo = source if source in TEXTURES else load_picture(source)
         shift.append(half_shift_auc(photo))

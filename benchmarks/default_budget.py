@@ -58,14 +58,14 @@ def parse_config(text):
     return config
 
 
-def silhouettes(shape, n, rng, size=64):
+def silhouettes(shape, n, rng, size=64, radius=(0.2, 0.35)):
     """``n`` images (n, size, size) uint8 of one filled ``shape``, white on black, radius
-    0.2-0.35 of the side, random centre and rotation."""
+    ``radius`` (low, high) of the side, random centre and rotation."""
     from skimage.draw import disk, ellipse, polygon
 
     out = np.zeros((n, size, size), np.uint8)
     for i in range(n):
-        r = rng.uniform(0.2, 0.35) * size
+        r = rng.uniform(*radius) * size
         cy, cx = rng.uniform(r + 2, size - r - 2, 2)
         angle = rng.uniform(0, 2 * np.pi)
         if shape == "disk":

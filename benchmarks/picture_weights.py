@@ -118,13 +118,15 @@ def collect(det, X):
     )
 
 
-def silhouette_set(normal, draw, n_train, n_test, size):
+def silhouette_set(normal, draw, n_train, n_test, size, radius=(0.2, 0.35)):
     """``(X_train, X_test, anomalous, masks)`` of ``default_budget.py``'s silhouette
-    protocol (shape seed ``draw``): no masks, the whole other shape is the anomaly."""
+    protocol (shape seed ``draw``; ``radius``: the shapes' (low, high) radius as a
+    fraction of the side): no masks, the whole other shape is the anomaly."""
     rng = np.random.RandomState(draw)
     half = n_test // 2
     data = {
-        s: (silhouettes(s, n_train, rng, size), silhouettes(s, half, rng, size)) for s in SHAPES
+        s: (silhouettes(s, n_train, rng, size, radius), silhouettes(s, half, rng, size, radius))
+        for s in SHAPES
     }
     others = [s for s in SHAPES if s != normal]
     per_other = half // len(others)

@@ -525,3 +525,27 @@ def test_heatmap_parts_tiny_run(tmp_path, tiny_parts):
         assert f"| {v} | " in text
     with pytest.raises(SystemExit):
         script.main(["--draws", "0", "--silhouettes", ""])
+
+
+def test_global_weight_rule_statistic(tmp_path):
+    """benchmarks/global_weight_rule.py: the stationarity statistic is 0 for images whose
+    every pixel has the same mean, large for a centred object, channels are averaged;
+    digits are pasted whole inside the canvas; the table reports each group's range;
+    draw 0 and the held-out silhouettes are refused."""
+    script = _load(SCRIPT.parent / "global_weight_rule.py")
+    rng = np.random.default_rng(0)
+    flat = rng.random((500, 16, 16))
+    assert script.stationarity(flat) < 0.01
+    centred = np.zeros((50, 16, 16))
+    centred[:, 4:12, 4:12] = 1.0 + 0.1 * rng.random((50, 8, 8))
+    assert script.stationarity(centred) > 10
+    rgb = np.repeat(centred[..., None], 3, axis=-1)
+    assert script.stationarity(rgb) == pytest.approx(script.stationarity(centred))
+    digits = np.ones((6, 28, 28), np.uint8)
+    pasted = script.pasted_digits(digits, 40, np.random.RandomState(0))
+    assert pasted.shape == (6, 40, 40) and (pasted.sum(axis=(1, 2)) == 28 * 28).all()
+    table = script.statistic_table([("a", "x", 0.5), ("a", "y", 0.25), ("b", "z", 0.1)])
+    assert "| a | 2 | 0.2500 | 0.5000 | x 0.500, y 0.250 |" in table
+    for argv in (["--draws", "0"], ["--shape-seed", "101"]):
+        with pytest.raises(SystemExit):
+            script.main(argv + ["--out", str(tmp_path / "x.md")])

@@ -46,10 +46,16 @@ from sklearn_igd.datasets import load_mnist_5k, make_texture_defects
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _report import append_section, command_line  # noqa: E402
-from default_budget import SHAPES, TEXTURES  # noqa: E402
+from default_budget import SHAPES, TEXTURES, peers  # noqa: E402
 from heatmap_reference import VALIDATION_PICTURES  # noqa: E402
 from heldout_pictures import load_picture  # noqa: E402
-from picture_weights import fit_set, image_score, rebuild, silhouette_set  # noqa: E402
+from picture_weights import (  # noqa: E402
+    SILHOUETTE_PARAMS,
+    fit_set,
+    image_score,
+    rebuild,
+    silhouette_set,
+)
 
 HERE = Path(__file__).resolve().parent
 GLOBAL_WEIGHTS = (0.0, 0.25, 0.5, 1.0)
@@ -95,14 +101,14 @@ def statistic_rows(args):
         for p in args.pictures:
             add("photographs, 64 px (g = 0 won)", f"{p}-{draw}", crops(load_picture(p), draw, 64))
     for s in SHAPES:
-        X = silhouette_set(s, args.shape_seed, 200, 4, 64)[0]
+        X = silhouette_set(s, args.shape_seed, **SILHOUETTE_PARAMS)[0]
         add("silhouettes, radius 0.2-0.35 (g = 1 won)", f"{s}-{args.shape_seed}", X)
     draw = args.picture_draws[0]
     for size in (96, 128):
         for p in args.pictures:
             add(f"photographs, {size} px", f"{p}-{draw}", crops(load_picture(p), draw, size))
     for s in SHAPES:
-        X = silhouette_set(s, args.shape_seed, 200, 4, 64, (low, high))[0]
+        X = silhouette_set(s, args.shape_seed, **SILHOUETTE_PARAMS, radius=(low, high))[0]
         add(f"silhouettes, radius {low}-{high}", f"{s}-{args.shape_seed}", X)
     X, y = load_mnist_5k(return_X_y=True)
     rng = np.random.RandomState(args.shape_seed)
@@ -124,21 +130,28 @@ def statistic_table(rows):
 
 
 def fitted_table(args):
-    """Image ROC AUC for each ``g`` of the defaults fitted on the smaller silhouettes."""
-    low, high = args.radius
-    params = dict(radius=(low, high))
+    """Image ROC AUC of the defaults fitted on the smaller silhouettes: for each ``g``, of
+    the global part alone, and of the peers on the same images."""
+    radius = tuple(args.radius)
     lines = [
-        "| normal shape | S | " + " | ".join(f"g = {g}" for g in GLOBAL_WEIGHTS) + " | fit s |",
-        "|---" * (len(GLOBAL_WEIGHTS) + 3) + "|",
+        "| normal shape | S | "
+        + " | ".join(f"g = {g}" for g in GLOBAL_WEIGHTS)
+        + " | global part alone | IsolationForest | OneClassSVM | fit s |",
+        "|---" * (len(GLOBAL_WEIGHTS) + 6) + "|",
     ]
     for s in args.fit_shapes:
-        path = fit_set(s, args.shape_seed, args.cache, params)
+        path = fit_set(s, args.shape_seed, args.cache, dict(radius=radius))
         d = dict(np.load(path))
         z, _ = rebuild(d, 1.0)
+        X_train, X_test, anomalous, _ = silhouette_set(
+            s, args.shape_seed, **SILHOUETTE_PARAMS, radius=radius
+        )
+        assert (anomalous == d["y"]).all(), "the cached fit is of other images"
         aucs = [roc_auc_score(d["y"], image_score(z, g)) for g in GLOBAL_WEIGHTS]
-        S = stationarity(silhouette_set(s, args.shape_seed, 200, 4, 64, (low, high))[0])
+        aucs.append(roc_auc_score(d["y"], z[0]))
+        aucs += peers(X_train, X_test, anomalous).values()
         cells = " | ".join(f"{a:.4f}" for a in aucs)
-        lines.append(f"| {s} | {S:.4f} | {cells} | {float(d['fit_s']):.0f} |")
+        lines.append(f"| {s} | {stationarity(X_train):.4f} | {cells} | {float(d['fit_s']):.0f} |")
     return "\n".join(lines)
 
 

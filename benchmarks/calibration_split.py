@@ -19,7 +19,9 @@ training images (the default as it is). Image ROC AUC of:
 - ``full``: the default fitted on all the training images (``--full``);
 - ``train z``: the fit on the kept images, standardised on them (the default's rule);
 - ``held-back z``: the same fit, standardised on the held-back images;
-- ``z_G``, ``z_L``: each part alone (the same fit; standardising does not change them).
+- ``z_G``, ``z_L``: each part alone (the same fit; standardising does not change them);
+- ``train max``, ``held-back max``: the larger of the two standardised parts instead of
+  their sum, standardised on the kept / the held-back images.
 
     python benchmarks/calibration_split.py --sets coins-1,coffee-1,grass-1,ellipse-7 \\
         --full --jobs 2 --out /tmp/calibration_split.md
@@ -111,6 +113,8 @@ def _measure(name, draw, holdout, full, data_params, config):
         n_held=n_cal,
         train_z=roc_auc_score(y, z_train.sum(0)),
         held_z=roc_auc_score(y, z_held.sum(0)),
+        train_max=roc_auc_score(y, z_train.max(0)),
+        held_max=roc_auc_score(y, z_held.max(0)),
         z_G=roc_auc_score(y, test[0]),
         z_L=roc_auc_score(y, test[1]),
         # the weight the held-back rule gives s_G relative to s_L, over the training rule's
@@ -139,7 +143,7 @@ def parse_set(text):
 
 
 def markdown(rows, argv, total_s, holdout):
-    cols = ["full", "train_z", "held_z", "z_G", "z_L"]
+    cols = ["full", "train_z", "held_z", "z_G", "z_L", "train_max", "held_max"]
     head = (
         "| set | "
         + " | ".join(cols)
@@ -148,7 +152,7 @@ def markdown(rows, argv, total_s, holdout):
     )
     lines = [head, "|---" * (len(cols) + 5) + "|"]
     for r in rows:
-        cells = [f"{r[c]:.4f}" if c in r else "" for c in cols]
+        cells = [f"{r[c]:.4f}" if c in r else "" for c in cols]  # older logs: no max
         lines.append(
             f"| {r['set']} | "
             + " | ".join(cells)

@@ -374,7 +374,7 @@ def test_calibration_split_tiny_run(tmp_path, monkeypatch):
     assert torch.get_num_threads() == threads
     (row,) = [json.loads(line) for line in log.read_text().splitlines()]
     assert (row["n_kept"], row["n_held"]) == (9, 3)
-    for key in ("full", "train_z", "held_z", "z_G", "z_L"):
+    for key in ("full", "train_z", "held_z", "z_G", "z_L", "train_max", "held_max"):
         assert 0.0 <= row[key] <= 1.0
     assert row["relative_weight"] > 0
     text = out.read_text()

@@ -149,7 +149,7 @@ def test_default_budget_tiny_run(tmp_path):
 
 
 def test_image_score_tiny_run(tmp_path):
-    """benchmarks/image_score.py: a tiny fit on 64 px silhouettes (local model and feature
+    """benchmarks/image_score.py: a tiny fit on 32 px silhouettes (local model and feature
     map on) writes every candidate row, the stored parts are reused without refitting,
     and draw 0 is refused."""
     script = _load(SCRIPT.parent / "image_score.py")
@@ -158,12 +158,12 @@ def test_image_score_tiny_run(tmp_path):
     np.testing.assert_allclose(script.top(maps, 0.1), maps.reshape(2, -1)[:, -10:].mean(1))
     out, parts = tmp_path / "score.md", tmp_path / "parts"
     argv = ["--draws", "", "--silhouettes", "3:disk", "--sil-train", "8", "--sil-test", "6",
-            "--threads", "1", "--parts", str(parts), "--out", str(out),
-            "--config", TINY_CONFIG.replace(",local=True", "")]  # fmt: skip
+            "--size", "32", "--threads", "1", "--parts", str(parts), "--out", str(out),
+            "--config", TINY_CONFIG]  # fmt: skip
     script.main(argv)
     stored = parts / "sil_disk_3.npz"
     with np.load(stored) as p:
-        assert p["te_heatmap"].shape == (12, 64, 64) and "tr_feature_heatmap" in p
+        assert p["te_heatmap"].shape == (12, 32, 32) and "tr_feature_heatmap" in p
     first = out.read_text()
     for row in ("| global |", f"| {script.BEFORE} |", f"| {script.DEFAULT} |"):
         assert row in first

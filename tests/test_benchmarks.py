@@ -549,3 +549,26 @@ def test_global_weight_rule_statistic(tmp_path):
     for argv in (["--draws", "0"], ["--shape-seed", "101"]):
         with pytest.raises(SystemExit):
             script.main(argv + ["--out", str(tmp_path / "x.md")])
+
+
+def test_fit_phases_tiny_run(tmp_path):
+    """benchmarks/fit_phases.py: a tiny fit with the local model and the feature map
+    times every phase (each > 0 but the encoder's, skipped without pre-training), the
+    phases and 'other' add up to the fit, the timed functions are restored, and held-out
+    draws are refused."""
+    script = _load(SCRIPT.parent / "fit_phases.py")
+    before = [getattr(owner, attr) for _, owner, attr in script.PHASES]
+    out = tmp_path / "phases.md"
+    script.main(["--textures", "", "--shapes", "disk", "--n-silhouettes", "4", "--size", "32",
+                 "--threads", "1", "--config", TINY_CONFIG, "--out", str(out)])  # fmt: skip
+    assert [getattr(owner, attr) for _, owner, attr in script.PHASES] == before
+    (row,) = [line for line in out.read_text().splitlines() if line.startswith("| disk 7 |")]
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    assert cells[1:3] == ["4", "1"]  # images, epochs
+    total = float(cells[3])
+    seconds = [float(c.split(" ")[0]) for c in cells[4:]]  # encoder, global, local,
+    # feature map, thresholds, other
+    assert all(s > 0 for s in seconds[1:5]) and seconds[0] < 0.05
+    assert abs(sum(seconds) - total) < 0.1 * len(seconds)
+    with pytest.raises(SystemExit):
+        script.main(["--draw", "3"])

@@ -572,3 +572,31 @@ def test_fit_phases_tiny_run(tmp_path):
     assert abs(sum(seconds) - total) < 0.1 * len(seconds)
     with pytest.raises(SystemExit):
         script.main(["--draw", "3"])
+
+
+def test_local_epochs_tiny_run(tmp_path, tiny_parts):
+    """benchmarks/local_epochs.py: a variant trains the local model for the given epochs and
+    changes nothing else (with the default's own epoch count it rebuilds the shared tiny
+    fit's parts exactly), ``_fit_local`` is restored, every table is written; held-out
+    draws are refused."""
+    from sklearn_igd import IGDDetector
+
+    script = _load(SCRIPT.parent / "local_epochs.py")
+    original = IGDDetector._fit_local
+    out = tmp_path / "epochs.md"
+    common = ["--draws", "1", "--textures", "brick", "--n-train", "8", "--n-test", "12",
+              "--size", "32", "--config", TINY_CONFIG, "--jobs", "1",
+              "--default-parts", tiny_parts, "--parts", str(tmp_path / "parts")]  # fmt: skip
+    script.main(common + ["--epochs", "1", "--out", str(out)])  # max_epochs=1: the default's
+    assert IGDDetector._fit_local is original
+    default = dict(np.load(Path(tiny_parts) / "parts_brick_1.npz"))
+    again = dict(np.load(tmp_path / "parts" / "local1" / "parts_brick_1.npz"))
+    assert float(again["local_s"]) > 0
+    for key in default:
+        if key.startswith(("tr_", "te_")):
+            np.testing.assert_array_equal(again[key], default[key], err_msg=key)
+    text = out.read_text()
+    assert text.count("| local epochs | brick 1 | mean |") == 4
+    assert "| default | " in text and "| 1 | " in text
+    with pytest.raises(SystemExit):
+        script.main(["--draws", "3"])

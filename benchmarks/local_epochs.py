@@ -1,0 +1,176 @@
+"""Does the local model need all its epochs? The default heatmap with the local model
+trained for fewer epochs than the global one (validation texture draws).
+
+The local model trains for the global model's epochs over every patch of every image:
+about 60% of a default fit at 64 px (``fit_phases.md``). Each variant trains it for
+``--epochs`` epochs instead (``_fit_local`` given the fit's plan with another
+``n_epochs``; nothing else changes: the global model, the feature map and their seeds
+are the default's, so only the local model's map differs, and with it the feature map's
+weight, which the detector fits to the spread of the models' maps). Fitted on the texture crops
+of ``make_texture_defects`` (brick, grass, gravel) of validation draws (``--draws``;
+never 0 or the held-out 3-5), ``IGDDetector(random_state=0)``, one torch thread per fit,
+``--jobs`` fits at a time; the default's parts are read from ``image_score.py``'s cache
+(``--default-parts``, fitted first when missing).
+
+Reports the pooled pixel ROC AUC of the heatmap and of the local model's map alone, the
+image ROC AUC of the default image score ``z(s_G) + z(top 10% of the heatmap)``, and the
+local model's training seconds.
+
+    python benchmarks/local_epochs.py --epochs 4,2 --jobs 2
+
+Appends a section to ``benchmarks/results/local_epochs.md`` (``--out``) with the command,
+the machine and the date.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import platform
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from joblib import Parallel, delayed
+from sklearn.metrics import roc_auc_score
+
+from sklearn_igd import IGDDetector
+from sklearn_igd.datasets import make_texture_defects
+from sklearn_igd.metrics import pixel_roc_auc
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _report import append_section, command_line  # noqa: E402
+from default_budget import TEXTURES, parse_config  # noqa: E402
+from image_score import cached, fit_parts, top  # noqa: E402
+
+HERE = Path(__file__).resolve().parent
+
+
+def data(texture, draw, args):
+    return make_texture_defects(
+        texture, n_train=args.n_train, n_test=args.n_test, size=args.size, random_state=draw
+    )
+
+
+def fit_variant(texture, draw, epochs, args, config):
+    """The parts of one fit (cached) with the local model trained for ``epochs`` epochs
+    (None: the default), with one torch thread; ``local_s``: its training seconds."""
+    torch.set_num_threads(1)
+    folder = Path(args.default_parts if epochs is None else f"{args.parts}/local{epochs}")
+    path = folder / f"parts_{texture}_{draw}.npz"
+    d = data(texture, draw, args)
+    original = IGDDetector._fit_local
+    seconds = []
+
+    def fit_local(self, X, plan):
+        if epochs is not None:
+            plan = dataclasses.replace(plan, n_epochs=int(epochs))
+        t0 = time.perf_counter()
+        try:
+            return original(self, X, plan)
+        finally:
+            seconds.append(time.perf_counter() - t0)
+
+    def make():
+        IGDDetector._fit_local = fit_local
+        try:
+            out = fit_parts(config, d.images_train, d.images_test)
+        finally:
+            IGDDetector._fit_local = original
+        out["local_s"] = np.array(seconds[0] if seconds else np.nan)
+        return out
+
+    return cached(path, make)
+
+
+def evaluate(parts, d):
+    """``(pixel AUROC of the heatmap, of the local map, image AUROC)``."""
+    masks, y = d.masks_test, d.y_test == -1
+
+    def z(train, test):
+        return (test - train.mean()) / train.std()
+
+    heat_tr, heat_te = (parts[f"{s}_heatmap"].astype(np.float64) for s in ("tr", "te"))
+    score = z(parts["tr_global_score"], parts["te_global_score"]) + z(
+        top(heat_tr, 0.1), top(heat_te, 0.1)
+    )
+    return (
+        pixel_roc_auc(masks, heat_te),
+        pixel_roc_auc(masks, parts["te_local_heatmap"]),
+        roc_auc_score(y, score),
+    )
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ints = lambda t: [int(v) for v in t.split(",") if v]  # noqa: E731
+    parser.add_argument("--epochs", type=ints, default=[4, 2], help="the local model's")
+    parser.add_argument("--draws", type=ints, default=[1, 2])
+    parser.add_argument("--textures", default=",".join(TEXTURES))
+    parser.add_argument("--n-train", type=int, default=100)
+    parser.add_argument("--n-test", type=int, default=300)
+    parser.add_argument("--size", type=int, default=64)
+    parser.add_argument("--config", default="", help="IGDDetector keywords (tiny runs)")
+    parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--parts", default="/tmp/igd_local_epochs")
+    parser.add_argument("--default-parts", default="/tmp/igd_image_score")
+    parser.add_argument("--out", default=str(HERE / "results" / "local_epochs.md"))
+    args = parser.parse_args(argv)
+    if {0, 3, 4, 5} & set(args.draws):
+        parser.error("expected validation draws (not 0, the tests' and demos' data; not "
+                     "3-5, the held-out ones)")  # fmt: skip
+    textures = [t for t in args.textures.split(",") if t]
+    config = parse_config(args.config)
+    variants = [None] + args.epochs
+    jobs = [(t, k, e) for k in args.draws for t in textures for e in variants]
+    start = time.perf_counter()
+    fitted = Parallel(n_jobs=args.jobs)(
+        delayed(fit_variant)(t, k, e, args, config) for t, k, e in jobs
+    )
+    rows = {}
+    for (t, k, e), parts in zip(jobs, fitted):
+        rows[t, k, e] = evaluate(parts, data(t, k, args)) + (float(parts.get("local_s", np.nan)),)
+    names = [f"{t} {k}" for k in args.draws for t in textures]
+    label = lambda e: "default" if e is None else f"{e}"  # noqa: E731
+    lines = []
+    for title, i, fmt in (
+        ("Pooled pixel ROC AUC of the heatmap", 0, ".4f"),
+        ("Pooled pixel ROC AUC of the local model's map alone", 1, ".4f"),
+        ("Image ROC AUC of the default image score", 2, ".4f"),
+        ("The local model's training seconds (one torch thread)", 3, ".0f"),
+    ):
+        lines += ["", f"{title}:", "", "| local epochs | " + " | ".join(names) + " | mean |"]
+        lines.append("|---" * (len(names) + 2) + "|")
+        for e in variants:
+            vals = [rows[t, k, e][i] for k in args.draws for t in textures]
+            # the default's parts from image_score.py's cache have no local_s: blank
+            cells = " | ".join(format(v, fmt) if np.isfinite(v) else "" for v in vals)
+            finite = [v for v in vals if np.isfinite(v)]
+            mean = format(np.mean(finite), fmt) if finite else ""
+            lines.append(f"| {label(e)} | {cells} | {mean} |")
+    text = "\n".join(
+        [
+            "",
+            "## The local model's epochs: `IGDDetector(random_state=0"
+            + (f", {args.config}" if args.config else "")
+            + ")`",
+            "",
+            command_line(),
+            f"Machine: {platform.machine()} ({platform.processor() or 'cpu'}), one torch "
+            f"thread per fit, {args.jobs} at a time, torch {torch.__version__}; "
+            f"{time.strftime('%Y-%m-%d')}; {time.perf_counter() - start:.0f} s (cached "
+            f"fits count 0). Textures: {args.n_train} training and {args.n_test} test crops "
+            f"of {args.size} px, draws {args.draws}; 'default': the local model trained for "
+            "the global model's epochs.",
+            *lines,
+        ]
+    )
+    print(text)
+    if args.out:
+        append_section(args.out, "The local model's epochs (validation data)", text)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,16 +1,18 @@
 """Does the local model need all its epochs? The default heatmap with the local model
-trained for fewer epochs than the global one (validation texture draws).
+trained for fewer epochs than the global one (validation textures and photographs).
 
 The local model trains for the global model's epochs over every patch of every image:
 about 60% of a default fit at 64 px (``fit_phases.md``). Each variant trains it for
 ``--epochs`` epochs instead (``_fit_local`` given the fit's plan with another
 ``n_epochs``; nothing else changes: the global model, the feature map and their seeds
 are the default's, so only the local model's map differs, and with it the feature map's
-weight, which the detector fits to the spread of the models' maps). Fitted on the texture crops
-of ``make_texture_defects`` (brick, grass, gravel) of validation draws (``--draws``;
-never 0 or the held-out 3-5), ``IGDDetector(random_state=0)``, one torch thread per fit,
-``--jobs`` fits at a time; the default's parts are read from ``image_score.py``'s cache
-(``--default-parts``, fitted first when missing).
+weight, which the detector fits to the spread of the models' maps). Fitted on the
+texture crops of ``make_texture_defects`` (brick, grass, gravel) of validation draws
+(``--draws``; never 0 or the held-out 3-5), and with ``--pictures`` on the validation
+photographs of ``heatmap_reference.py`` (draw ``--picture-draw``);
+``IGDDetector(random_state=0)``, one torch thread per fit, ``--jobs`` fits at a time.
+The default's parts are read from ``image_score.py``'s and ``heatmap_reference.py``'s
+cache (``--default-parts``, fitted first when missing).
 
 Reports the pooled pixel ROC AUC of the heatmap and of the local model's map alone, the
 image ROC AUC of the default image score ``z(s_G) + z(top 10% of the heatmap)``, and the
@@ -37,30 +39,27 @@ from joblib import Parallel, delayed
 from sklearn.metrics import roc_auc_score
 
 from sklearn_igd import IGDDetector
-from sklearn_igd.datasets import make_texture_defects
 from sklearn_igd.metrics import pixel_roc_auc
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _report import append_section, command_line  # noqa: E402
 from default_budget import TEXTURES, parse_config  # noqa: E402
+from heatmap_reference import VALIDATION_PICTURES, make_data  # noqa: E402
+from heldout_pictures import PICTURES  # noqa: E402
 from image_score import cached, fit_parts, top  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 
 
-def data(texture, draw, args):
-    return make_texture_defects(
-        texture, n_train=args.n_train, n_test=args.n_test, size=args.size, random_state=draw
-    )
-
-
-def fit_variant(texture, draw, epochs, args, config):
+def fit_variant(source, draw, epochs, args, config):
     """The parts of one fit (cached) with the local model trained for ``epochs`` epochs
     (None: the default), with one torch thread; ``local_s``: its training seconds."""
     torch.set_num_threads(1)
     folder = Path(args.default_parts if epochs is None else f"{args.parts}/local{epochs}")
-    path = folder / f"parts_{texture}_{draw}.npz"
-    d = data(texture, draw, args)
+    # image_score.py's and heatmap_reference.py's names of the default's cached parts
+    stem = "parts" if source in TEXTURES else "picture"
+    path = folder / f"{stem}_{source}_{draw}.npz"
+    d = make_data(args, source, draw)
     original = IGDDetector._fit_local
     seconds = []
 
@@ -109,6 +108,8 @@ def main(argv=None):
     parser.add_argument("--epochs", type=ints, default=[4, 2], help="the local model's")
     parser.add_argument("--draws", type=ints, default=[1, 2])
     parser.add_argument("--textures", default=",".join(TEXTURES))
+    parser.add_argument("--pictures", default="", help=f"of {VALIDATION_PICTURES}")
+    parser.add_argument("--picture-draw", type=int, default=1)
     parser.add_argument("--n-train", type=int, default=100)
     parser.add_argument("--n-test", type=int, default=300)
     parser.add_argument("--size", type=int, default=64)
@@ -121,18 +122,24 @@ def main(argv=None):
     if {0, 3, 4, 5} & set(args.draws):
         parser.error("expected validation draws (not 0, the tests' and demos' data; not "
                      "3-5, the held-out ones)")  # fmt: skip
-    textures = [t for t in args.textures.split(",") if t]
+    pictures = [p for p in args.pictures.split(",") if p]
+    if set(pictures) & set(PICTURES) or args.picture_draw == 0:
+        parser.error(f"--pictures {args.pictures} --picture-draw {args.picture_draw}: "
+                     "expected validation pictures and draws")  # fmt: skip
+    sets = [(t, k) for k in args.draws for t in args.textures.split(",") if t]
+    sets += [(p, args.picture_draw) for p in pictures]
     config = parse_config(args.config)
     variants = [None] + args.epochs
-    jobs = [(t, k, e) for k in args.draws for t in textures for e in variants]
+    jobs = [(t, k, e) for t, k in sets for e in variants]
     start = time.perf_counter()
     fitted = Parallel(n_jobs=args.jobs)(
         delayed(fit_variant)(t, k, e, args, config) for t, k, e in jobs
     )
     rows = {}
     for (t, k, e), parts in zip(jobs, fitted):
-        rows[t, k, e] = evaluate(parts, data(t, k, args)) + (float(parts.get("local_s", np.nan)),)
-    names = [f"{t} {k}" for k in args.draws for t in textures]
+        local_s = float(parts.get("local_s", np.nan))
+        rows[t, k, e] = evaluate(parts, make_data(args, t, k)) + (local_s,)
+    names = [f"{t} {k}" for t, k in sets]
     label = lambda e: "default" if e is None else f"{e}"  # noqa: E731
     lines = []
     for title, i, fmt in (
@@ -144,7 +151,7 @@ def main(argv=None):
         lines += ["", f"{title}:", "", "| local epochs | " + " | ".join(names) + " | mean |"]
         lines.append("|---" * (len(names) + 2) + "|")
         for e in variants:
-            vals = [rows[t, k, e][i] for k in args.draws for t in textures]
+            vals = [rows[t, k, e][i] for t, k in sets]
             # the default's parts from image_score.py's cache have no local_s: blank
             cells = " | ".join(format(v, fmt) if np.isfinite(v) else "" for v in vals)
             finite = [v for v in vals if np.isfinite(v)]
@@ -162,7 +169,9 @@ def main(argv=None):
             f"thread per fit, {args.jobs} at a time, torch {torch.__version__}; "
             f"{time.strftime('%Y-%m-%d')}; {time.perf_counter() - start:.0f} s (cached "
             f"fits count 0). Textures: {args.n_train} training and {args.n_test} test crops "
-            f"of {args.size} px, draws {args.draws}; 'default': the local model trained for "
+            f"of {args.size} px, draws {args.draws}"
+            + (f"; photographs {pictures}, draw {args.picture_draw}" if pictures else "")
+            + "; 'default': the local model trained for "
             "the global model's epochs.",
             *lines,
         ]

@@ -204,21 +204,27 @@ def silhouette_sets(args, config):
     """One :class:`ValidationSet` per ``seed:shape`` (no masks, no peers):
     ``--sil-train`` training images, ``--sil-test`` held-back normal ones and a third as
     many of each other shape (200, 150 and 50: ``default_budget.py``'s images)."""
-    n_train, n_test = args.sil_train, args.sil_test
     for seed, normal in args.silhouettes:
-        rng = np.random.RandomState(seed)
-        data = {
-            s: (silhouettes(s, n_train, rng, args.size), silhouettes(s, n_test, rng, args.size))
-            for s in SHAPES
-        }
-        others = [s for s in SHAPES if s != normal]
-        X_test = np.concatenate([data[normal][1]] + [data[s][1][: n_test // 3] for s in others])
-        anomalous = np.r_[np.zeros(n_test, bool), np.ones(3 * (n_test // 3), bool)]
-        path = Path(args.parts) / f"sil_{normal}_{seed}.npz"
-        parts = cached(path, fit_parts, config, data[normal][0], X_test)
-        yield ValidationSet(
-            f"{normal} {seed}", data[normal][0], X_test, anomalous, None, None, parts, None
+        X_train, X_test, anomalous = silhouette_data(
+            seed, normal, args.sil_train, args.sil_test, args.size
         )
+        path = Path(args.parts) / f"sil_{normal}_{seed}.npz"
+        parts = cached(path, fit_parts, config, X_train, X_test)
+        yield ValidationSet(
+            f"{normal} {seed}", X_train, X_test, anomalous, None, None, parts, None
+        )
+
+
+def silhouette_data(seed, normal, n_train, n_test, size):
+    """``(X_train, X_test, anomalous)`` of :func:`silhouette_sets`' set ``seed:normal``."""
+    rng = np.random.RandomState(seed)
+    data = {
+        s: (silhouettes(s, n_train, rng, size), silhouettes(s, n_test, rng, size)) for s in SHAPES
+    }
+    others = [s for s in SHAPES if s != normal]
+    X_test = np.concatenate([data[normal][1]] + [data[s][1][: n_test // 3] for s in others])
+    anomalous = np.r_[np.zeros(n_test, bool), np.ones(3 * (n_test // 3), bool)]
+    return data[normal][0], X_test, anomalous
 
 
 def add_data_arguments(parser):

@@ -9,7 +9,8 @@ are the default's, so only the local model's map differs, and with it the featur
 weight, which the detector fits to the spread of the models' maps). Fitted on the
 texture crops of ``make_texture_defects`` (brick, grass, gravel) of validation draws
 (``--draws``; never 0 or the held-out 3-5), and with ``--pictures`` on the validation
-photographs of ``heatmap_reference.py`` (draw ``--picture-draw``);
+photographs of ``heatmap_reference.py`` (draw ``--picture-draw``) and with
+``--silhouettes`` on ``image_score.py``'s silhouette sets (image AUROC only);
 ``IGDDetector(random_state=0)``, one torch thread per fit, ``--jobs`` fits at a time.
 The default's parts are read from ``image_score.py``'s and ``heatmap_reference.py``'s
 cache (``--default-parts``, fitted first when missing).
@@ -43,12 +44,26 @@ from sklearn_igd.metrics import pixel_roc_auc
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _report import append_section, command_line  # noqa: E402
-from default_budget import TEXTURES, parse_config  # noqa: E402
+from default_budget import SHAPES, TEXTURES, parse_config  # noqa: E402
 from heatmap_reference import VALIDATION_PICTURES, make_data  # noqa: E402
 from heldout_pictures import PICTURES  # noqa: E402
-from image_score import cached, fit_parts, top  # noqa: E402
+from image_score import cached, fit_parts, silhouette_data, top  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
+
+
+def load(source, draw, args):
+    """``(X_train, X_test, anomalous, masks or None, cache stem)`` of one set: a texture or
+    a photograph (``heatmap_reference.make_data``), or a silhouette set ``draw:source`` of
+    ``image_score.py`` (no masks); the stem is that of the default's cached parts."""
+    if source in SHAPES:
+        X_train, X_test, y = silhouette_data(
+            draw, source, args.sil_train, args.sil_test, args.size
+        )
+        return X_train, X_test, y, None, f"sil_{source}_{draw}"
+    d = make_data(args, source, draw)
+    stem = "parts" if source in TEXTURES else "picture"
+    return d.images_train, d.images_test, d.y_test == -1, d.masks_test, f"{stem}_{source}_{draw}"
 
 
 def fit_variant(source, draw, epochs, args, config):
@@ -56,10 +71,8 @@ def fit_variant(source, draw, epochs, args, config):
     (None: the default), with one torch thread; ``local_s``: its training seconds."""
     torch.set_num_threads(1)
     folder = Path(args.default_parts if epochs is None else f"{args.parts}/local{epochs}")
-    # image_score.py's and heatmap_reference.py's names of the default's cached parts
-    stem = "parts" if source in TEXTURES else "picture"
-    path = folder / f"{stem}_{source}_{draw}.npz"
-    d = make_data(args, source, draw)
+    X_train, X_test, _, _, stem = load(source, draw, args)
+    path = folder / f"{stem}.npz"
     original = IGDDetector._fit_local
     seconds = []
 
@@ -75,7 +88,7 @@ def fit_variant(source, draw, epochs, args, config):
     def make():
         IGDDetector._fit_local = fit_local
         try:
-            out = fit_parts(config, d.images_train, d.images_test)
+            out = fit_parts(config, X_train, X_test)
         finally:
             IGDDetector._fit_local = original
         out["local_s"] = np.array(seconds[0] if seconds else np.nan)
@@ -84,9 +97,9 @@ def fit_variant(source, draw, epochs, args, config):
     return cached(path, make)
 
 
-def evaluate(parts, d):
-    """``(pixel AUROC of the heatmap, of the local map, image AUROC)``."""
-    masks, y = d.masks_test, d.y_test == -1
+def evaluate(parts, y, masks):
+    """``(pixel AUROC of the heatmap, of the local map, image AUROC)``; the pixel AUROCs
+    nan without masks."""
 
     def z(train, test):
         return (test - train.mean()) / train.std()
@@ -95,6 +108,8 @@ def evaluate(parts, d):
     score = z(parts["tr_global_score"], parts["te_global_score"]) + z(
         top(heat_tr, 0.1), top(heat_te, 0.1)
     )
+    if masks is None:
+        return np.nan, np.nan, roc_auc_score(y, score)
     return (
         pixel_roc_auc(masks, heat_te),
         pixel_roc_auc(masks, parts["te_local_heatmap"]),
@@ -110,6 +125,9 @@ def main(argv=None):
     parser.add_argument("--textures", default=",".join(TEXTURES))
     parser.add_argument("--pictures", default="", help=f"of {VALIDATION_PICTURES}")
     parser.add_argument("--picture-draw", type=int, default=1)
+    parser.add_argument("--silhouettes", default="", help="seed:shape,... (image AUROC)")
+    parser.add_argument("--sil-train", type=int, default=200)
+    parser.add_argument("--sil-test", type=int, default=150, help="held-back normal ones")
     parser.add_argument("--n-train", type=int, default=100)
     parser.add_argument("--n-test", type=int, default=300)
     parser.add_argument("--size", type=int, default=64)
@@ -123,11 +141,16 @@ def main(argv=None):
         parser.error("expected validation draws (not 0, the tests' and demos' data; not "
                      "3-5, the held-out ones)")  # fmt: skip
     pictures = [p for p in args.pictures.split(",") if p]
+    silhouettes = [v for v in args.silhouettes.split(",") if v]
+    if any(v.split(":")[0] in ("0", "101") or v.split(":")[-1] not in SHAPES for v in silhouettes):
+        parser.error(f"--silhouettes {args.silhouettes}: expected seed:shape, validation "
+                     f"seeds (not 0 nor 101), shapes of {SHAPES}")  # fmt: skip
     if set(pictures) & set(PICTURES) or args.picture_draw == 0:
         parser.error(f"--pictures {args.pictures} --picture-draw {args.picture_draw}: "
                      "expected validation pictures and draws")  # fmt: skip
     sets = [(t, k) for k in args.draws for t in args.textures.split(",") if t]
     sets += [(p, args.picture_draw) for p in pictures]
+    sets += [(shape, int(seed)) for seed, shape in (v.split(":") for v in silhouettes)]
     config = parse_config(args.config)
     variants = [None] + args.epochs
     jobs = [(t, k, e) for t, k in sets for e in variants]
@@ -138,7 +161,8 @@ def main(argv=None):
     rows = {}
     for (t, k, e), parts in zip(jobs, fitted):
         local_s = float(parts.get("local_s", np.nan))
-        rows[t, k, e] = evaluate(parts, make_data(args, t, k)) + (local_s,)
+        _, _, y, masks, _ = load(t, k, args)
+        rows[t, k, e] = evaluate(parts, y, masks) + (local_s,)
     names = [f"{t} {k}" for t, k in sets]
     label = lambda e: "default" if e is None else f"{e}"  # noqa: E731
     lines = []
@@ -171,6 +195,13 @@ def main(argv=None):
             f"fits count 0). Textures: {args.n_train} training and {args.n_test} test crops "
             f"of {args.size} px, draws {args.draws}"
             + (f"; photographs {pictures}, draw {args.picture_draw}" if pictures else "")
+            + (
+                f"; silhouettes {silhouettes} ({args.sil_train} training images, "
+                f"{args.sil_test} normal and {args.sil_test // 3} of each other shape to "
+                "test; image AUROC only)"
+                if silhouettes
+                else ""
+            )
             + "; 'default': the local model trained for "
             "the global model's epochs.",
             *lines,

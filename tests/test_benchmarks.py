@@ -578,7 +578,7 @@ def test_local_epochs_tiny_run(tmp_path, tiny_parts):
     """benchmarks/local_epochs.py: a variant trains the local model for the given epochs and
     changes nothing else (with the default's own epoch count it rebuilds the shared tiny
     fit's parts exactly), ``_fit_local`` is restored, every table is written; held-out
-    draws and pictures are refused."""
+    draws, pictures and silhouettes are refused."""
     from sklearn_igd import IGDDetector
 
     script = _load(SCRIPT.parent / "local_epochs.py")
@@ -598,6 +598,8 @@ def test_local_epochs_tiny_run(tmp_path, tiny_parts):
     text = out.read_text()
     assert text.count("| local epochs | brick 1 | mean |") == 4
     assert "| default | " in text and "| 1 | " in text
-    for argv in (["--draws", "3"], ["--pictures", "moon"], ["--picture-draw", "0"]):
+    bad = (["--draws", "3"], ["--pictures", "moon"], ["--picture-draw", "0"],
+           ["--silhouettes", "101:disk"], ["--silhouettes", "7:star"])  # fmt: skip
+    for argv in bad:
         with pytest.raises(SystemExit):
             script.main(argv)

@@ -45,6 +45,7 @@ from sklearn_igd.metrics import pixel_roc_auc
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _report import append_section, command_line  # noqa: E402
 from default_budget import SHAPES, TEXTURES, parse_config  # noqa: E402
+from heatmap_parts import z  # noqa: E402
 from heatmap_reference import VALIDATION_PICTURES, make_data  # noqa: E402
 from heldout_pictures import PICTURES  # noqa: E402
 from image_score import cached, fit_parts, silhouette_data, top  # noqa: E402
@@ -100,13 +101,9 @@ def fit_variant(source, draw, epochs, args, config):
 def evaluate(parts, y, masks):
     """``(pixel AUROC of the heatmap, of the local map, image AUROC)``; the pixel AUROCs
     nan without masks."""
-
-    def z(train, test):
-        return (test - train.mean()) / train.std()
-
     heat_tr, heat_te = (parts[f"{s}_heatmap"].astype(np.float64) for s in ("tr", "te"))
-    score = z(parts["tr_global_score"], parts["te_global_score"]) + z(
-        top(heat_tr, 0.1), top(heat_te, 0.1)
+    score = z(parts["te_global_score"], parts["tr_global_score"]) + z(
+        top(heat_te, 0.1), top(heat_tr, 0.1)
     )
     if masks is None:
         return np.nan, np.nan, roc_auc_score(y, score)
@@ -158,11 +155,11 @@ def main(argv=None):
     fitted = Parallel(n_jobs=args.jobs)(
         delayed(fit_variant)(t, k, e, args, config) for t, k, e in jobs
     )
+    labels = {(t, k): load(t, k, args)[2:4] for t, k in sets}  # (anomalous, masks)
     rows = {}
     for (t, k, e), parts in zip(jobs, fitted):
         local_s = float(parts.get("local_s", np.nan))
-        _, _, y, masks, _ = load(t, k, args)
-        rows[t, k, e] = evaluate(parts, y, masks) + (local_s,)
+        rows[t, k, e] = evaluate(parts, *labels[t, k]) + (local_s,)
     names = [f"{t} {k}" for t, k in sets]
     label = lambda e: "default" if e is None else f"{e}"  # noqa: E731
     lines = []

@@ -15,6 +15,11 @@ photographs of ``heatmap_reference.py`` (draw ``--picture-draw``) and with
 The default's parts are read from ``image_score.py``'s and ``heatmap_reference.py``'s
 cache (``--default-parts``, fitted first when missing).
 
+``--heldout`` is the check of a choice made on the validation sets, run once: it takes
+the held-out texture draws (3-5), the held-out photographs of ``heldout_pictures.py`` and
+the held-out silhouettes (shape seed 101) instead, refuses the validation ones, and
+appends to its own section.
+
 Reports the pooled pixel ROC AUC of the heatmap and of the local model's map alone, the
 image ROC AUC of the default image score ``z(s_G) + z(top 10% of the heatmap)``, and the
 local model's training seconds.
@@ -30,6 +35,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import platform
+import re
 import sys
 import time
 from pathlib import Path
@@ -131,20 +137,36 @@ def main(argv=None):
     parser.add_argument("--config", default="", help="IGDDetector keywords (tiny runs)")
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--parts", default="/tmp/igd_local_epochs")
-    parser.add_argument("--default-parts", default="/tmp/igd_image_score")
+    parser.add_argument(
+        "--default-parts", help="default: /tmp/igd_image_score, /tmp/igd_heldout_parts held out"
+    )
     parser.add_argument("--out", default=str(HERE / "results" / "local_epochs.md"))
+    parser.add_argument(
+        "--heldout", action="store_true", help="held-out sets only (the check, run once)"
+    )
     args = parser.parse_args(argv)
-    if {0, 3, 4, 5} & set(args.draws):
-        parser.error("expected validation draws (not 0, the tests' and demos' data; not "
-                     "3-5, the held-out ones)")  # fmt: skip
     pictures = [p for p in args.pictures.split(",") if p]
     silhouettes = [v for v in args.silhouettes.split(",") if v]
-    if any(v.split(":")[0] in ("0", "101") or v.split(":")[-1] not in SHAPES for v in silhouettes):
-        parser.error(f"--silhouettes {args.silhouettes}: expected seed:shape, validation "
-                     f"seeds (not 0 nor 101), shapes of {SHAPES}")  # fmt: skip
-    if set(pictures) & set(PICTURES) or args.picture_draw == 0:
-        parser.error(f"--pictures {args.pictures} --picture-draw {args.picture_draw}: "
-                     "expected validation pictures and draws")  # fmt: skip
+    if not all(re.fullmatch(rf"\d+:({'|'.join(SHAPES)})", v) for v in silhouettes):
+        parser.error(f"--silhouettes {args.silhouettes}: expected seed:shape, shapes of {SHAPES}")
+    seeds = {int(v.split(":")[0]) for v in silhouettes}
+    if 0 in args.draws or 0 in seeds or args.picture_draw == 0:
+        parser.error("draw and shape seed 0 are the tests' and demos' data")
+    if args.heldout:
+        kind = "held-out"
+        wrong = (set(args.draws) - {3, 4, 5}, set(pictures) - set(PICTURES), seeds - {101})
+        expected = f"texture draws 3-5, pictures of {PICTURES}, shape seed 101"
+    else:
+        kind = "validation"
+        wrong = ({3, 4, 5} & set(args.draws), set(pictures) & set(PICTURES), seeds & {101})
+        expected = "validation draws (not 3-5), pictures (not those of heldout_pictures.py) "
+        expected += "and shape seeds (not 101); --heldout for the held-out check"
+    if args.default_parts is None:
+        args.default_parts = "/tmp/igd_heldout_parts" if args.heldout else "/tmp/igd_image_score"
+    if any(wrong):
+        parser.error(
+            f"{sorted(set().union(*wrong), key=str)} are not {kind} data; expected {expected}"
+        )
     sets = [(t, k) for k in args.draws for t in args.textures.split(",") if t]
     sets += [(p, args.picture_draw) for p in pictures]
     sets += [(shape, int(seed)) for seed, shape in (v.split(":") for v in silhouettes)]
@@ -181,7 +203,7 @@ def main(argv=None):
     text = "\n".join(
         [
             "",
-            "## The local model's epochs: `IGDDetector(random_state=0"
+            f"## The local model's epochs ({kind} data): `IGDDetector(random_state=0"
             + (f", {args.config}" if args.config else "")
             + ")`",
             "",
@@ -206,7 +228,7 @@ def main(argv=None):
     )
     print(text)
     if args.out:
-        append_section(args.out, "The local model's epochs (validation data)", text)
+        append_section(args.out, f"The local model's epochs ({kind} data)", text)
 
 
 if __name__ == "__main__":

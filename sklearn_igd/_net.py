@@ -473,7 +473,7 @@ def warn_if_interrupted(net, local_net, plan):
             )
             warnings.warn(
                 f"Training was interrupted (KeyboardInterrupt) at epoch {n.interrupted_} of "
-                f"{plan.n_epochs} of the {name} model; the detector is fitted with the "
+                f"{n.max_epochs} of the {name} model; the detector is fitted with the "
                 f"weights reached so far.{skipped}",
                 UserWarning,
                 stacklevel=3,

@@ -54,6 +54,17 @@ def test_auto_epochs_count_larger_images_by_their_pixels():
     assert _plan((30,), n=1000).n_epochs == 5  # vectors are one sample each
 
 
+def test_auto_local_epochs_are_a_fifth_of_the_global_ones():
+    # 100 images of 64 px: 10 global epochs, 2 local ones (local_epochs.md)
+    plan = _plan((3, 64, 64), n=100)
+    assert (plan.n_epochs, plan.n_local_epochs) == (10, 2)
+    assert _plan((3, 64, 64), n=200).n_local_epochs == 2  # 5 global: at least 2
+    assert _plan((3, 64, 64), n=100, max_epochs=1).n_local_epochs == 1  # at most the global's
+    assert _plan((3, 64, 64), n=10, max_epochs=256).n_local_epochs == 51  # GPU's epochs
+    assert _plan((3, 64, 64), n=100, max_epochs=3, local_epochs=7).n_local_epochs == 7
+    assert _plan((1, 28, 28)).n_local_epochs is None  # no local model
+
+
 def test_local_batch_is_sized_by_pixels():
     # 512 px: auto patch 64 -> 2**18 / 4096 = 64 patches per batch
     assert _plan((1, 512, 512), n=2).local_batch_size == LOCAL_BATCH_VALUES // 4096

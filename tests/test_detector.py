@@ -494,6 +494,16 @@ def test_local_batch_size(local_fitted, digits):
     assert len(det.local_history_[-1, "batches"]) == 40 // 8  # one 8x8 patch per 8x8 image
 
 
+def test_local_epochs(local_fitted, digits):
+    assert local_fitted.n_local_epochs_ == len(local_fitted.local_history_)
+    X, y = digits
+    det = IGDDetector(**{**FAST, "local": True, "local_epochs": 3}).fit(X[y == 0][:40])
+    assert (det.n_epochs_, det.n_local_epochs_, len(det.local_history_)) == (2, 3, 3)
+    assert det.set_params(local=False).fit(X[y == 0][:40]).n_local_epochs_ is None
+    with _raises(InvalidParameterError, "local_epochs", "'auto'"):
+        IGDDetector(local_epochs=0).fit(X[:10])
+
+
 # ------------------------------------------------------------------ atomic fit
 def test_failed_refit_leaves_the_previous_model_exactly(mnist):
     """A refit that fails on the patch geometry fails before training, and leaves the

@@ -3,7 +3,7 @@ trained for fewer epochs than the global one (validation textures and photograph
 
 The local model trained for the global model's epochs over every patch of every image:
 about 60% of a default fit at 64 px (``fit_phases.md``); this benchmark chose
-``local_epochs="auto"`` (a fifth of them, at least 2). The variant 'global' (named
+``local_epochs="auto"`` (about 45,000 patch passes, at least 2 epochs). The variant 'global' (named
 'default' in the tables made before the change) trains it for the global model's epochs,
 the others for ``--epochs`` epochs (``_fit_local`` given the fit's plan with another
 ``n_local_epochs``; nothing else changes: the global model, the feature map and their

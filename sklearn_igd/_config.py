@@ -34,15 +34,16 @@ LOCAL_BATCH_VALUES = 1 << 17
 #: ... and at most this many patches, in multiples of ``batch_size``.
 LOCAL_BATCH_FACTOR = 16
 
-#: ``local_epochs="auto"``: the local model trains for this share of the global model's
-#: epochs, at least :data:`LOCAL_MIN_EPOCHS` (and at most the global model's). It sees
-#: every patch of every image each epoch (225 patches of a 64 px image), so it takes
-#: many more steps per epoch than the global model. Chosen on validation textures,
-#: photographs and silhouettes and checked once on held-out ones
-#: (``benchmarks/results/local_epochs.md``): 2 local epochs instead of the global model's
-#: 10 (5 for 200 silhouettes) left the heatmap's pixel ROC AUC and the image ROC AUC level
-#: (within 0.003 on average) at 53-75% of the fit time.
-LOCAL_EPOCHS_SHARE = 0.2
+#: ``local_epochs="auto"``: the local model trains for enough epochs to pass over about
+#: this many patches (an epoch passes over every patch of every image: 22,500 for 100
+#: crops of 64 px, 225 patches each), at least :data:`LOCAL_MIN_EPOCHS` and at most the
+#: global model's epochs. Chosen on validation textures, photographs and silhouettes and
+#: checked once on held-out ones (``benchmarks/results/local_epochs.md``): 2 local epochs
+#: of 100-200 crops of 64 px instead of the global model's 10 (5 for 200) left the
+#: heatmap's pixel ROC AUC and the image ROC AUC level (within 0.003 on average) at 53-75%
+#: of the fit time; with 64 crops of 32 px (3,136 patches an epoch) 2 epochs of 5 were
+#: too few.
+LOCAL_PATCH_PASSES = 45_000
 LOCAL_MIN_EPOCHS = 2
 
 #: ``max_epochs="auto"`` on CUDA: the paper's 256 epochs.
@@ -169,13 +170,14 @@ def _auto_epochs(device, n_samples, sample_shape):
     return int(min(GPU_EPOCHS, max(1, round(passes))))
 
 
-def _local_epochs(local_epochs, n_epochs):
-    """``local_epochs`` resolved: ``"auto"`` is :data:`LOCAL_EPOCHS_SHARE` of the global
-    model's ``n_epochs`` rounded, at least :data:`LOCAL_MIN_EPOCHS` and at most
-    ``n_epochs``."""
+def _local_epochs(local_epochs, n_epochs, n_patches):
+    """``local_epochs`` resolved for ``n_patches`` training patches: ``"auto"`` is the
+    epochs that pass over :data:`LOCAL_PATCH_PASSES` patches, at least
+    :data:`LOCAL_MIN_EPOCHS` and at most the global model's ``n_epochs``."""
     if local_epochs != "auto":
         return int(local_epochs)
-    return min(n_epochs, max(LOCAL_MIN_EPOCHS, round(LOCAL_EPOCHS_SHARE * n_epochs)))
+    epochs = max(LOCAL_MIN_EPOCHS, math.ceil(LOCAL_PATCH_PASSES / n_patches))
+    return min(n_epochs, epochs)
 
 
 def _patch_geometry(est, h, w):
@@ -247,7 +249,9 @@ def resolve_fit_plan(est, input_shape, n_samples, n_threads):
         local_batch_size=local_batch,
         n_threads=n_threads,
         world_size=world,
-        n_local_epochs=_local_epochs(est.local_epochs, int(epochs)) if local else None,
+        n_local_epochs=(
+            _local_epochs(est.local_epochs, int(epochs), n_patches) if local else None
+        ),
     )
 
 

@@ -159,12 +159,12 @@ class IGDDetector(OutlierMixin, BaseEstimator):
         input. The local model trains on all patches of every image for
         ``local_epochs`` epochs.
     local_epochs : "auto" or int, default="auto"
-        Training epochs of the local model. ``"auto"``: a fifth of the global model's
-        (``n_epochs_``) rounded, at least 2 and at most ``n_epochs_`` (2 of the 10 epochs
-        of a CPU fit on 100 images of 64 px). Each epoch passes over every patch of
-        every image, many more steps than a global epoch; on validation and held-out
-        textures, photographs and silhouettes 2 local epochs instead of 10 localised as
-        well at about half the fit time (user guide, *Configuration*). An int sets it
+        Training epochs of the local model; each passes over every patch of every
+        image. ``"auto"``: enough epochs to pass over about 45,000 patches, at least 2
+        and at most ``n_epochs_`` (2 of the 10 epochs of a CPU fit on 100 images of
+        64 px, 225 patches each). On validation and held-out textures, photographs and
+        silhouettes 2 local epochs instead of 10 localised as well at about half the
+        fit time (user guide, *Configuration*). An int sets it
         (``local_epochs=max_epochs`` trains both models alike, as the paper does). The
         resolved value is ``n_local_epochs_``.
     patch_size : "auto" or int, default="auto"

@@ -12,6 +12,7 @@ from sklearn_igd._config import (
     CPU_SAMPLE_PASSES,
     GPU_EPOCHS,
     LOCAL_BATCH_VALUES,
+    LOCAL_PATCH_PASSES,
     resolve_device,
     resolve_fit_plan,
     resolve_threads,
@@ -54,13 +55,15 @@ def test_auto_epochs_count_larger_images_by_their_pixels():
     assert _plan((30,), n=1000).n_epochs == 5  # vectors are one sample each
 
 
-def test_auto_local_epochs_are_a_fifth_of_the_global_ones():
-    # 100 images of 64 px: 10 global epochs, 2 local ones (local_epochs.md)
+def test_auto_local_epochs_pass_over_a_budget_of_patches():
+    # 100 images of 64 px: 225 patches each, 22,500 an epoch: 2 epochs (local_epochs.md)
     plan = _plan((3, 64, 64), n=100)
     assert (plan.n_epochs, plan.n_local_epochs) == (10, 2)
-    assert _plan((3, 64, 64), n=200).n_local_epochs == 2  # 5 global: at least 2
+    assert LOCAL_PATCH_PASSES / (100 * 225) == 2
+    assert _plan((3, 64, 64), n=200).n_local_epochs == 2  # one epoch would do: at least 2
+    assert _plan((3, 64, 64), n=10, max_epochs=256).n_local_epochs == 20  # 2,250 an epoch
     assert _plan((3, 64, 64), n=100, max_epochs=1).n_local_epochs == 1  # at most the global's
-    assert _plan((3, 64, 64), n=10, max_epochs=256).n_local_epochs == 51  # GPU's epochs
+    assert _plan((3, 32, 32), n=64, local=True, max_epochs=5).n_local_epochs == 5  # 3,136
     assert _plan((3, 64, 64), n=100, max_epochs=3, local_epochs=7).n_local_epochs == 7
     assert _plan((1, 28, 28)).n_local_epochs is None  # no local model
 

@@ -578,7 +578,7 @@ def test_local_epochs_tiny_run(tmp_path, tiny_parts):
     """benchmarks/local_epochs.py: a variant trains the local model for the given epochs and
     changes nothing else (with the default's own epoch count it rebuilds the shared tiny
     fit's parts exactly), ``_fit_local`` is restored, every table is written; held-out
-    draws, pictures and silhouettes are refused."""
+    draws, pictures and silhouettes are refused, and validation ones with ``--heldout``."""
     from sklearn_igd import IGDDetector
 
     script = _load(SCRIPT.parent / "local_epochs.py")
@@ -597,9 +597,11 @@ def test_local_epochs_tiny_run(tmp_path, tiny_parts):
             np.testing.assert_array_equal(again[key], default[key], err_msg=key)
     text = out.read_text()
     assert text.count("| local epochs | brick 1 | mean |") == 4
-    assert "| default | " in text and "| 1 | " in text
+    assert "| global | " in text and "| 1 | " in text
     bad = (["--draws", "3"], ["--pictures", "moon"], ["--picture-draw", "0"],
-           ["--silhouettes", "101:disk"], ["--silhouettes", "7:star"])  # fmt: skip
+           ["--silhouettes", "101:disk"], ["--silhouettes", "7:star"], ["--silhouettes", "disk"],
+           ["--heldout", "--draws", "1"], ["--heldout", "--draws", "", "--pictures", "coins"],
+           ["--heldout", "--draws", "", "--silhouettes", "7:disk"])  # fmt: skip
     for argv in bad:
         with pytest.raises(SystemExit):
             script.main(argv)

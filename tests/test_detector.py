@@ -702,7 +702,7 @@ def test_lambda1_sets_the_critic_learning_rate(digits):
     X, y = digits
     det = IGDDetector(**{**FAST, "lambda1": 0.25, "lr": 1e-3})
     plan = resolve_fit_plan(det, (1, 8, 8), 100, 1)
-    net = det._build_net((1, 8, 8), plan, ssim=None, batch_size=16).initialize()
+    net = det._build_net((1, 8, 8), plan, ssim=None, batch_size=16, epochs=1).initialize()
     assert net.optimizer_.param_groups[0]["lr"] == 1e-3
     assert net.critic_optimizer_.param_groups[0]["lr"] == 0.25e-3
 

@@ -33,6 +33,7 @@ def _gen(
     size=64,
     defect_types=None,
     random_state=0,
+    split="halves",
 ):
     return _generate_texture_defects(
         texture,
@@ -42,6 +43,7 @@ def _gen(
         size,
         defect_types,
         random_state,
+        split,
     )
 
 
@@ -420,3 +422,66 @@ def test_own_photograph_patches_come_from_the_textures():
 def test_own_photograph_errors(photo, match):
     with pytest.raises(ValueError, match=re.escape(match)):
         make_texture_defects(photo, size=64)
+
+
+def test_halves_is_the_default_split():
+    a = _gen(texture="grass", n_train=30, n_test=20, random_state=4)
+    b = _gen(texture="grass", n_train=30, n_test=20, random_state=4, split="halves")
+    for key in ("images_train", "images_test", "masks_test", "positions_train"):
+        np.testing.assert_array_equal(a[key], b[key])
+
+
+def test_tiles_split_alternates_squares_of_twice_the_size():
+    size = 32
+    d = _gen(texture="brick", n_train=400, n_test=400, size=size, random_state=2, split="tiles")
+    photo = _load_texture("brick")
+    for part, parity in (("train", 0), ("test", 1)):
+        pos = d[f"positions_{part}"]
+        tile = pos // (2 * size)
+        # every crop lies inside one tile of the part's colour
+        assert ((pos + size - 1) // (2 * size) == tile).all()
+        assert ((tile.sum(axis=1) % 2) == parity).all()
+        # the crops cover the whole photograph, top and bottom, left and right
+        assert pos[:, 0].min() < 64 and pos[:, 0].max() > 512 - 64 - size
+        assert pos[:, 1].min() < 64 and pos[:, 1].max() > 512 - 64 - size
+        assert len({tuple(t) for t in tile}) == 32  # all 32 tiles of the colour
+    crops = (d["images_train"], d["positions_train"]), (d["clean_test"], d["positions_test"])
+    for images, pos in crops:
+        for crop, (r, c) in zip(images[:20], pos[:20]):
+            np.testing.assert_array_equal(crop, photo[r : r + size, c : c + size])
+    # no training pixel is a test pixel
+    covered = np.zeros((2, 512, 512), dtype=bool)
+    for k, pos in enumerate((d["positions_train"], d["positions_test"])):
+        for r, c in pos:
+            covered[k, r : r + size, c : c + size] = True
+    assert not (covered[0] & covered[1]).any()
+
+
+def test_tiles_split_on_own_photograph():
+    photo = _own_photo(height=64, width=130)  # 1 x 2 tiles of 64 px for size 32
+    d = _gen(photo, n_train=10, n_test=10, size=32, random_state=0, split="tiles")
+    assert (d["positions_train"][:, 1] + 32 <= 64).all()
+    assert (d["positions_test"][:, 1] >= 64).all()
+    assert (d["positions_test"][:, 1] + 32 <= 128).all()
+
+
+@pytest.mark.parametrize(
+    "texture, size, match",
+    [
+        (
+            "brick",
+            256,
+            "texture of shape (512, 512) is too small for size=256 with split='tiles': "
+            "expected room for at least two tiles of 2 * size = 512 pixels",
+        ),
+        (np.zeros((64, 127), np.uint8), 32, "got 1 x 1 tile(s). Use a smaller size or"),
+    ],
+)
+def test_tiles_split_errors(texture, size, match):
+    with pytest.raises(ValueError, match=re.escape(match)):
+        make_texture_defects(texture, size=size, split="tiles")
+
+
+def test_split_must_be_known():
+    with pytest.raises(ValueError, match=re.escape("'split' parameter of make_texture_defects")):
+        make_texture_defects(split="quarters")

@@ -47,7 +47,7 @@ def _load_texture(name):
     return photo
 
 
-def _check_photo(photo, size):
+def _check_photo(photo, size, split="halves"):
     """``photo`` as a 2-D uint8 array, checked against the crop ``size``."""
     photo = np.asarray(photo)
     if photo.ndim != 2:
@@ -70,33 +70,70 @@ def _check_photo(photo, size):
                 )
             )
         photo = photo.astype(np.uint8)  # exact: every value is in 0-255
-    height, width = photo.shape
-    if height < 2 * size or width < size:
-        raise ValueError(
-            f"texture of shape {photo.shape} is too small for size={size}: expected "
-            f"a height of at least 2 * size = {2 * size} (training crops come from "
-            f"the top half, test crops from the bottom half) and a width of at "
-            f"least size = {size}."
-        )
+    _check_split(photo.shape, size, split)
     return photo
 
 
-def _crop_positions(photo_shape, size, n, split, rng):
+def _tile_grid(photo_shape, size):
+    """Rows and columns of the ``2 * size`` tiles that fit in ``photo_shape``."""
+    height, width = photo_shape
+    return height // (2 * size), width // (2 * size)
+
+
+def _check_split(photo_shape, size, split):
+    """Raise a ValueError if ``split`` cannot place ``size`` crops in the photo."""
+    height, width = photo_shape
+    if split == "halves":
+        if height < 2 * size or width < size:
+            raise ValueError(
+                f"texture of shape {photo_shape} is too small for size={size}: "
+                f"expected a height of at least 2 * size = {2 * size} (training "
+                f"crops come from the top half, test crops from the bottom half) and "
+                f"a width of at least size = {size}."
+            )
+    else:  # "tiles"
+        rows, cols = _tile_grid(photo_shape, size)
+        if rows * cols < 2:
+            raise ValueError(
+                f"texture of shape {photo_shape} is too small for size={size} with "
+                f"split='tiles': expected room for at least two tiles of 2 * size = "
+                f"{2 * size} pixels (a height of {2 * size} and a width of {4 * size}, "
+                f"or the other way round); got {rows} x {cols} tile(s). Use a smaller "
+                f"size or split='halves'."
+            )
+
+
+def _crop_positions(photo_shape, size, n, part, rng, split="halves"):
     """Random top-left corners ``(row, col)`` of ``size x size`` crops.
 
-    ``split="train"`` draws crops lying entirely in the top half of a photo
-    of shape ``photo_shape``, ``split="test"`` crops lying entirely in the
-    bottom half, so that a training crop never overlaps a test crop.
-    Returns an int array of shape ``(n, 2)``.
+    With ``split="halves"``, ``part="train"`` draws crops lying entirely in
+    the top half of a photo of shape ``photo_shape`` and ``part="test"``
+    crops lying entirely in the bottom half. With ``split="tiles"`` the
+    photo is cut, from its top-left corner, into square tiles of side
+    ``2 * size`` coloured like a checkerboard: training crops lie entirely
+    in the tiles whose row plus column index is even, test crops in the
+    others (a tile drawn uniformly, then a position inside it). Either way
+    a training crop never overlaps a test crop. Returns an int array of
+    shape ``(n, 2)``.
     """
+    if part not in ("train", "test"):  # pragma: no cover - internal
+        raise ValueError(f"part must be 'train' or 'test'; got {part!r}.")
     height, width = photo_shape
+    if split == "tiles":
+        tile = 2 * size
+        n_rows, n_cols = _tile_grid(photo_shape, size)
+        parity = 0 if part == "train" else 1
+        tiles = np.array(
+            [(i, j) for i in range(n_rows) for j in range(n_cols) if (i + j) % 2 == parity]
+        )
+        chosen = tiles[rng.randint(len(tiles), size=n)]
+        offsets = rng.randint(0, tile - size + 1, size=(n, 2))
+        return (chosen * tile + offsets).astype(int)
     half = height // 2
-    if split == "train":
+    if part == "train":
         row_lo, row_hi = 0, half - size
-    elif split == "test":
+    else:
         row_lo, row_hi = half, height - size
-    else:  # pragma: no cover - internal
-        raise ValueError(f"split must be 'train' or 'test'; got {split!r}.")
     rows = rng.randint(row_lo, row_hi + 1, size=n)
     cols = rng.randint(0, width - size + 1, size=n)
     return np.stack([rows, cols], axis=1).astype(int)
@@ -349,7 +386,7 @@ def _check_defect_types(defect_types):
 
 
 def _generate_texture_defects(
-    texture, n_train, n_test, anomaly_ratio, size, defect_types, random_state
+    texture, n_train, n_test, anomaly_ratio, size, defect_types, random_state, split="halves"
 ):
     """Everything behind :func:`make_texture_defects`, as a dict.
 
@@ -362,14 +399,15 @@ def _generate_texture_defects(
     if isinstance(texture, str):
         photo = _load_texture(texture)
         others = [_load_texture(t) for t in _TEXTURES if t != texture]
+        _check_split(photo.shape, size, split)
     else:
-        photo = _check_photo(texture, size)
+        photo = _check_photo(texture, size, split)
         others = [_load_texture(t) for t in _TEXTURES]
         texture = None
     rng = check_random_state(random_state)
 
-    pos_train = _crop_positions(photo.shape, size, n_train, "train", rng)
-    pos_test = _crop_positions(photo.shape, size, n_test, "test", rng)
+    pos_train = _crop_positions(photo.shape, size, n_train, "train", rng, split)
+    pos_test = _crop_positions(photo.shape, size, n_test, "test", rng, split)
     images_train = _cut_crops(photo, pos_train, size)
     clean_test = _cut_crops(photo, pos_test, size)
 
@@ -407,6 +445,7 @@ def _generate_texture_defects(
         "anomaly_ratio": [Interval(Real, 0, 1, closed="both")],
         "size": [Interval(Integral, _TEXTURE_MIN_SIZE, _TEXTURE_MAX_SIZE, closed="both")],
         "defect_types": [None, str, "array-like"],  # the names: checked in the body
+        "split": [StrOptions({"halves", "tiles"})],
         "random_state": ["random_state"],
     },
     prefer_skip_nested_validation=True,
@@ -419,6 +458,7 @@ def make_texture_defects(
     anomaly_ratio=0.5,
     size=64,
     defect_types=None,
+    split="halves",
     random_state=None,
 ):
     """Generate an MVTec-AD-style set of synthetic defects on a real texture.
@@ -426,9 +466,10 @@ def make_texture_defects(
     Crops of ``size x size`` pixels are cut at random positions from one of
     the grayscale texture photographs shipped with scikit-image
     (``skimage.data.brick()``, ``grass()`` or ``gravel()``, 512 x 512, no
-    download), or from a grayscale photograph of your own. The training
-    crops come from the top half of the photograph and the test crops from
-    the bottom half, so no test crop overlaps a training crop. The training
+    download), or from a grayscale photograph of your own. By default the
+    training crops come from the top half of the photograph and the test
+    crops from the bottom half (``split="tiles"``: from alternate squares
+    of a checkerboard), so no test crop overlaps a training crop. The training
     crops are all normal; ``round(anomaly_ratio * n_test)`` of the test
     crops receive one synthetic defect each, the others stay normal. The
     test set is returned in a random order.
@@ -485,6 +526,18 @@ def make_texture_defects(
         of them. The defective crops are spread over the types as evenly as
         possible (in a random order, so that with fewer defective crops than
         types, a random subset of the types is used).
+    split : {"halves", "tiles"}, default="halves"
+        Where the training and the test crops come from, so that they never
+        overlap. ``"halves"``: the training crops from the top half of the
+        photograph, the test crops from the bottom half. ``"tiles"``: the
+        photograph is cut, from its top-left corner, into square tiles of
+        side ``2 * size`` coloured like a checkerboard; the training crops
+        lie in the tiles whose row plus column index is even, the test crops
+        in the others (needs room for two tiles). Use ``"tiles"`` for a
+        photograph whose content changes from top to bottom (a scene rather
+        than a surface): with ``"halves"`` its normal test crops show things
+        no training crop shows, and every one-class detector ranks them as
+        anomalies.
     random_state : int, RandomState instance or None, default=None
         Controls the crop positions, the defects and the test order, through
         :func:`sklearn.utils.check_random_state`. Pass an int for
@@ -519,8 +572,9 @@ def make_texture_defects(
         If ``texture`` or a defect type is unknown (the message lists the
         valid names), a photograph given as ``texture`` is not a 2-D array of
         integer grey levels 0-255 at least ``2 * size`` high and ``size``
-        wide, or a parameter is out of its range (the message gives the range
-        and the value received).
+        wide (with ``split="tiles"``: with room for two tiles of side
+        ``2 * size``, for the three textures too), or a parameter is out of
+        its range (the message gives the range and the value received).
 
     See Also
     --------
@@ -555,6 +609,15 @@ def make_texture_defects(
     >>> data = make_texture_defects(moon(), n_train=20, n_test=10, random_state=0)
     >>> data.images_train.shape, data.texture is None
     ((20, 64, 64), True)
+
+    A scene (a man with a camera on a lawn, under the sky), whose top and
+    bottom halves show different things, split on a checkerboard instead:
+
+    >>> from skimage.data import camera
+    >>> data = make_texture_defects(camera(), n_train=20, n_test=10,
+    ...                             split="tiles", random_state=0)
+    >>> data.images_test.shape
+    (10, 64, 64)
     """
     out = _generate_texture_defects(
         texture,
@@ -564,6 +627,7 @@ def make_texture_defects(
         size,
         defect_types,
         random_state,
+        split,
     )
     return Bunch(
         **{

@@ -12,7 +12,7 @@ IsolationForest and OneClassSVM with paired bootstrap intervals; pooled and per-
 pixel AUROC and AUPRO of the combined heatmap and of each model's part. Nothing was
 tuned on these results.
 
-    python benchmarks/heldout_pictures.py [--pictures moon,camera,...] [--n-test 500]
+    python benchmarks/heldout_pictures.py [--pictures moon,camera,...,china,flower] [--n-test 500]
         [--split halves|tiles] [--threads 2] [--out benchmarks/results/heldout_pictures.md]
     python benchmarks/heldout_pictures.py --shift [--split tiles]  # the diagnostic below
 
@@ -57,11 +57,23 @@ from demo_textures import (  # noqa: E402
 PICTURES = ("moon", "camera", "astronaut", "immunohistochemistry", "hubble_deep_field", "cell")
 
 
-def load_picture(name):
-    """``skimage.data.<name>()`` as a 2-D uint8 grey photograph (colour: channel mean)."""
-    import skimage.data
+#: scikit-learn's two sample photographs (``load_sample_image``, shipped with it), also
+#: never used for a design choice: scenes (a temple, a flower), 427 x 640.
+SKLEARN_PICTURES = ("china", "flower")
 
-    photo = np.asarray(getattr(skimage.data, name)())
+
+def load_picture(name):
+    """``skimage.data.<name>()``, or scikit-learn's sample image ``<name>.jpg`` for the
+    names in :data:`SKLEARN_PICTURES`, as a 2-D uint8 grey photograph (colour: channel
+    mean)."""
+    if name in SKLEARN_PICTURES:
+        from sklearn.datasets import load_sample_image
+
+        photo = np.asarray(load_sample_image(f"{name}.jpg"))
+    else:
+        import skimage.data
+
+        photo = np.asarray(getattr(skimage.data, name)())
     if photo.ndim == 3:
         photo = np.rint(photo[..., :3].astype(np.float64).mean(axis=2))
     return photo.astype(np.uint8)
@@ -133,6 +145,9 @@ def main(argv=None):
         row["shape"] = photo.shape
         rows.append(row)
     data_args = ", ".join(f"{k}={v!r}" for k, v in data_params.items())
+    source = " and ".join(
+        sorted({"scikit-learn" if n in SKLEARN_PICTURES else "scikit-image" for n in names})
+    )
     shapes = ", ".join(f"{r['texture']} {r['shape'][0]}x{r['shape'][1]}" for r in rows)
     text = (
         "# Held-out pictures with painted defects\n\n"
@@ -141,7 +156,7 @@ def main(argv=None):
         f"{torch.get_num_threads()} torch thread(s), torch {torch.__version__}; "
         f"{datetime.date.today().isoformat()}; total {time.perf_counter() - t0:.0f} s.  \n"
         f"Data: `make_texture_defects(photo, {data_args}, random_state={args.seed})` on "
-        f"scikit-image photographs converted to grey ({shapes}); patches come from brick, "
+        f"{source} photographs converted to grey ({shapes}); patches come from brick, "
         "grass and gravel. `IGDDetector(random_state="
         f"{args.seed})`, nothing else set; IsolationForest(random_state={args.seed}) and "
         "OneClassSVM() on raw pixels / 255. Columns as in `demo_textures.md`: 'global' "

@@ -170,7 +170,8 @@ def main(argv=None):
     rows = texture_rows if args.data == "textures" else silhouette_rows
     table = []
     for name, row, det, seconds in rows(args, config):
-        epochs = f"{det.n_epochs_}"
+        local = getattr(det, "n_local_epochs_", None)
+        epochs = f"{det.n_epochs_}" + (f" / {local}" if local is not None else "")
         table.append((name, row, epochs, seconds))
         print(name, {k: round(v, 4) for k, v in row.items()}, epochs, f"{seconds:.0f} s")
     columns = list(table[0][1])
@@ -184,7 +185,8 @@ def main(argv=None):
         f"Machine: {platform.machine()} ({platform.processor() or 'cpu'}), "
         f"{torch.get_num_threads()} torch threads, torch {torch.__version__}; "
         f"{time.strftime('%Y-%m-%d')}.  ",
-        "Epochs: `n_epochs_` (both models). ROC AUC with anomalous images (pixels) "
+        "Epochs: `n_epochs_` / `n_local_epochs_` (the global / the local model). ROC AUC "
+        "with anomalous images (pixels) "
         "positive; pixel AUROC pooled over the test images.",
         "",
         "| data | " + " | ".join(columns) + " | epochs | fit s |",

@@ -117,7 +117,9 @@ def report(rows, draws, textures, command):
         f"{rows[0]['threads']} torch thread(s) per fit, fits side by side; "
         f"{datetime.date.today().isoformat()}.  ",
         f"Data: `make_texture_defects(texture, n_train={data['n_train']}, "
-        f"n_test={data['n_test']}, size={data['size']}, random_state=draw)`; "
+        f"n_test={data['n_test']}, size={data['size']}, "
+        + (f"split={data['split']!r}, " if "split" in data else "")
+        + "random_state=draw)`; "
         f"`IGDDetector(random_state=draw)` with "
         f"{'nothing else set (the defaults)' if config == '{}' else 'config ' + config}. "
         "Combined score and heatmap as the demo reports them; peers on raw pixels / 255.",
@@ -245,6 +247,12 @@ def main(argv=None):
     parser.add_argument("--n-test", type=int, default=DATA_PARAMS["n_test"])
     parser.add_argument("--size", type=int, default=DATA_PARAMS["size"])
     parser.add_argument(
+        "--split",
+        choices=("halves", "tiles"),
+        default="halves",
+        help="make_texture_defects' split of each photograph into training and test crops",
+    )
+    parser.add_argument(
         "--config", default="", help="IGDDetector keywords (a tiny run); '' = the defaults"
     )
     parser.add_argument(
@@ -265,6 +273,8 @@ def main(argv=None):
         )
     textures = args.textures.split(",")
     data_params = {"n_train": args.n_train, "n_test": args.n_test, "size": args.size}
+    if args.split != "halves":  # the earlier runs' cached settings stay valid
+        data_params["split"] = args.split
     config = parse_config(args.config) if args.config else None
     variants = [v for v in args.variants.split(",") if v]
     configs = {v: {**(config or {}), "variant": v} for v in variants} or {None: config}

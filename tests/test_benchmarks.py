@@ -605,3 +605,31 @@ def test_local_epochs_tiny_run(tmp_path, tiny_parts):
     for argv in bad:
         with pytest.raises(SystemExit):
             script.main(argv)
+
+
+def test_score_combination_reads_stored_parts(tmp_path):
+    """benchmarks/score_combination.py: the empirical tail stops growing beyond the
+    training maximum, its Gaussian extension does not, and a run on one stored set writes
+    every rule's row and names the sets it did not find."""
+    script = _load(SCRIPT.parent / "score_combination.py")
+    train = np.arange(9.0)
+    np.testing.assert_allclose(
+        script.tail(train, np.array([-1.0, 20.0, 99.0])), [0, np.log(10), np.log(10)]
+    )
+    far = script.tail_gauss(train, np.array([20.0, 99.0]))
+    assert far[1] > far[0] > np.log(10)
+    rng = np.random.RandomState(0)
+    np.savez(
+        tmp_path / "parts_brick_1.npz",
+        tr_global_score=rng.rand(100), te_global_score=rng.rand(300),
+        tr_heatmap=rng.rand(100, 8, 8), te_heatmap=rng.rand(300, 8, 8),
+    )  # fmt: skip
+    out = tmp_path / "combination.md"
+    aucs = script.main(["--parts", str(tmp_path), "--out", str(out)])
+    assert set(aucs) == set(script.RULES) and all(len(v) == 1 for v in aucs.values())
+    text = out.read_text()
+    assert (
+        "| textures | smallest group mean |" in text
+        and "missing (skipped): parts_grass_1.npz" in text
+    )
+    assert all(f"| {rule} |" in text for rule in script.RULES)

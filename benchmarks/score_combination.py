@@ -81,35 +81,27 @@ RULES = {
 }
 
 
+def _defect_labels(source, draw):
+    """``y_test == -1`` of the validation set of ``source`` (a texture name or a
+    photograph) and ``draw``: 100 training and 300 test crops of 64 px."""
+    data = make_texture_defects(source, n_train=100, n_test=300, size=64, random_state=draw)
+    return data.y_test == -1
+
+
 def sets(parts):
     """``(group, name, path, labels)`` of every stored set; ``labels()`` regenerates them."""
     for t, d in TEXTURE_SETS:
-        yield (
-            "textures",
-            f"{t} {d}",
-            parts / f"parts_{t}_{d}.npz",
-            lambda t=t, d=d: (
-                make_texture_defects(t, n_train=100, n_test=300, size=64, random_state=d).y_test
-                == -1
-            ),
-        )
+        path = parts / f"parts_{t}_{d}.npz"
+        yield "textures", f"{t} {d}", path, lambda t=t, d=d: _defect_labels(t, d)
     for p, d in PICTURE_SETS:
-        yield (
-            "photographs",
-            f"{p} {d}",
-            parts / f"picture_{p}_{d}.npz",
-            lambda p=p, d=d: (
-                make_texture_defects(
-                    load_picture(p), n_train=100, n_test=300, size=64, random_state=d
-                ).y_test
-                == -1
-            ),
-        )
+        path = parts / f"picture_{p}_{d}.npz"
+        yield "photographs", f"{p} {d}", path, lambda p=p, d=d: _defect_labels(load_picture(p), d)
     for s, seed in SILHOUETTE_SETS:
+        path = parts / f"sil_{s}_{seed}.npz"
         yield (
             "silhouettes",
             f"{s} {seed}",
-            parts / f"sil_{s}_{seed}.npz",
+            path,
             lambda s=s, seed=seed: silhouette_data(seed, s, 200, 150, 64)[2],
         )
 

@@ -40,7 +40,7 @@ from sklearn.metrics import roc_auc_score
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _report import append_section, command_line  # noqa: E402
-from heatmap_reference import load_picture  # noqa: E402
+from heldout_pictures import load_picture  # noqa: E402
 from image_score import silhouette_data, top  # noqa: E402
 
 from sklearn_igd.datasets import make_texture_defects  # noqa: E402

@@ -47,8 +47,8 @@ def _load_texture(name):
     return photo
 
 
-def _check_photo(photo, size, split="halves"):
-    """``photo`` as a 2-D uint8 array, checked against the crop ``size``."""
+def _check_photo(photo):
+    """``photo`` as a 2-D uint8 array of grey levels (its size: :func:`_check_split`)."""
     photo = np.asarray(photo)
     if photo.ndim != 2:
         raise ValueError(
@@ -70,7 +70,6 @@ def _check_photo(photo, size, split="halves"):
                 )
             )
         photo = photo.astype(np.uint8)  # exact: every value is in 0-255
-    _check_split(photo.shape, size, split)
     return photo
 
 
@@ -399,11 +398,11 @@ def _generate_texture_defects(
     if isinstance(texture, str):
         photo = _load_texture(texture)
         others = [_load_texture(t) for t in _TEXTURES if t != texture]
-        _check_split(photo.shape, size, split)
     else:
-        photo = _check_photo(texture, size, split)
+        photo = _check_photo(texture)
         others = [_load_texture(t) for t in _TEXTURES]
         texture = None
+    _check_split(photo.shape, size, split)
     rng = check_random_state(random_state)
 
     pos_train = _crop_positions(photo.shape, size, n_train, "train", rng, split)

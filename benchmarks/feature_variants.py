@@ -37,6 +37,14 @@ from the trunk's features:
 - ``student=N``: ``F`` the package's ``"student"`` map (``fit_feature_map(method=
   "student")``) with its student trained for ``N`` steps (``method=student``: the
   package's default steps);
+- ``flipbank=K``: the package's ``"student"`` map (the same student) with its bank chosen
+  among the locations of the training images and of their ``K - 1`` other mirror images
+  and rotations (``K`` = 4: the three flips; 8: also the transposed image and its
+  flips), the maps' scales measured again;
+- ``tta=K``: the package's ``"student"`` map (the same fit) of each image averaged with
+  those of its ``K - 1`` other mirror images (``K`` = 2: the horizontal flip; 4: the
+  three flips), each flipped back (test-time augmentation, training and test images
+  alike);
 - ``intensity``: ``F``'s Gaussian also over the local mean and standard deviation of the
   image's intensity (over 7x7 cells of the feature grid), for stains and colour changes;
 - ``lowfreq=K``: ``F / sd(F) + K I / sd(I)`` in place of ``F``, with ``I`` the squared
@@ -75,9 +83,12 @@ from sklearn_igd._feature_map import (
     FEATURE_MAP_POOL,
     FEATURE_MAP_RIDGE,
     FeatureNearestMap,
+    FeatureStudentMap,
     fit_feature_map,
     local_features,
+    scale_student_map,
 )
+from sklearn_igd._feature_map import greedy_coreset as package_coreset
 from sklearn_igd._scoring import (
     HEATMAP_TOP_FRACTION,
     auto_heatmap_sigma,
@@ -118,7 +129,15 @@ INTENSITY_WINDOW = 7
 
 #: What each variant's name before ``=`` changes: the combination, or the feature map.
 COMBINATIONS = ("current", "weight", "sigma", "global", "local", "lowfreq")
-METHODS = ("method", "bank", "knear", "knn", "knnin", "gmm", "intensity", "student")
+METHODS = (
+    "method", "bank", "knear", "knn", "knnin", "gmm", "intensity", "student", "flipbank",
+    "tta",
+)  # fmt: skip
+#: The images' transforms of ``flipbank=K``: the first ``K`` of these (flip dims, transpose).
+BANK_TRANSFORMS = (
+    ((), False), ((-1,), False), ((-2,), False), ((-1, -2), False),
+    ((), True), ((-1,), True), ((-2,), True), ((-1, -2), True),
+)  # fmt: skip
 
 
 def check_variant(variant):
@@ -130,6 +149,8 @@ def check_variant(variant):
             kind != "intensity"))  # fmt: skip
         if kind == "method":
             known = known and value in FEATURE_MAP_METHODS
+        if kind in ("flipbank", "tta"):
+            known = known and value in {"flipbank": ("4", "8"), "tta": ("2", "4")}[kind]
         # weight=0: the models' maps alone
         known = known and (not numeric or float(value) > 0 or (kind == "weight" and value == "0"))
     except ValueError:
@@ -219,19 +240,57 @@ def intensity(x, grid):
     return torch.cat([m, (m2 - m * m).clamp_min(0).sqrt()], 1) * 10
 
 
-def raw_maps(method, fm, features, x_train, x_test, fit):
+def flip_bank_map(fm, x_train, f_train, k, seed, sigma, size=None):
+    """A copy of the fitted :class:`FeatureStudentMap` ``fm`` whose bank of ``size`` rows
+    (None: as many as ``fm``'s) is chosen (the package's coreset, ``seed``) among the
+    whitened locations of the training images ``x_train`` (features ``f_train``) and of
+    their ``k - 1`` other :data:`BANK_TRANSFORMS`; its scales measured again
+    (``sigma``)."""
+    feats = [f_train]
+    for dims, transpose in BANK_TRANSFORMS[1:k]:
+        x = x_train.transpose(-1, -2) if transpose else x_train
+        feats.append(in_batches(partial(local_features, fm.trunk), x.flip(dims) if dims else x))
+    v = torch.cat([vectors(f) for f in feats])
+    w = ((v - fm.mean.double()) @ fm.whiten.double()).float()
+    size = fm.bank.shape[0] if size is None else size
+    bank = w[package_coreset(w, size, torch.Generator().manual_seed(seed))]
+    new = FeatureStudentMap(
+        fm.trunk, fm.mean, fm.whiten, bank, fm.image_size, fm.student, fm.teacher_mean,
+        fm.teacher_std, torch.ones(2),
+    )  # fmt: skip
+    with torch.no_grad():
+        return scale_student_map(
+            new, x_train, batch_size=16, device="cpu", sigma=sigma, features=f_train
+        )
+
+
+def raw_maps(method, fm, features, x_train, x_test, fit, fitted=None):
     """Unsmoothed maps ``(train, test)`` (n, H, W) float64 of a feature-map ``method``;
     ``fm`` the package's Gaussian map (its trunk and statistics), ``features`` its
     trunk's local features ``(train, test)`` (n, d, h, w), ``fit`` the detector's
-    ``fit_feature_map`` keywords (:func:`feature_map_kwargs`)."""
+    ``fit_feature_map`` keywords (:func:`feature_map_kwargs`); ``fitted`` a dict that
+    keeps the package's student map once fitted (for ``flipbank``)."""
     kind, _, value = method.partition("=")
     f_train, f_test = features
     grid = f_train.shape[-2:]
     size = x_train.shape[-2:]
-    if kind == "student" or (kind == "method" and value == "student"):
+    fitted = {} if fitted is None else fitted
+    if kind in ("student", "flipbank", "tta") or (kind == "method" and value == "student"):
         steps = {"student_steps": int(value)} if kind == "student" else {}
         sigma = auto_heatmap_sigma(*size)
-        fm = fit_feature_map(x_train, device="cpu", method="student", sigma=sigma, **fit, **steps)
+        fm = None if kind == "student" else fitted.get("student")
+        if fm is None:
+            fm = fit_feature_map(
+                x_train, device="cpu", method="student", sigma=sigma, **fit, **steps
+            )
+            if kind != "student":  # the package's student, shared by flipbank
+                fitted["student"] = fm
+        if kind == "flipbank":
+            fm = flip_bank_map(fm, x_train, f_train, int(value), fit.get("seed", 0), sigma)
+        if kind == "tta":
+            return [
+                mirrored_maps(fm, x, f, int(value)) for x, f in zip((x_train, x_test), features)
+            ]
         return [student_maps(fm, x, f) for x, f in zip((x_train, x_test), features)]
     if kind in ("method", "bank", "knear"):
         if value != "gaussian":
@@ -291,6 +350,17 @@ def student_maps(fm, x, features):
     return torch.cat(out).double()
 
 
+def mirrored_maps(fm, x, features, k):
+    """:func:`student_maps` of images ``x`` averaged with those of their ``k - 1`` other
+    flips (:data:`BANK_TRANSFORMS`' first ``k``, no transposes), each flipped back."""
+    total = student_maps(fm, x, features)
+    for dims, _ in BANK_TRANSFORMS[1:k]:
+        flipped = x.flip(dims)
+        f = in_batches(partial(local_features, fm.trunk), flipped)
+        total += student_maps(fm, flipped, f).flip(dims)
+    return total / k
+
+
 def add_lowfreq(maps, images, kernel, k):
     """``F / sd(F) + k I / sd(I)`` for the feature maps ``(train, test)`` (n, H, W), with
     ``I`` the squared z-score of the images ``(train, test)`` (n, 1, H, W) smoothed by
@@ -329,13 +399,13 @@ def measure(v, variants, fit):
     g = [p[f"{s}_global_heatmap"].astype(np.float64) for s in ("tr", "te")]
     loc = [p[f"{s}_local_heatmap"].astype(np.float64) for s in ("tr", "te")]
     z_g = z(p["tr_global_score"], p["te_global_score"])
-    raw, rows = {}, {}
+    raw, rows, fitted = {}, {}, {}
     for variant in variants:
         kind, _, value = variant.partition("=")
         method = variant if kind in METHODS else current_method(p)
         if method not in raw:
             start = time.perf_counter()
-            raw[method] = raw_maps(method, fm, features, x_train, x_test, fit)
+            raw[method] = raw_maps(method, fm, features, x_train, x_test, fit, fitted)
             print(v.name, method, f"{time.perf_counter() - start:.0f} s", flush=True)
         kernel = gaussian_kernel_1d(float(value) if kind == "sigma" else sigma)
         f_train, f_test = (smooth_maps(m, kernel).numpy() for m in raw[method])

@@ -499,6 +499,16 @@ def fit_student_map(
         t_std,
         torch.ones(2),
     )
+    return scale_student_map(
+        fmap, x, batch_size=batch_size, device=device, sigma=sigma, features=features
+    )
+
+
+def scale_student_map(fmap, x, *, batch_size, device, sigma, features=None):
+    """Set the ``scales`` of a :class:`FeatureStudentMap` ``fmap`` to the standard
+    deviations of its two maps over the training images ``x`` (n, C, H, W) after
+    smoothing with a Gaussian of ``sigma`` pixels; ``features`` (n, d, h, w), when given,
+    the trunk's features of ``x``. Returns ``fmap``."""
     kernel = gaussian_kernel_1d(sigma)
     sums = torch.zeros(2, 3, dtype=torch.float64)  # per map: count, sum, sum of squares
     for i in range(0, x.shape[0], batch_size):

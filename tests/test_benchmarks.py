@@ -252,6 +252,39 @@ def test_feature_variants_tiny_run(tmp_path, tiny_parts):
         script.main(["--draws", "0"])
 
 
+def test_feature_variants_mirror_images():
+    """feature_variants.py's two mirror-image variants on a tiny ``"student"`` map:
+    ``flipbank`` with room for every candidate keeps every location of the flipped
+    training images, so their nearest-neighbour part is 0 there (the package's bank of
+    their unflipped locations is not); ``tta`` averages an image's map with its flip's
+    flipped back, so a flipped image gets the mirror image of the same map."""
+    import torch
+
+    from sklearn_igd._feature_map import fit_feature_map, local_features
+
+    script = _load(SCRIPT.parent / "feature_variants.py")
+    rng = torch.Generator().manual_seed(0)
+    x = torch.rand(4, 1, 32, 32, generator=rng)
+    fm = fit_feature_map(x, batch_size=4, device="cpu", method="student", student_steps=2,
+                         min_side=64, sigma=1.0)  # fmt: skip
+    f = local_features(fm.trunk, x)
+    flipped = x.flip(-1)
+    f_flipped = local_features(fm.trunk, flipped)
+    big = script.flip_bank_map(fm, x, f, 4, seed=0, sigma=1.0, size=10**6)
+    assert big.bank.shape[0] == 4 * f[:, 0].numel()  # every location of the four images
+    assert big.student is fm.student and bool((big.scales > 0).all())
+    assert big.parts(flipped, f_flipped)[0].abs().max() < 1e-3
+    assert fm.parts(flipped, f_flipped)[0].abs().max() > 1e-2
+    same = script.flip_bank_map(fm, x, f, 4, seed=0, sigma=1.0)
+    assert same.bank.shape == fm.bank.shape
+    maps = script.mirrored_maps(fm, x, f, 2)
+    torch.testing.assert_close(script.mirrored_maps(fm, flipped, f_flipped, 2).flip(-1), maps)
+    assert not torch.allclose(maps, script.student_maps(fm, x, f))
+    for bad in ("flipbank=2", "tta=8", "tta"):
+        with pytest.raises(ValueError, match="unknown feature-map variant"):
+            script.check_variant(bad)
+
+
 @pytest.mark.slow
 def test_texture_draws_tiny_run(tmp_path):
     """benchmarks/texture_draws.py: a tiny fit writes the per-draw and mean rows, a second

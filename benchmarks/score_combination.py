@@ -19,7 +19,13 @@ and named) and ranks the test images by:
   probability among the training images, ``(1 + #{train >= s}) / (n + 1)``, which stops
   growing beyond the training maximum;
 - ``tail*(G) + tail*(T)``: the same inside the training range, and beyond it the
-  Gaussian tail of the part's z-score (whichever probability is smaller).
+  Gaussian tail of the part's z-score (whichever probability is smaller);
+- ``z(G) + |z(T)|``: the top 10% two-sided (on some silhouettes the other shapes' top
+  10% lies *below* the normal shape's: the triangle's corners are its largest errors);
+- ``z(G)^2 + z(T)^2`` and the squared Mahalanobis distance of the pair ``(G, T)`` under
+  a Gaussian fitted on the training images' pairs (so that a part's usual spread, and
+  the parts' correlation, count, and an image off the pair's joint range counts in
+  either direction).
 
     python benchmarks/score_combination.py [--parts /tmp/igd_image_score] [--out ...]
 
@@ -72,12 +78,23 @@ def tail_gauss(train, test):
     return -np.log(np.maximum(p, 1e-300))
 
 
+def pair_mahalanobis(g, t):
+    """Squared Mahalanobis distance of each test pair ``(G, T)`` under the Gaussian of the
+    training pairs; ``g`` and ``t`` are ``(train, test)``."""
+    train, test = np.c_[g[0], t[0]], np.c_[g[1], t[1]]
+    d = test - train.mean(0)
+    return np.einsum("ij,jk,ik->i", d, np.linalg.pinv(np.cov(train.T)), d)
+
+
 RULES = {
     "z(G) + z(T) (default)": lambda g, t: z(*g) + z(*t),
     "z(T)": lambda g, t: z(*t),
     "max(z(G), z(T))": lambda g, t: np.maximum(z(*g), z(*t)),
     "tail(G) + tail(T)": lambda g, t: tail(*g) + tail(*t),
     "tail*(G) + tail*(T)": lambda g, t: tail_gauss(*g) + tail_gauss(*t),
+    "z(G) + |z(T)|": lambda g, t: z(*g) + np.abs(z(*t)),
+    "z(G)^2 + z(T)^2": lambda g, t: z(*g) ** 2 + z(*t) ** 2,
+    "Mahalanobis(G, T)": pair_mahalanobis,
 }
 
 

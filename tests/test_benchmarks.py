@@ -666,3 +666,43 @@ def test_score_combination_reads_stored_parts(tmp_path):
         and "missing (skipped): parts_grass_1.npz" in text
     )
     assert all(f"| {rule} |" in text for rule in script.RULES)
+
+
+def test_train_flips_mirror_sets_and_table(tmp_path):
+    """benchmarks/train_flips.py: ``with_flips`` adds exactly the mirror images asked for
+    (and refuses other names), draw 0 is refused, and a run on stored scores writes one
+    row per set with its image AUROC (and the pooled pixel AUROC of the textures)."""
+    from sklearn.metrics import roc_auc_score
+
+    script = _load(SCRIPT.parent / "train_flips.py")
+    X = np.arange(2 * 3 * 4).reshape(2, 3, 4)
+    assert script.with_flips(X, "none").shape == (2, 3, 4)
+    h = script.with_flips(X, "h")
+    np.testing.assert_array_equal(h[2:], X[:, :, ::-1])
+    hv = script.with_flips(X, "hv")
+    assert hv.shape == (8, 3, 4)
+    np.testing.assert_array_equal(hv[6:], X[:, ::-1, ::-1])
+    with pytest.raises(ValueError, match="flips must be one of"):
+        script.with_flips(X, "v")
+    with pytest.raises(SystemExit):
+        script.parse_args(["--draws", "0"])
+    args = script.parse_args(
+        ["--draws", "1", "--textures", "brick", "--silhouettes", "", "--flips", "none,h",
+         "--size", "32", "--n-train", "4", "--n-test", "20", "--cache", str(tmp_path)]
+    )  # fmt: skip
+    anomalous, masks = script.labels(args, "texture", "brick:1")
+    rng = np.random.RandomState(0)
+    for flips in ("none", "h"):
+        score = rng.rand(20) + anomalous  # ranks the anomalies first
+        np.savez(tmp_path / f"brick-1_{flips}.npz", score=score, heatmap=rng.rand(*masks.shape),
+                 fit_s=1.0, n_epochs=3, n_local_epochs=2)  # fmt: skip
+    out = tmp_path / "flips.md"
+    script.main(
+        ["--draws", "1", "--textures", "brick", "--silhouettes", "", "--flips", "none,h",
+         "--size", "32", "--n-train", "4", "--n-test", "20", "--cache", str(tmp_path),
+         "--out", str(out), "--jobs", "1"]
+    )  # fmt: skip
+    text = out.read_text()
+    with np.load(tmp_path / "brick-1_h.npz") as stored:
+        pixel = roc_auc_score(masks.ravel() > 0, stored["heatmap"].ravel())
+    assert "| brick:1 | 1.0000 |" in text and f"| 1.0000 | {pixel:.4f} | 3, 2 | 1 |" in text

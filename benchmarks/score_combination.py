@@ -27,7 +27,7 @@ and named) and ranks the test images by:
   the parts' correlation, count, and an image off the pair's joint range counts in
   either direction).
 
-    python benchmarks/score_combination.py [--parts /tmp/igd_image_score] [--out ...]
+    python benchmarks/score_combination.py [--parts /tmp/igd_image_score] [--size 64] [--out ...]
 
 The data of each set is regenerated (``make_texture_defects`` with the stored draw; the
 silhouettes of ``image_score.py``) to get its labels; seconds.
@@ -98,28 +98,34 @@ RULES = {
 }
 
 
-def _defect_labels(source, draw):
+def _defect_labels(source, draw, size=64):
     """``y_test == -1`` of the validation set of ``source`` (a texture name or a
-    photograph) and ``draw``: 100 training and 300 test crops of 64 px."""
-    data = make_texture_defects(source, n_train=100, n_test=300, size=64, random_state=draw)
+    photograph) and ``draw``: 100 training and 300 test crops of ``size`` px."""
+    data = make_texture_defects(source, n_train=100, n_test=300, size=size, random_state=draw)
     return data.y_test == -1
 
 
-def sets(parts):
-    """``(group, name, path, labels)`` of every stored set; ``labels()`` regenerates them."""
+def sets(parts, size=64):
+    """``(group, name, path, labels)`` of every stored set; ``labels()`` regenerates them
+    (images of ``size`` px)."""
     for t, d in TEXTURE_SETS:
         path = parts / f"parts_{t}_{d}.npz"
-        yield "textures", f"{t} {d}", path, lambda t=t, d=d: _defect_labels(t, d)
+        yield "textures", f"{t} {d}", path, lambda t=t, d=d: _defect_labels(t, d, size)
     for p, d in PICTURE_SETS:
         path = parts / f"picture_{p}_{d}.npz"
-        yield "photographs", f"{p} {d}", path, lambda p=p, d=d: _defect_labels(load_picture(p), d)
+        yield (
+            "photographs",
+            f"{p} {d}",
+            path,
+            lambda p=p, d=d: _defect_labels(load_picture(p), d, size),
+        )
     for s, seed in SILHOUETTE_SETS:
         path = parts / f"sil_{s}_{seed}.npz"
         yield (
             "silhouettes",
             f"{s} {seed}",
             path,
-            lambda s=s, seed=seed: silhouette_data(seed, s, 200, 150, 64)[2],
+            lambda s=s, seed=seed: silhouette_data(seed, s, 200, 150, size)[2],
         )
 
 
@@ -129,13 +135,22 @@ def main(argv=None):
     parser.add_argument(
         "--out", default=str(Path(__file__).parent / "results" / "score_combination.md")
     )
+    parser.add_argument(
+        "--size", type=int, default=64, help="the stored fits' image size (px), for the labels"
+    )
     args = parser.parse_args(argv)
     aucs, groups, names, missing = {r: [] for r in RULES}, [], [], []
-    for group, name, path, labels in sets(Path(args.parts)):
+    for group, name, path, labels in sets(Path(args.parts), args.size):
         if not path.exists():
             missing.append(path.name)
             continue
         with np.load(path) as stored:
+            side = stored["te_heatmap"].shape[-1]
+            if side != args.size:
+                parser.error(
+                    f"{path.name} holds maps of {side} px, not --size {args.size}: "
+                    f"rerun with --size {side}"
+                )
             g = (stored["tr_global_score"].astype(float), stored["te_global_score"].astype(float))
             t = (top(stored["tr_heatmap"], 0.1), top(stored["te_heatmap"], 0.1))
         y = labels()

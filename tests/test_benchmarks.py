@@ -642,8 +642,9 @@ def test_local_epochs_tiny_run(tmp_path, tiny_parts):
 
 def test_score_combination_reads_stored_parts(tmp_path):
     """benchmarks/score_combination.py: the empirical tail stops growing beyond the
-    training maximum, its Gaussian extension does not, and a run on one stored set writes
-    every rule's row and names the sets it did not find."""
+    training maximum, its Gaussian extension does not, a run on one stored set writes
+    every rule's row and names the sets it did not find, and stored maps of another size
+    than ``--size`` (whose labels would be another data set's) are refused."""
     script = _load(SCRIPT.parent / "score_combination.py")
     train = np.arange(9.0)
     np.testing.assert_allclose(
@@ -655,9 +656,12 @@ def test_score_combination_reads_stored_parts(tmp_path):
     np.savez(
         tmp_path / "parts_brick_1.npz",
         tr_global_score=rng.rand(100), te_global_score=rng.rand(300),
-        tr_heatmap=rng.rand(100, 8, 8), te_heatmap=rng.rand(300, 8, 8),
+        tr_heatmap=rng.rand(100, 64, 64), te_heatmap=rng.rand(300, 64, 64),
     )  # fmt: skip
     out = tmp_path / "combination.md"
+    with pytest.raises(SystemExit):  # maps of 64 px are not the labels of 128 px crops
+        script.main(["--parts", str(tmp_path), "--size", "128", "--out", str(out)])
+    assert not out.exists()
     aucs = script.main(["--parts", str(tmp_path), "--out", str(out)])
     assert set(aucs) == set(script.RULES) and all(len(v) == 1 for v in aucs.values())
     text = out.read_text()

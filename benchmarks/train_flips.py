@@ -14,9 +14,9 @@ images; ``hv``: left-right, up-down and both, 4x), and scores the same test imag
 - validation silhouettes (``image_score.silhouette_data``): image ROC AUC, where another
   shape is the anomaly and the global part carries the score.
 
-Everything else is the defaults (``IGDDetector(random_state=0)``): the epochs, the local
-model's patches and the feature map's bank follow from the (larger) training set as they
-would for a user who passed it. ::
+Everything else is the defaults (``IGDDetector(random_state=0)``, or ``--config``): the
+epochs, the local model's patches and the feature map's bank follow from the (larger)
+training set as they would for a user who passed it. ::
 
     python benchmarks/train_flips.py --draws 1,2 --silhouettes 7:triangle,11:square \\
         --flips none,hv --jobs 2 --cache /tmp/train_flips
@@ -44,10 +44,15 @@ from sklearn_igd.datasets import make_texture_defects
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _report import append_section, command_line  # noqa: E402
-from image_score import silhouette_data  # noqa: E402
+from default_budget import parse_config  # noqa: E402
+from image_score import (  # noqa: E402
+    add_data_arguments,
+    data_description,
+    parse_data_arguments,
+    silhouette_data,
+)
 
 HERE = Path(__file__).resolve().parent
-TEXTURES = ("brick", "grass", "gravel")
 #: The training sets each ``--flips`` value fits on: the mirror images added.
 FLIPS = ("none", "h", "hv")
 
@@ -67,20 +72,29 @@ def with_flips(X, flips):
     return np.ascontiguousarray(np.concatenate(out))
 
 
-def texture_data(texture, draw, size, n_train, n_test):
-    """``(X_train, X_test, anomalous, masks)`` of one validation texture draw."""
-    if draw == 0:
-        raise ValueError("draw 0 is the tests' and demos' data; choose on other draws")
-    d = make_texture_defects(texture, n_train=n_train, n_test=n_test, size=size, random_state=draw)
-    return d.images_train, d.images_test, d.y_test == -1, d.masks_test
+def set_data(args, kind, key):
+    """``(X_train, X_test, anomalous, masks)`` of one validation set: a texture draw
+    (``key`` ``"texture:draw"``) or a silhouette set (``"seed:shape"``, masks None)."""
+    if kind == "texture":
+        texture, draw = key.split(":")
+        d = make_texture_defects(
+            texture, n_train=args.n_train, n_test=args.n_test, size=args.size,
+            random_state=int(draw),
+        )  # fmt: skip
+        return d.images_train, d.images_test, d.y_test == -1, d.masks_test
+    seed, shape = key.split(":")
+    X_train, X_test, anomalous = silhouette_data(
+        int(seed), shape, args.sil_train, args.sil_test, args.size
+    )
+    return X_train, X_test, anomalous, None
 
 
-def fit_scores(X_train, X_test, flips, threads, heatmap):
+def fit_scores(X_train, X_test, flips, threads, heatmap, config=None):
     """``{"score", "heatmap" (when asked), "fit_s", "n_epochs", "n_local_epochs"}`` of
-    ``IGDDetector(random_state=0)`` fitted on ``with_flips(X_train, flips)``."""
+    ``IGDDetector(random_state=0, **config)`` fitted on ``with_flips(X_train, flips)``."""
     torch.set_num_threads(threads)
     start = time.perf_counter()
-    det = IGDDetector(random_state=0).fit(with_flips(X_train, flips))
+    det = IGDDetector(random_state=0, **(config or {})).fit(with_flips(X_train, flips))
     out = {
         "fit_s": time.perf_counter() - start,
         "score": det.anomaly_score(X_test),
@@ -94,62 +108,35 @@ def fit_scores(X_train, X_test, flips, threads, heatmap):
 
 def run_set(args, kind, key, flips):
     """Fit (or load) one set with one ``flips``; returns its cached arrays."""
-    path = Path(args.cache) / f"{key.replace(':', '-')}_{flips}.npz"
+    path = Path(args.parts) / f"{key.replace(':', '-')}_{flips}.npz"
     if not path.exists():
-        if kind == "texture":
-            texture, draw = key.split(":")
-            X_train, X_test, _, _ = texture_data(
-                texture, int(draw), args.size, args.n_train, args.n_test
-            )
-        else:
-            seed, shape = key.split(":")
-            X_train, X_test, _ = silhouette_data(int(seed), shape, 200, 150, args.size)
-        out = fit_scores(X_train, X_test, flips, args.threads, heatmap=kind == "texture")
+        X_train, X_test, _, _ = set_data(args, kind, key)
+        out = fit_scores(
+            X_train, X_test, flips, args.threads, kind == "texture", parse_config(args.config)
+        )
         path.parent.mkdir(parents=True, exist_ok=True)
         np.savez_compressed(path, **out)
     with np.load(path) as stored:
         return dict(stored)
 
 
-def labels(args, kind, key):
-    """``(anomalous, masks)`` of a set's test images (masks None for silhouettes)."""
-    if kind == "texture":
-        texture, draw = key.split(":")
-        _, _, anomalous, masks = texture_data(
-            texture, int(draw), args.size, args.n_train, args.n_test
-        )
-        return anomalous, masks
-    seed, shape = key.split(":")
-    _, _, anomalous = silhouette_data(int(seed), shape, 200, 150, args.size)
-    return anomalous, None
-
-
 def parse_args(argv=None):
+    """``image_score.py``'s data options (draw 0 and seed 0 refused; ``--parts``, alias
+    ``--cache``, holds the fits' scores), ``--flips`` and ``--jobs``; ``args.sets`` lists
+    ``(kind, key)`` of every set."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--draws", default="1,2", help="texture draws (not 0); '' for none")
-    parser.add_argument("--textures", default=",".join(TEXTURES))
-    parser.add_argument(
-        "--silhouettes", default="7:triangle,11:square", help="seed:shape pairs; '' for none"
-    )
+    add_data_arguments(parser)
+    parser.add_argument("--cache", dest="parts", help="alias of --parts")
+    parser.set_defaults(silhouettes="7:triangle,11:square", parts="/tmp/train_flips")
     parser.add_argument("--flips", default="none,hv", help=f"comma-separated, of {FLIPS}")
-    parser.add_argument("--size", type=int, default=64)
-    parser.add_argument("--n-train", type=int, default=100)
-    parser.add_argument("--n-test", type=int, default=300)
     parser.add_argument("--jobs", type=int, default=2, help="fits side by side")
-    parser.add_argument("--threads", type=int, default=1, help="torch threads per fit")
-    parser.add_argument("--cache", default="/tmp/train_flips")
     parser.add_argument("--out", default=str(HERE / "results" / "train_flips.md"))
-    args = parser.parse_args(argv)
-    args.draws = [int(d) for d in args.draws.split(",") if d]
+    args = parse_data_arguments(parser, argv)
     args.flips = [f for f in args.flips.split(",") if f]
-    sils = [p for p in args.silhouettes.split(",") if p]
-    if 0 in args.draws or any(p.split(":")[0] == "0" for p in sils):
-        parser.error("draw 0 and seed 0 are the tests' and demos' data; choose on other ones")
     if any(f not in FLIPS for f in args.flips):
         parser.error(f"--flips: each of {FLIPS}")
-    textures = [t for t in args.textures.split(",") if t]
-    args.sets = [("texture", f"{t}:{d}") for d in args.draws for t in textures]
-    args.sets += [("silhouette", p) for p in sils]
+    args.sets = [("texture", f"{t}:{d}") for d in args.draws for t in args.textures]
+    args.sets += [("silhouette", f"{seed}:{shape}") for seed, shape in args.silhouettes]
     return args
 
 
@@ -172,7 +159,7 @@ def main(argv=None):
     lines = [head + " |", "|---|" + "---|---|---|---|" * len(args.flips)]
     sums = {f: {"image": [], "pixel": [], "sil": []} for f in args.flips}
     for kind, key in args.sets:
-        anomalous, masks = labels(args, kind, key)
+        _, _, anomalous, masks = set_data(args, kind, key)
         cells = [key]
         for f in args.flips:
             r = res[(key, f)]
@@ -206,11 +193,11 @@ def main(argv=None):
             f"Machine: {platform.machine()}, {args.threads} torch thread(s) per fit, "
             f"{args.jobs} fit(s) at a time, torch {torch.__version__}; "
             f"total {time.perf_counter() - start:.0f} s (cached fits count 0).  ",
-            f"Textures: {args.n_train} training and {args.n_test} test crops of {args.size} px; "
-            "silhouettes: 200 training images, 150 held-back normal ones and 50 of each other "
-            "shape. `IGDDetector(random_state=0)` fitted on the training images with their "
-            "mirror images added (`none`: the images alone); image ROC AUC of "
-            "`anomaly_score`, pooled pixel ROC AUC of `predict_heatmap`.",
+            data_description(args)
+            + f" `IGDDetector(random_state=0{', ' + args.config if args.config else ''})` "
+            "fitted on the training images with their mirror images added (`none`: the "
+            "images alone); image ROC AUC of `anomaly_score`, pooled pixel ROC AUC of "
+            "`predict_heatmap`.",
             "",
             *lines,
             "",

@@ -694,7 +694,7 @@ def test_train_flips_mirror_sets_and_table(tmp_path):
         ["--draws", "1", "--textures", "brick", "--silhouettes", "", "--flips", "none,h",
          "--size", "32", "--n-train", "4", "--n-test", "20", "--cache", str(tmp_path)]
     )  # fmt: skip
-    anomalous, masks = script.labels(args, "texture", "brick:1")
+    _, _, anomalous, masks = script.set_data(args, "texture", "brick:1")
     rng = np.random.RandomState(0)
     for flips in ("none", "h"):
         score = rng.rand(20) + anomalous  # ranks the anomalies first

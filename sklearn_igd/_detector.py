@@ -221,8 +221,10 @@ class IGDDetector(OutlierMixin, BaseEstimator):
         textures); for a whole image of
         another kind (silhouettes of another shape) it ranked far worse (0.954 ->
         0.648; square below chance). Choose it on your own validation anomalies if you
-        have some (it changes the score and ``offset_``, not the models). Ignored
-        without the local model.
+        have some (it changes the score and ``offset_``, not the models):
+        :func:`~sklearn_igd.thresholds.select_global_score_weight` picks it and
+        :func:`~sklearn_igd.thresholds.with_global_score_weight` sets it on a fitted
+        detector without a new fit. Ignored without the local model.
     feature_map : {"auto", "nearest", "gaussian", "student"} or bool, default="auto"
         Add the feature map to :meth:`predict_heatmap`: at every location, how far the
         frozen ImageNet features (the packaged EfficientNet-Lite0 up to block 3, on images

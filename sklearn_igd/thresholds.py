@@ -13,7 +13,10 @@ the goal at hand instead:
   anomalous) and returns the threshold ``t``: anomalous where ``score > t``;
 - :func:`select_pixel_threshold` chooses the threshold of pixel heatmaps
   (``predict_heatmap``) from ground-truth segmentation masks: a pixel is anomalous
-  where ``heat > t``.
+  where ``heat > t``;
+- :func:`select_global_score_weight` chooses how much the global model's part counts in
+  the image score of a detector with the local model (``global_score_weight``), and
+  :func:`with_global_score_weight` sets it without fitting again.
 
 Two criteria:
 
@@ -49,9 +52,13 @@ from sklearn.utils.validation import check_is_fitted
 from .metrics import _check_both_classes, _check_masks_heatmaps
 
 __all__ = [
+    "best_global_score_weight",
+    "select_global_score_weight",
     "select_offset",
     "select_score_threshold",
     "select_pixel_threshold",
+    "standardised_score_parts",
+    "with_global_score_weight",
     "with_offset",
 ]
 
@@ -315,3 +322,208 @@ def select_pixel_threshold(masks, heatmaps, *, criterion="f1", max_fpr=0.05):
     return _select_threshold(
         heatmaps.ravel().astype(np.float64), anomalous.ravel(), criterion, max_fpr
     )
+
+
+#: The values of ``global_score_weight`` that :func:`select_global_score_weight` tries
+#: by default: the local part alone, the package's default (1) and values around it.
+GLOBAL_SCORE_WEIGHTS = (0.0, 0.25, 0.5, 1.0, 2.0, 4.0)
+
+
+def _check_weight(weight, name="weight"):
+    if (
+        not isinstance(weight, numbers.Real)
+        or isinstance(weight, bool)
+        or not (np.isfinite(weight) and weight >= 0)
+    ):
+        raise ValueError(f"{name} must be a finite number >= 0; received {weight!r}.")
+    return float(weight)
+
+
+def _check_combined(detector):
+    """A fitted ``IGDDetector`` whose score has two weighted parts (the local model)."""
+    check_is_fitted(detector)
+    if getattr(detector, "score_weights_", None) is None:
+        raise ValueError(
+            "the detector's score has no global_score_weight: it was fitted without the "
+            "local model (local=False, or 2-D input), so its score is the global model's "
+            "alone."
+        )
+
+
+def standardised_score_parts(detector, X):
+    """The two standardised parts of a fitted detector's image score.
+
+    With the local model, :meth:`~sklearn_igd.IGDDetector.anomaly_score` is
+    ``w * z_G + z_L``, ``w = global_score_weight``, where ``z_G`` and ``z_L`` are the
+    global and the local score standardised by their means and standard deviations over
+    the training images (``score_center_``, ``score_scale_``).
+
+    Parameters
+    ----------
+    detector : fitted IGDDetector
+        Fitted with the local model.
+    X : array-like
+        Images in one of the layouts accepted by ``fit``.
+
+    Returns
+    -------
+    z_global, z_local : ndarray of shape (n_samples,), float64
+    """
+    _check_combined(detector)
+    parts = detector.score_parts(X)
+    both = np.vstack([parts.global_score, parts.local_score])
+    z = (both - detector.score_center_[:, None]) / detector.score_scale_[:, None]
+    return z[0], z[1]
+
+
+def best_global_score_weight(z_global, z_local, anomalous, weights, current=1.0):
+    """The candidate weight whose score ``w * z_global + z_local`` ranks anomalies best.
+
+    The rule of :func:`select_global_score_weight`, on parts already computed (for
+    example by :func:`standardised_score_parts`).
+
+    Parameters
+    ----------
+    z_global, z_local : array-like of shape (n_samples,)
+        The standardised global and local parts of the score.
+    anomalous : array-like of shape (n_samples,), bool
+        True for the anomalies; both classes must be present.
+    weights : sequence of float
+        The candidates.
+    current : float, default=1.0
+        Among candidates with equal ROC AUC, the one closest to this value is chosen
+        (then the larger).
+
+    Returns
+    -------
+    weight : float
+        The chosen candidate.
+    aucs : ndarray of shape (len(weights),)
+        The ROC AUC of every candidate.
+
+    Examples
+    --------
+    >>> from sklearn_igd.thresholds import best_global_score_weight
+    >>> weight, aucs = best_global_score_weight(
+    ...     [0.0, 0.0, 5.0, -5.0], [0.0, 1.0, 2.0, 3.0], [False, False, True, True], [0, 1]
+    ... )
+    >>> weight, aucs.tolist()
+    (0.0, [1.0, 0.5])
+    """
+    from sklearn.metrics import roc_auc_score
+
+    z_global = np.asarray(z_global, dtype=np.float64)
+    z_local = np.asarray(z_local, dtype=np.float64)
+    weights = [float(w) for w in weights]
+    aucs = np.array([roc_auc_score(anomalous, w * z_global + z_local) for w in weights])
+    best = np.flatnonzero(aucs == aucs.max())
+    order = sorted(best, key=lambda i: (abs(weights[i] - current), -weights[i]))
+    return float(weights[order[0]]), aucs
+
+
+def select_global_score_weight(detector, X, y, *, weights=GLOBAL_SCORE_WEIGHTS):
+    """Choose ``global_score_weight`` on labelled validation images.
+
+    A detector with the local model scores an image by ``w * z_G + z_L`` (see
+    :func:`standardised_score_parts`): ``w = 0`` ranks by the local part alone, which
+    suits small defects on a normal surface; larger values lean on the global model,
+    which sees a whole image of another kind. No rule on the normal training images
+    tells the two kinds of anomaly apart, so the default (1) is a compromise; with a
+    few labelled anomalies of the kind that matters, this function picks the weight
+    whose score ranks them highest (ROC AUC), scoring the images once. The models are
+    the same for every weight: set the result with :func:`with_global_score_weight`
+    (no new fit) or pass it to ``IGDDetector(global_score_weight=...)`` for the next fit.
+
+    With few labelled images the choice is noisy; ``benchmarks/results/weight_selection.md``
+    measures how many are needed (the user guide, *Localisation*, has the numbers).
+
+    Parameters
+    ----------
+    detector : fitted IGDDetector
+        Fitted with the local model.
+    X : array-like
+        Validation images, normal and anomalous, not used for fitting.
+    y : array-like of shape (n_samples,)
+        +1 normal, -1 anomaly.
+    weights : sequence of float >= 0, default=GLOBAL_SCORE_WEIGHTS
+        The candidates, ``(0, 0.25, 0.5, 1, 2, 4)``.
+
+    Returns
+    -------
+    weight : float
+        The candidate with the highest ROC AUC on ``(X, y)``; among equal ones the one
+        closest to the detector's current weight.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_igd import IGDDetector
+    >>> from sklearn_igd.datasets import make_texture_defects
+    >>> from sklearn_igd.thresholds import select_global_score_weight, with_global_score_weight
+    >>> data = make_texture_defects("brick", n_train=32, n_test=16, size=32, random_state=0)
+    >>> det = IGDDetector(
+    ...     max_epochs=1, local=True, local_epochs=1, feature_map=False, random_state=0
+    ... ).fit(data.images_train)
+    >>> w = select_global_score_weight(det, data.images_test, data.y_test)
+    >>> w in (0.0, 0.25, 0.5, 1.0, 2.0, 4.0)
+    True
+    >>> tuned = with_global_score_weight(det, w, data.images_train)  # no new fit
+    >>> float(tuned.score_weights_[0]) == w == tuned.global_score_weight
+    True
+    """
+    _check_combined(detector)
+    weights = [_check_weight(w, "every weight") for w in np.atleast_1d(weights).tolist()]
+    if not weights:
+        raise ValueError("weights must hold at least one candidate; received none.")
+    anomalous = _check_labels(y)
+    z_global, z_local = standardised_score_parts(detector, X)
+    if z_global.shape[0] != anomalous.shape[0]:
+        raise ValueError(
+            f"X and y must have the same number of samples; received {z_global.shape[0]} "
+            f"and {anomalous.shape[0]}."
+        )
+    current = float(detector.score_weights_[0])
+    return best_global_score_weight(z_global, z_local, anomalous, weights, current)[0]
+
+
+def with_global_score_weight(detector, weight, X_train=None):
+    """A deep copy of a fitted detector with ``global_score_weight`` set to ``weight``.
+
+    The weight changes the image score and ``offset_``, not the models, so the copy is
+    what ``fit`` with ``global_score_weight=weight`` gives (the same training images and
+    parameters), without training again. With a float ``contamination`` the offset is
+    that percentile of the training images' new scores, so ``X_train`` (the images the
+    detector was fitted on) is required; with ``"auto"`` the offset does not depend on
+    the scores.
+
+    Parameters
+    ----------
+    detector : fitted IGDDetector
+        Fitted with the local model.
+    weight : float >= 0
+        E.g. from :func:`select_global_score_weight`.
+    X_train : array-like or None, default=None
+        The training images, for a float ``contamination``.
+
+    Returns
+    -------
+    detector : fitted IGDDetector
+        A deep copy with ``global_score_weight``, ``score_weights_`` and ``offset_``
+        updated.
+    """
+    _check_combined(detector)
+    weight = _check_weight(weight)
+    contamination = detector.contamination
+    if contamination != "auto" and X_train is None:
+        raise ValueError(
+            f"with contamination={contamination!r} the offset is a percentile of the "
+            "training images' scores: pass the images the detector was fitted on as "
+            "X_train."
+        )
+    new = copy.deepcopy(detector)
+    new.global_score_weight = weight
+    new.score_weights_ = np.array([weight, 1.0])
+    if contamination != "auto":
+        score = new.anomaly_score(X_train)
+        new.offset_ = float(np.percentile(-score, 100.0 * contamination))
+    return new

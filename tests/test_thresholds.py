@@ -2,15 +2,22 @@
 
 import numpy as np
 import pytest
+from conftest import FAST, FAST_LOCAL
+from sklearn.base import clone
 from sklearn.ensemble import IsolationForest
-from sklearn.metrics import f1_score
+from sklearn.exceptions import NotFittedError
+from sklearn.metrics import f1_score, roc_auc_score
 
 from sklearn_igd import IGDDetector
 from sklearn_igd.datasets import load_digits_images
 from sklearn_igd.thresholds import (
+    best_global_score_weight,
+    select_global_score_weight,
     select_offset,
     select_pixel_threshold,
     select_score_threshold,
+    standardised_score_parts,
+    with_global_score_weight,
     with_offset,
 )
 
@@ -175,7 +182,6 @@ def test_select_offset_errors():
         select_offset(det, np.zeros((2, 2)), [1, 1])
     with pytest.raises(ValueError, match="finite number"):
         with_offset(det, float("nan"))
-    from sklearn.exceptions import NotFittedError
 
     with pytest.raises(NotFittedError):
         select_offset(IsolationForest(), np.zeros((2, 2)), [1, -1])
@@ -207,3 +213,82 @@ def test_select_offset_end_to_end_igd():
     assert (pred[y_val == 1] == -1).mean() == fpr <= 0.05
     assert (pred[y_val == -1] == -1).mean() == recall
     assert det.offset_ != tuned.offset_  # the copy, not the original, changed
+
+
+# ------------------------------------------------------------ global_score_weight
+@pytest.fixture(scope="module")
+def local_fit():
+    """A detector with the local model on 8x8 digits (0 normal), its training images and
+    a labelled validation set."""
+    X, y = load_digits_images(return_X_y=True)
+    normal = X[y == 0]
+    X_val = np.concatenate([normal[40:70], X[y != 0][:30]])
+    y_val = np.array([1] * 30 + [-1] * 30)
+    det = IGDDetector(**FAST_LOCAL).fit(normal[:40])
+    return det, normal[:40], X_val, y_val
+
+
+def test_best_global_score_weight_ranks_and_breaks_ties():
+    z_local = np.array([0.0, 1.0, 2.0, 3.0])
+    z_global = np.array([0.0, 0.0, 5.0, -5.0])
+    anomalous = np.array([False, False, True, True])
+    w, aucs = best_global_score_weight(z_global, z_local, anomalous, [0.0, 0.5, 1.0, 2.0])
+    # w = 0: the local part alone ranks both anomalies on top; a global weight of 0.5 or
+    # more lets the last (global -5) fall below a normal image
+    assert w == 0.0 and aucs[0] == 1.0 and (aucs[1:] < 1.0).all()
+    # equal AUCs: the candidate closest to the current weight, then the larger
+    w, _ = best_global_score_weight(z_global * 0, z_local, anomalous, [0.0, 0.5, 2.0], 1.0)
+    assert w == 0.5
+    w, _ = best_global_score_weight(z_global * 0, z_local, anomalous, [0.5, 1.5], 1.0)
+    assert w == 1.5
+
+
+def test_select_global_score_weight_is_the_best_candidate(local_fit):
+    det, _, X_val, y_val = local_fit
+    z_global, z_local = standardised_score_parts(det, X_val)
+    # the parts rebuild the detector's score with its weight
+    np.testing.assert_allclose(
+        det.score_weights_[0] * z_global + z_local, det.anomaly_score(X_val)
+    )
+    weights = [0.0, 0.5, 1.0, 3.0]
+    w = select_global_score_weight(det, X_val, y_val, weights=weights)
+    aucs = [roc_auc_score(y_val == -1, c * z_global + z_local) for c in weights]
+    assert w in weights and roc_auc_score(y_val == -1, w * z_global + z_local) == max(aucs)
+
+
+def test_with_global_score_weight_equals_a_new_fit(local_fit):
+    det, X_train, X_val, _ = local_fit
+    before = (det.anomaly_score(X_val), det.offset_, det.global_score_weight)
+    copy0 = with_global_score_weight(det, 0.0, X_train)
+    refit = IGDDetector(**FAST_LOCAL, global_score_weight=0.0).fit(X_train)
+    np.testing.assert_allclose(copy0.anomaly_score(X_val), refit.anomaly_score(X_val), rtol=1e-6)
+    assert copy0.offset_ == pytest.approx(refit.offset_, rel=1e-6)
+    assert copy0.get_params() == refit.get_params()
+    # the original is left as it was
+    np.testing.assert_array_equal(det.anomaly_score(X_val), before[0])
+    assert (det.offset_, det.global_score_weight) == before[1:]
+    # with contamination="auto" the offset does not depend on the scores
+    auto = clone(det).set_params(contamination="auto", gaussian_score="l_h").fit(X_train)
+    assert with_global_score_weight(auto, 2.0).offset_ == auto.offset_
+
+
+def test_global_score_weight_errors(local_fit):
+    det, X_train, X_val, y_val = local_fit
+    with pytest.raises(ValueError, match="pass the images the detector was fitted on"):
+        with_global_score_weight(det, 0.5)
+    for bad in (-1.0, float("nan"), True, "1"):
+        with pytest.raises(ValueError, match="weight must be a finite number >= 0"):
+            with_global_score_weight(det, bad, X_train)
+    with pytest.raises(ValueError, match="every weight must be a finite number >= 0"):
+        select_global_score_weight(det, X_val, y_val, weights=[0.0, -2.0])
+    with pytest.raises(ValueError, match="at least one candidate"):
+        select_global_score_weight(det, X_val, y_val, weights=[])
+    with pytest.raises(ValueError, match="both normal"):
+        select_global_score_weight(det, X_val, np.ones(len(X_val)))
+    with pytest.raises(ValueError, match="same number of samples"):
+        select_global_score_weight(det, X_val, y_val[:-1])
+    global_only = IGDDetector(**FAST).fit(X_train)
+    with pytest.raises(ValueError, match="without the local model"):
+        select_global_score_weight(global_only, X_val, y_val)
+    with pytest.raises(NotFittedError):
+        with_global_score_weight(IGDDetector(), 1.0)

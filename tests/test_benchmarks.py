@@ -710,3 +710,35 @@ def test_train_flips_mirror_sets_and_table(tmp_path):
     with np.load(tmp_path / "brick-1_h.npz") as stored:
         pixel = roc_auc_score(masks.ravel() > 0, stored["heatmap"].ravel())
     assert "| brick:1 | 1.0000 |" in text and f"| 1.0000 | {pixel:.4f} | 3, 2 | 1 |" in text
+
+
+def test_weight_selection_chooses_on_the_pool_and_reports(tmp_path):
+    """benchmarks/weight_selection.py: validation draws 1, 2 and draw 0 are refused, the
+    pool and the test set are separate draws, and a run on stored parts reports the
+    default, the local part alone, the best on test and the chosen weight's AUC."""
+    script = _load(SCRIPT.parent / "weight_selection.py")
+    for spec in ("tex64:brick:0", "tex128:grass:2", "sil:disk:0"):
+        with pytest.raises(ValueError, match="draw 0 is the demo's"):
+            script.set_data(spec)
+    with pytest.raises(ValueError, match="expected tex64:, tex128:, pic:"):
+        script.set_data("png:brick:3")
+    X_train, X_pool, pool_y, X_test, test_y = script.set_data("sil:disk:5")
+    assert X_train.shape == (200, 64, 64) and len(X_pool) == len(pool_y) == 300
+    assert pool_y.sum() == test_y.sum() == 150 and not np.array_equal(X_pool, X_test)
+    # stored parts where the local part alone ranks perfectly and the global part is noise
+    rng = np.random.RandomState(0)
+    parts = {}
+    for prefix, n in (("pool", 100), ("test", 200)):
+        y = np.arange(n) % 2 == 1
+        parts.update({f"{prefix}_y": y, f"{prefix}_zl": y + 0.1 * rng.rand(n),
+                      f"{prefix}_zg": 5 * rng.randn(n)})  # fmt: skip
+    np.savez(tmp_path / "sil_disk_5.npz", fit_s=1.0, **parts)
+    aucs, chosen = script.selection(parts, k=10, repeats=20, seed=0)
+    assert (chosen == 0.0).all() and (aucs == 1.0).all()
+    out = tmp_path / "ws.md"
+    script.main(["--sets", "sil:disk:5", "--ks", "10", "--repeats", "20", "--jobs", "1",
+                 "--cache", str(tmp_path), "--out", str(out)])  # fmt: skip
+    text = out.read_text()
+    default = script.auc_of(parts, "test", 1.0)
+    assert f"| sil:disk:5 (fit 1 s) | {default:.4f} | 1.0000 | 1.0000 | 1.0000 [1.0000] |" in text
+    assert "| sil:disk:5 | 10 | 1.00 | 0.00 |" in text

@@ -742,3 +742,20 @@ def test_weight_selection_chooses_on_the_pool_and_reports(tmp_path):
     default = script.auc_of(parts, "test", 1.0)
     assert f"| sil:disk:5 (fit 1 s) | {default:.4f} | 1.0000 | 1.0000 | 1.0000 [1.0000] |" in text
     assert "| sil:disk:5 | 10 | 1.00 | 0.00 |" in text
+
+
+def test_global_whitening_probe_restores_the_package(tmp_path):
+    """benchmarks/global_whitening.py: draw 0 and unknown variants are refused, and the
+    probe's replacement of the package's whitening is undone even when a run fails."""
+    import sklearn_igd._pretrain as pretrain
+
+    script = _load(SCRIPT.parent / "global_whitening.py")
+    X_train, X_test, anomalous = script.set_data("grass:1")
+    assert X_train.shape == (100, 64, 64) and X_test.shape == (300, 64, 64)
+    assert anomalous.sum() == 150
+    original = pretrain._fit_whitening
+    with pytest.raises(ValueError, match="draw 0 is the demo's"):
+        script.probe("grass:0", "span")
+    assert pretrain._fit_whitening is original
+    with pytest.raises(SystemExit):
+        script.main(["--variants", "default,k99", "--out", str(tmp_path / "x.md")])

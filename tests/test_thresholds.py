@@ -1,5 +1,7 @@
 """Thresholds chosen on labelled validation data (sklearn_igd.thresholds)."""
 
+import pickle
+
 import numpy as np
 import pytest
 from conftest import FAST, FAST_LOCAL
@@ -264,6 +266,10 @@ def test_with_global_score_weight_equals_a_new_fit(local_fit):
     np.testing.assert_allclose(copy0.anomaly_score(X_val), refit.anomaly_score(X_val), rtol=1e-6)
     assert copy0.offset_ == pytest.approx(refit.offset_, rel=1e-6)
     assert copy0.get_params() == refit.get_params()
+    # the copy saves and loads like any fitted detector (the weights' digest is checked)
+    loaded = pickle.loads(pickle.dumps(copy0))
+    np.testing.assert_array_equal(loaded.anomaly_score(X_val), copy0.anomaly_score(X_val))
+    assert loaded.offset_ == copy0.offset_ and loaded.score_weights_[0] == 0.0
     # the original is left as it was
     np.testing.assert_array_equal(det.anomaly_score(X_val), before[0])
     assert (det.offset_, det.global_score_weight) == before[1:]

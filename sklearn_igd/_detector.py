@@ -1011,13 +1011,24 @@ class IGDDetector(OutlierMixin, BaseEstimator):
             self.score_center_ = both.mean(axis=1)
             self.score_scale_ = positive_or_one(both.std(axis=1))
             self.score_weights_ = np.array([float(self.global_score_weight), 1.0])
-            z = (both - self.score_center_[:, None]) / self.score_scale_[:, None]
+            z = self._standardised(score, parts.local_score)
             score = (self.score_weights_[:, None] * z).sum(0)
         check_finite_scores(score, "training")
+        self._set_offset(score)
+
+    def _standardised(self, global_score, local_score):
+        """The global and the local score (each (n,)) standardised by ``score_center_``
+        and ``score_scale_``: (2, n), the parts that ``score_weights_`` weighs."""
+        both = np.vstack([global_score, local_score])
+        return (both - self.score_center_[:, None]) / self.score_scale_[:, None]
+
+    def _set_offset(self, training_score):
+        """``offset_`` from the anomaly scores (n,) of the training images:
+        ``contamination``'s percentile of them, or the fixed threshold for ``"auto"``."""
         if self.contamination == "auto":
             self.offset_ = -AUTO_THRESHOLD
         else:
-            self.offset_ = float(np.percentile(-score, 100.0 * self.contamination))
+            self.offset_ = float(np.percentile(-training_score, 100.0 * self.contamination))
 
     def _resolved_global_score(self):
         """``global_score`` resolved: ``"auto"`` is ``"balanced"`` for an encoder that

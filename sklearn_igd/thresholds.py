@@ -120,6 +120,19 @@ def _check_scores(scores, anomalous):
     return scores
 
 
+def _check_number(value, name, *, nonnegative=False):
+    """``value`` as a float: a finite real number (not a bool), ``>= 0`` if asked."""
+    if (
+        not isinstance(value, numbers.Real)
+        or isinstance(value, bool)
+        or not np.isfinite(value)
+        or (nonnegative and value < 0)
+    ):
+        bound = " >= 0" if nonnegative else ""
+        raise ValueError(f"{name} must be a finite number{bound}; received {value!r}.")
+    return float(value)
+
+
 def _strict_threshold(scores, flag_from):
     """A ``t`` with ``scores > t`` exactly where ``scores >= flag_from``.
 
@@ -273,10 +286,9 @@ def with_offset(detector, offset):
         A deep copy of ``detector`` with ``offset_ = offset``.
     """
     check_is_fitted(detector, "offset_")
-    if not isinstance(offset, numbers.Real) or isinstance(offset, bool) or not np.isfinite(offset):
-        raise ValueError(f"offset must be a finite number; received {offset!r}.")
+    offset = _check_number(offset, "offset")
     new = copy.deepcopy(detector)
-    new.offset_ = float(offset)
+    new.offset_ = offset
     return new
 
 
@@ -329,16 +341,6 @@ def select_pixel_threshold(masks, heatmaps, *, criterion="f1", max_fpr=0.05):
 GLOBAL_SCORE_WEIGHTS = (0.0, 0.25, 0.5, 1.0, 2.0, 4.0)
 
 
-def _check_weight(weight, name="weight"):
-    if (
-        not isinstance(weight, numbers.Real)
-        or isinstance(weight, bool)
-        or not (np.isfinite(weight) and weight >= 0)
-    ):
-        raise ValueError(f"{name} must be a finite number >= 0; received {weight!r}.")
-    return float(weight)
-
-
 def _check_combined(detector):
     """A fitted ``IGDDetector`` whose score has two weighted parts (the local model)."""
     check_is_fitted(detector)
@@ -371,9 +373,8 @@ def standardised_score_parts(detector, X):
     """
     _check_combined(detector)
     parts = detector.score_parts(X)
-    both = np.vstack([parts.global_score, parts.local_score])
-    z = (both - detector.score_center_[:, None]) / detector.score_scale_[:, None]
-    return z[0], z[1]
+    z_global, z_local = detector._standardised(parts.global_score, parts.local_score)
+    return z_global, z_local
 
 
 def best_global_score_weight(z_global, z_local, anomalous, weights, current=1.0):
@@ -472,16 +473,18 @@ def select_global_score_weight(detector, X, y, *, weights=GLOBAL_SCORE_WEIGHTS):
     True
     """
     _check_combined(detector)
-    weights = [_check_weight(w, "every weight") for w in np.atleast_1d(weights).tolist()]
+    weights = [
+        _check_number(w, "every weight", nonnegative=True) for w in np.atleast_1d(weights).tolist()
+    ]
     if not weights:
         raise ValueError("weights must hold at least one candidate; received none.")
     anomalous = _check_labels(y)
-    z_global, z_local = standardised_score_parts(detector, X)
-    if z_global.shape[0] != anomalous.shape[0]:
+    if len(X) != anomalous.shape[0]:  # before the images are scored
         raise ValueError(
-            f"X and y must have the same number of samples; received {z_global.shape[0]} "
+            f"X and y must have the same number of samples; received {len(X)} "
             f"and {anomalous.shape[0]}."
         )
+    z_global, z_local = standardised_score_parts(detector, X)
     current = float(detector.score_weights_[0])
     return best_global_score_weight(z_global, z_local, anomalous, weights, current)[0]
 
@@ -512,7 +515,7 @@ def with_global_score_weight(detector, weight, X_train=None):
         updated.
     """
     _check_combined(detector)
-    weight = _check_weight(weight)
+    weight = _check_number(weight, "weight", nonnegative=True)
     contamination = detector.contamination
     if contamination != "auto" and X_train is None:
         raise ValueError(
@@ -524,6 +527,5 @@ def with_global_score_weight(detector, weight, X_train=None):
     new.global_score_weight = weight
     new.score_weights_ = np.array([weight, 1.0])
     if contamination != "auto":
-        score = new.anomaly_score(X_train)
-        new.offset_ = float(np.percentile(-score, 100.0 * contamination))
+        new._set_offset(new.anomaly_score(X_train))  # as fit sets it
     return new

@@ -13,6 +13,7 @@ other class is anomalous (``-1``), as with :class:`~sklearn.svm.OneClassSVM` and
 
 from ..model_selection import make_one_class
 from ._base import get_data_home
+from ._cutpaste import make_cutpaste_defects
 from ._digits import load_digits_images
 from ._fashion_mnist import fetch_fashion_mnist, load_fashion_mnist
 from ._image_folder import list_image_files, load_image_folder, load_images, load_mvtec_ad
@@ -29,6 +30,7 @@ __all__ = [
     "load_images",
     "load_mnist_5k",
     "load_mvtec_ad",
+    "make_cutpaste_defects",
     "make_one_class",
     "make_texture_defects",
 ]

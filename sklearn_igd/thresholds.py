@@ -15,7 +15,8 @@ the goal at hand instead:
   (``predict_heatmap``) from ground-truth segmentation masks: a pixel is anomalous
   where ``heat > t``;
 - :func:`select_global_score_weight` chooses how much the global model's part counts in
-  the image score of a detector with the local model (``global_score_weight``), and
+  the image score of a detector with the local model (``global_score_weight``), on
+  labelled validation images or on held-back normal images and synthetic defects, and
   :func:`with_global_score_weight` sets it without fitting again.
 
 Two criteria:
@@ -377,7 +378,7 @@ def standardised_score_parts(detector, X):
     return z_global, z_local
 
 
-def best_global_score_weight(z_global, z_local, anomalous, weights, current=1.0):
+def best_global_score_weight(z_global, z_local, anomalous, weights, current=1.0, margin=0.0):
     """The candidate weight whose score ``w * z_global + z_local`` ranks anomalies best.
 
     The rule of :func:`select_global_score_weight`, on parts already computed (for
@@ -394,11 +395,15 @@ def best_global_score_weight(z_global, z_local, anomalous, weights, current=1.0)
     current : float, default=1.0
         Among candidates with equal ROC AUC, the one closest to this value is chosen
         (then the larger).
+    margin : float, default=0.0
+        The best candidate is chosen only if its ROC AUC is at least ``margin`` above
+        that of ``current`` (which need not be a candidate); otherwise ``current`` is
+        kept.
 
     Returns
     -------
     weight : float
-        The chosen candidate.
+        The chosen candidate, or ``current``.
     aucs : ndarray of shape (len(weights),)
         The ROC AUC of every candidate.
 
@@ -419,41 +424,77 @@ def best_global_score_weight(z_global, z_local, anomalous, weights, current=1.0)
     aucs = np.array([roc_auc_score(anomalous, w * z_global + z_local) for w in weights])
     best = np.flatnonzero(aucs == aucs.max())
     order = sorted(best, key=lambda i: (abs(weights[i] - current), -weights[i]))
+    if margin > 0:
+        current_auc = roc_auc_score(anomalous, current * z_global + z_local)
+        if aucs.max() < current_auc + margin:
+            return float(current), aucs
     return float(weights[order[0]]), aucs
 
 
-def select_global_score_weight(detector, X, y, *, weights=GLOBAL_SCORE_WEIGHTS):
-    """Choose ``global_score_weight`` on labelled validation images.
+#: the least ROC AUC gain over the current weight that moves it, on synthetic defects
+SYNTHETIC_WEIGHT_MARGIN = 0.01
+
+
+def select_global_score_weight(
+    detector,
+    X,
+    y=None,
+    *,
+    weights=GLOBAL_SCORE_WEIGHTS,
+    margin="auto",
+    n_copies=5,
+    random_state=None,
+):
+    """Choose ``global_score_weight`` on validation images, labelled or not.
 
     A detector with the local model scores an image by ``w * z_G + z_L`` (see
     :func:`standardised_score_parts`): ``w = 0`` ranks by the local part alone, which
     suits small defects on a normal surface; larger values lean on the global model,
-    which sees a whole image of another kind. No rule on the normal training images
-    tells the two kinds of anomaly apart, so the default (1) is a compromise; with a
-    few labelled anomalies of the kind that matters, this function picks the weight
-    whose score ranks them highest (ROC AUC), scoring the images once. The models are
-    the same for every weight: set the result with :func:`with_global_score_weight`
-    (no new fit) or pass it to ``IGDDetector(global_score_weight=...)`` for the next fit.
+    which sees a whole image of another kind. The default (1) is a compromise. This
+    function scores validation images once and returns the candidate weight whose score
+    ranks their anomalies highest (ROC AUC). The models are the same for every weight:
+    set the result with :func:`with_global_score_weight` (no new fit) or pass it to
+    ``IGDDetector(global_score_weight=...)`` for the next fit.
 
-    With few labelled images the choice is noisy; ``benchmarks/results/weight_selection.md``
-    measures how many are needed (the user guide, *Localisation*, has the numbers).
+    - With labels ``y``: ``X`` holds normal images and a few anomalies of the kind that
+      matters. With few labelled images the choice is noisy;
+      ``benchmarks/results/weight_selection.md`` measures how many are needed.
+    - Without labels (``y=None``): ``X`` holds normal images the detector was **not**
+      fitted on (hold some back from the training images), and the anomalies are
+      ``n_copies`` CutPaste copies of each (:func:`~sklearn_igd.datasets.make_cutpaste_defects`,
+      a rectangle of the image pasted elsewhere in it). The weight then moves from the
+      current one only where that ranks the synthetic local defects at least
+      ``margin`` (0.01) better: where the global part dilutes local defects, towards
+      the local part; where both parts see them alike (e.g. silhouettes on a flat
+      background, where the global part is what detects a whole other shape), the
+      weight stays. Measured in ``benchmarks/results/synthetic_weight.md``.
 
     Parameters
     ----------
     detector : fitted IGDDetector
         Fitted with the local model.
     X : array-like
-        Validation images, normal and anomalous, not used for fitting.
-    y : array-like of shape (n_samples,)
-        +1 normal, -1 anomaly.
+        Validation images not used for fitting: normal and anomalous with ``y``,
+        normal only without.
+    y : array-like of shape (n_samples,) or None, default=None
+        +1 normal, -1 anomaly; None for the synthetic defects.
     weights : sequence of float >= 0, default=GLOBAL_SCORE_WEIGHTS
         The candidates, ``(0, 0.25, 0.5, 1, 2, 4)``.
+    margin : float >= 0 or "auto", default="auto"
+        The least ROC AUC gain over the detector's current weight for which the best
+        candidate replaces it. ``"auto"``: 0 with labels, 0.01 without.
+    n_copies : int >= 1, default=5
+        CutPaste copies of each image when ``y`` is None.
+    random_state : int, RandomState instance or None, default=None
+        The CutPaste rectangles when ``y`` is None. Pass an int for a reproducible
+        choice.
 
     Returns
     -------
     weight : float
-        The candidate with the highest ROC AUC on ``(X, y)``; among equal ones the one
-        closest to the detector's current weight.
+        The candidate with the highest ROC AUC (among equal ones the one closest to the
+        detector's current weight), or the current weight if no candidate beats it by
+        ``margin``.
 
     Examples
     --------
@@ -461,14 +502,18 @@ def select_global_score_weight(detector, X, y, *, weights=GLOBAL_SCORE_WEIGHTS):
     >>> from sklearn_igd import IGDDetector
     >>> from sklearn_igd.datasets import make_texture_defects
     >>> from sklearn_igd.thresholds import select_global_score_weight, with_global_score_weight
-    >>> data = make_texture_defects("brick", n_train=32, n_test=16, size=32, random_state=0)
+    >>> data = make_texture_defects("brick", n_train=40, n_test=16, size=32, random_state=0)
+    >>> X_fit, X_held = data.images_train[:32], data.images_train[32:]
     >>> det = IGDDetector(
     ...     max_epochs=1, local=True, local_epochs=1, feature_map=False, random_state=0
-    ... ).fit(data.images_train)
-    >>> w = select_global_score_weight(det, data.images_test, data.y_test)
+    ... ).fit(X_fit)
+    >>> w = select_global_score_weight(det, data.images_test, data.y_test)  # labelled
     >>> w in (0.0, 0.25, 0.5, 1.0, 2.0, 4.0)
     True
-    >>> tuned = with_global_score_weight(det, w, data.images_train)  # no new fit
+    >>> w = select_global_score_weight(det, X_held, random_state=0)  # no labels
+    >>> w in (0.0, 0.25, 0.5, 1.0, 2.0, 4.0)
+    True
+    >>> tuned = with_global_score_weight(det, w, X_fit)  # no new fit
     >>> float(tuned.score_weights_[0]) == w == tuned.global_score_weight
     True
     """
@@ -478,15 +523,33 @@ def select_global_score_weight(detector, X, y, *, weights=GLOBAL_SCORE_WEIGHTS):
     ]
     if not weights:
         raise ValueError("weights must hold at least one candidate; received none.")
-    anomalous = _check_labels(y)
-    if len(X) != anomalous.shape[0]:  # before the images are scored
-        raise ValueError(
-            f"X and y must have the same number of samples; received {len(X)} "
-            f"and {anomalous.shape[0]}."
-        )
+    if isinstance(margin, str) and margin == "auto":
+        margin = 0.0 if y is not None else SYNTHETIC_WEIGHT_MARGIN
+    else:
+        margin = _check_number(margin, "margin", nonnegative=True)
+    if y is None:
+        from .datasets import make_cutpaste_defects
+
+        if (
+            not isinstance(n_copies, numbers.Integral)
+            or isinstance(n_copies, bool)
+            or n_copies < 1
+        ):
+            raise ValueError(f"n_copies must be an integer >= 1; received {n_copies!r}.")
+        X = np.asarray(X)
+        synthetic, _ = make_cutpaste_defects(X, n_copies=n_copies, random_state=random_state)
+        anomalous = np.r_[np.zeros(len(X), bool), np.ones(len(synthetic), bool)]
+        X = np.concatenate([X, synthetic])
+    else:
+        anomalous = _check_labels(y)
+        if len(X) != anomalous.shape[0]:  # before the images are scored
+            raise ValueError(
+                f"X and y must have the same number of samples; received {len(X)} "
+                f"and {anomalous.shape[0]}."
+            )
     z_global, z_local = standardised_score_parts(detector, X)
     current = float(detector.score_weights_[0])
-    return best_global_score_weight(z_global, z_local, anomalous, weights, current)[0]
+    return best_global_score_weight(z_global, z_local, anomalous, weights, current, margin)[0]
 
 
 def with_global_score_weight(detector, weight, X_train=None):

@@ -11,8 +11,9 @@ from sklearn.exceptions import NotFittedError
 from sklearn.metrics import f1_score, roc_auc_score
 
 from sklearn_igd import IGDDetector
-from sklearn_igd.datasets import load_digits_images
+from sklearn_igd.datasets import load_digits_images, make_cutpaste_defects
 from sklearn_igd.thresholds import (
+    GLOBAL_SCORE_WEIGHTS,
     best_global_score_weight,
     select_global_score_weight,
     select_offset,
@@ -259,6 +260,53 @@ def test_select_global_score_weight_is_the_best_candidate(local_fit):
     w = select_global_score_weight(det, X_val, y_val, weights=weights)
     aucs = [roc_auc_score(y_val == -1, c * z_global + z_local) for c in weights]
     assert w in weights and roc_auc_score(y_val == -1, w * z_global + z_local) == max(aucs)
+
+
+def test_best_global_score_weight_margin_keeps_the_current_weight():
+    z_local = np.r_[np.arange(8.0), np.arange(8.0) + 10]  # normals 0-7, anomalies 10-17
+    z_global = np.zeros(16)
+    z_global[8] = -4.5  # with w = 1 the first anomaly scores 5.5, below the normals 6, 7
+    anomalous = np.r_[np.zeros(8, bool), np.ones(8, bool)]
+    w, aucs = best_global_score_weight(z_global, z_local, anomalous, [0.0, 1.0])
+    assert w == 0.0 and aucs.tolist() == [1.0, 62 / 64]
+    # the gain is 2/64 = 0.031: a margin above it keeps the current weight, one below not
+    assert best_global_score_weight(z_global, z_local, anomalous, [0.0, 1.0], 1.0, 0.05)[0] == 1.0
+    assert best_global_score_weight(z_global, z_local, anomalous, [0.0, 1.0], 1.0, 0.02)[0] == 0.0
+    # the current weight need not be a candidate
+    assert best_global_score_weight(z_global, z_local, anomalous, [0.0], 0.5, 0.01)[0] == 0.5
+    assert best_global_score_weight(z_global, z_local, anomalous, [0.0], 1.0, 0.01)[0] == 0.0
+
+
+def test_select_global_score_weight_without_labels_uses_cutpaste(local_fit):
+    det, _, X_val, y_val = local_fit
+    held = X_val[y_val == 1]  # normal images the detector was not fitted on
+    w = select_global_score_weight(det, held, random_state=0)
+    # the same choice by hand: the held-back images against 5 CutPaste copies of each,
+    # the default weight kept unless a candidate ranks them at least 0.01 better
+    synthetic, masks = make_cutpaste_defects(held, n_copies=5, random_state=0)
+    assert masks.any(axis=(1, 2)).all()
+    z_global, z_local = standardised_score_parts(det, np.concatenate([held, synthetic]))
+    anomalous = np.r_[np.zeros(len(held), bool), np.ones(len(synthetic), bool)]
+    expected, aucs = best_global_score_weight(z_global, z_local, anomalous, GLOBAL_SCORE_WEIGHTS)
+    current_auc = roc_auc_score(anomalous, z_global + z_local)
+    assert w == (expected if aucs.max() >= current_auc + 0.01 else 1.0)
+    assert w == select_global_score_weight(det, held, random_state=0)  # reproducible
+    # margin=0 is the plain best candidate
+    assert select_global_score_weight(det, held, margin=0.0, random_state=0) == expected
+    # labels: no margin by default, as before
+    assert select_global_score_weight(det, X_val, y_val) == select_global_score_weight(
+        det, X_val, y_val, margin=0.0
+    )
+
+
+def test_select_global_score_weight_without_labels_errors(local_fit):
+    det, _, X_val, y_val = local_fit
+    for bad in (-0.1, "high", float("inf")):
+        with pytest.raises(ValueError, match="margin must be a finite number >= 0"):
+            select_global_score_weight(det, X_val, margin=bad)
+    for bad in (0, 1.5, True):
+        with pytest.raises(ValueError, match="n_copies must be an integer >= 1"):
+            select_global_score_weight(det, X_val, n_copies=bad)
 
 
 def test_with_global_score_weight_equals_a_new_fit(local_fit):

@@ -759,3 +759,32 @@ def test_global_whitening_probe_restores_the_package(tmp_path):
     assert pretrain._fit_whitening is original
     with pytest.raises(SystemExit):
         script.main(["--variants", "default,k99", "--out", str(tmp_path / "x.md")])
+
+
+def test_synthetic_weight_rules():
+    """benchmarks/synthetic_weight.py: ``argmax`` is the best candidate on the held-back
+    images against their copies, ``margin`` the package's label-free rule (the default
+    kept unless a candidate is 0.01 better), ``seen`` the same on the training images;
+    test draws are refused as validation sets."""
+    from sklearn_igd.thresholds import GLOBAL_SCORE_WEIGHTS, best_global_score_weight
+
+    script = _load(SCRIPT.parent / "synthetic_weight.py")
+    rng = np.random.RandomState(0)
+    for gain in (0.5, 3.0):  # the anomalies' lead in the global part: small, then large
+        p = {}
+        for prefix, n, lead in (("held", 20, 0), ("syn", 100, 1), ("seen", 20, 0)):
+            p[f"{prefix}_zl"] = rng.normal(size=n) + lead
+            p[f"{prefix}_zg"] = rng.normal(size=n) + gain * lead
+        p["seensyn_zl"], p["seensyn_zg"] = p["syn_zl"] + 0.5, p["syn_zg"]
+        w_argmax, w_margin, aucs = script.choose(p)
+        zg, zl = np.r_[p["held_zg"], p["syn_zg"]], np.r_[p["held_zl"], p["syn_zl"]]
+        y = np.r_[np.zeros(20, bool), np.ones(100, bool)]
+        expected = best_global_score_weight(zg, zl, y, GLOBAL_SCORE_WEIGHTS)
+        assert w_argmax == expected[0] and np.array_equal(aucs, expected[1])
+        assert w_margin == best_global_score_weight(zg, zl, y, GLOBAL_SCORE_WEIGHTS, 1.0, 0.01)[0]
+        seen = script.choose(p, "seen", "seensyn")[2]
+        assert not np.array_equal(seen, aucs)
+    assert w_argmax == 4.0  # the global part separates them best when it leads by 3
+    for spec in ("grass-0", "square-101", "brick-4"):
+        with pytest.raises(ValueError, match="is a test draw"):
+            script.set_data(spec)

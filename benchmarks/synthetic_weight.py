@@ -40,6 +40,12 @@ test AUC. Sets (``--sets``, comma-separated): ``name-draw`` for the validation s
 silhouettes of seeds 7, 11) or ``kind:name:draw`` for ``weight_selection.py``'s held-out
 sets.
 
+``--size 128`` cuts the validation textures and photographs at 128 px. ``--variants
+small,thin`` also scores, on the same fits, CutPaste copies with other settings
+(:data:`VARIANTS`: rectangles of 0.5-3% of the image; thin strips of that area, aspect
+0.05-0.2), and ``--variant NAME`` makes the rules use one of them (cached fits are
+reused, so this re-reads the stored parts without fitting again).
+
     python benchmarks/synthetic_weight.py --cache /tmp/sw --jobs 2 \\
         --sets brick-1,grass-1,gravel-1,brick-2,grass-2,gravel-2,coins-1,coffee-1,...
 
@@ -74,10 +80,18 @@ HERE = Path(__file__).resolve().parent
 HOLDOUT = 0.2  # the share of the training images held back for the rule
 COPIES = 5  # CutPaste copies of each held-back image
 MARGIN = 0.01  # the ``margin`` rule's least gain over the default
+#: other CutPaste settings scored on the same fits (``--variants``; ``--variant`` picks
+#: the one the rules use): smaller rectangles, and thin strips (a stand-in for
+#: CutPaste's "scar")
+VARIANTS = {
+    "small": dict(area=(0.005, 0.03)),
+    "thin": dict(area=(0.005, 0.03), aspect=(0.05, 0.2)),
+}
 
 
-def set_data(spec):
-    """``(X_train, X_test, test_anomalous, draw)`` of a set spec (see the module doc)."""
+def set_data(spec, size=64):
+    """``(X_train, X_test, test_anomalous, draw)`` of a set spec (see the module doc);
+    ``size``: the crop side of the validation textures and photographs."""
     if ":" in spec:
         from weight_selection import set_data as heldout_set
 
@@ -89,17 +103,19 @@ def set_data(spec):
     draw = int(draw)
     if draw in set().union(*TEST_DRAWS.values()) or draw == 101:
         raise ValueError(f"{spec}: draw {draw} is a test draw; held-out sets use kind:name:draw")
-    X_train, X_test, anomalous = load_set(name, draw)
+    X_train, X_test, anomalous = load_set(name, draw, {"size": size} if size != 64 else None)
     return X_train, X_test, anomalous, draw
 
 
-def fit_set(spec, cache, threads):
+def fit_set(spec, cache, threads, size=64, variants=()):
     """The stored parts ``{held_zg, held_zl, syn_zg, syn_zl, test_zg, test_zl, test_y,
-    fit_s}`` of one set, fitted and scored first when ``cache`` lacks them."""
-    path = Path(cache) / (spec.replace(":", "_") + ".npz")
+    fit_s}`` of one set (and ``syn_<variant>_zg`` ... for ``variants``), fitted and scored
+    first when ``cache`` lacks them."""
+    name = spec.replace(":", "_") + (f"_{size}px" if size != 64 else "")
+    path = Path(cache) / (name + "".join(f"_{v}" for v in variants) + ".npz")
     if not path.exists():
         torch.set_num_threads(threads)
-        X_train, X_test, test_y, draw = set_data(spec)
+        X_train, X_test, test_y, draw = set_data(spec, size)
         rng = np.random.RandomState(draw + 5000)
         order = rng.permutation(len(X_train))
         n_held = int(round(HOLDOUT * len(X_train)))
@@ -119,6 +135,12 @@ def fit_set(spec, cache, threads):
             ("test", X_test),
         ):
             out[f"{prefix}_zg"], out[f"{prefix}_zl"] = standardised_score_parts(det, X)
+        variant_rng = np.random.RandomState(draw + 6000)
+        for v in variants:
+            X_v, _ = make_cutpaste_defects(
+                X_train[held], n_copies=COPIES, random_state=variant_rng, **VARIANTS[v]
+            )
+            out[f"syn_{v}_zg"], out[f"syn_{v}_zl"] = standardised_score_parts(det, X_v)
         path.parent.mkdir(parents=True, exist_ok=True)
         np.savez_compressed(path, **out)
     with np.load(path) as stored:
@@ -150,12 +172,21 @@ def main(argv=None):
     parser.add_argument("--threads", type=int, default=1, help="torch threads per fit")
     parser.add_argument("--cache", required=True, help="folder for the fitted parts (npz)")
     parser.add_argument("--title", default="", help="what the sets are, for the heading")
+    parser.add_argument("--size", type=int, default=64, help="validation crop side")
+    parser.add_argument(
+        "--variants", default="", help=f"other CutPaste settings to score: {list(VARIANTS)}"
+    )
+    parser.add_argument("--variant", default="", help="the one the rules use ('': the default)")
     parser.add_argument("--out", default=str(HERE / "results" / "synthetic_weight.md"))
     args = parser.parse_args(argv)
     specs = [s for s in args.sets.split(",") if s]
+    variants = tuple(v for v in args.variants.split(",") if v)
+    if set(variants) - set(VARIANTS) or args.variant and args.variant not in variants:
+        parser.error(f"--variants must be among {list(VARIANTS)} and hold --variant")
+    synthetic = f"syn_{args.variant}" if args.variant else "syn"
     start = time.perf_counter()
     parts = Parallel(n_jobs=args.jobs)(
-        delayed(fit_set)(s, args.cache, args.threads) for s in specs
+        delayed(fit_set)(s, args.cache, args.threads, args.size, variants) for s in specs
     )
     seconds = time.perf_counter() - start
     weights = list(GLOBAL_SCORE_WEIGHTS)
@@ -180,14 +211,16 @@ def main(argv=None):
         f"Machine: {platform.machine()}, {args.threads} torch thread(s) per fit, {args.jobs} "
         f"fits side by side, torch {torch.__version__}; {seconds:.0f} s in all.  ",
         f"Each fit on {1 - HOLDOUT:.0%} of the training images; {COPIES} CutPaste copies of "
-        "each held-back image. Test ROC AUC.",
+        "each held-back image"
+        + (f" ({args.variant}: {VARIANTS[args.variant]})" if args.variant else "")
+        + ". Test ROC AUC.",
         "",
         "| " + " | ".join(head) + " |",
         "|---" * len(head) + "|",
     ]
     cols = {c: [] for c in ("default", "zero", "best", "argmax", "margin", "seen")}
     for spec, p in zip(specs, parts):
-        w_a, w_m, aucs = choose(p)
+        w_a, w_m, aucs = choose(p, "held", synthetic)
         w_s, _, _ = choose(p, "seen", "seensyn")
         test = {w: test_auc(p, w) for w in weights}
         row = dict(

@@ -156,8 +156,7 @@ def choose(p, normal="held", synthetic="syn"):
     y = np.r_[np.zeros(len(p[f"{normal}_zg"]), bool), np.ones(len(p[f"{synthetic}_zg"]), bool)]
     weights = list(GLOBAL_SCORE_WEIGHTS)
     w_argmax, aucs = best_global_score_weight(zg, zl, y, weights)
-    default = aucs[weights.index(1.0)]
-    w_margin = w_argmax if aucs.max() >= default + MARGIN else 1.0
+    w_margin, _ = best_global_score_weight(zg, zl, y, weights, 1.0, MARGIN)
     return w_argmax, w_margin, aucs
 
 

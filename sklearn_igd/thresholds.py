@@ -433,6 +433,8 @@ def best_global_score_weight(z_global, z_local, anomalous, weights, current=1.0,
 
 #: the least ROC AUC gain over the current weight that moves it, on synthetic defects
 SYNTHETIC_WEIGHT_MARGIN = 0.01
+#: the keyword arguments of ``make_cutpaste_defects`` that ``defect_params`` may set
+_DEFECT_PARAMS = frozenset({"area", "aspect", "jitter"})
 
 
 def select_global_score_weight(
@@ -443,6 +445,7 @@ def select_global_score_weight(
     weights=GLOBAL_SCORE_WEIGHTS,
     margin="auto",
     n_copies=5,
+    defect_params=None,
     random_state=None,
 ):
     """Choose ``global_score_weight`` on validation images, labelled or not.
@@ -468,6 +471,12 @@ def select_global_score_weight(
       the local part; where both parts see them alike (e.g. silhouettes on a flat
       background, where the global part is what detects a whole other shape), the
       weight stays. Measured in ``benchmarks/results/synthetic_weight.md``.
+      ``defect_params`` changes the synthetic defects' shape. Thin strips,
+      ``dict(area=(0.005, 0.03), aspect=(0.05, 0.2))``, move the weight further on
+      textures and photographs (held-out mean test ROC AUC 0.882 against 0.865 for
+      the default rectangles and 0.855 for the default weight) but also moved it
+      where whole other shapes are the anomalies (a silhouette set lost 0.13): use
+      them only when the anomalies are local defects.
 
     Parameters
     ----------
@@ -485,6 +494,10 @@ def select_global_score_weight(
         candidate replaces it. ``"auto"``: 0 with labels, 0.01 without.
     n_copies : int >= 1, default=5
         CutPaste copies of each image when ``y`` is None.
+    defect_params : dict or None, default=None
+        Keyword arguments of :func:`~sklearn_igd.datasets.make_cutpaste_defects`
+        for the synthetic defects when ``y`` is None: ``area``, ``aspect`` and
+        ``jitter`` (None: its defaults, rectangles of 2-15% of the image).
     random_state : int, RandomState instance or None, default=None
         The CutPaste rectangles when ``y`` is None. Pass an int for a reproducible
         choice.
@@ -513,6 +526,10 @@ def select_global_score_weight(
     >>> w = select_global_score_weight(det, X_held, random_state=0)  # no labels
     >>> w in (0.0, 0.25, 0.5, 1.0, 2.0, 4.0)
     True
+    >>> strips = dict(area=(0.005, 0.03), aspect=(0.05, 0.2))  # local defects only
+    >>> w = select_global_score_weight(det, X_held, defect_params=strips, random_state=0)
+    >>> w in (0.0, 0.25, 0.5, 1.0, 2.0, 4.0)
+    True
     >>> tuned = with_global_score_weight(det, w, X_fit)  # no new fit
     >>> float(tuned.score_weights_[0]) == w == tuned.global_score_weight
     True
@@ -536,8 +553,16 @@ def select_global_score_weight(
             or n_copies < 1
         ):
             raise ValueError(f"n_copies must be an integer >= 1; received {n_copies!r}.")
+        defect_params = {} if defect_params is None else defect_params
+        if not isinstance(defect_params, dict) or set(defect_params) - _DEFECT_PARAMS:
+            raise ValueError(
+                f"defect_params must be None or a dict with keys among "
+                f"{sorted(_DEFECT_PARAMS)}; received {defect_params!r}."
+            )
         X = np.asarray(X)
-        synthetic, _ = make_cutpaste_defects(X, n_copies=n_copies, random_state=random_state)
+        synthetic, _ = make_cutpaste_defects(
+            X, n_copies=n_copies, random_state=random_state, **defect_params
+        )
         anomalous = np.r_[np.zeros(len(X), bool), np.ones(len(synthetic), bool)]
         X = np.concatenate([X, synthetic])
     else:

@@ -299,6 +299,38 @@ def test_select_global_score_weight_without_labels_uses_cutpaste(local_fit):
     )
 
 
+def test_select_global_score_weight_defect_params(local_fit):
+    det, _, X_val, y_val = local_fit
+    held = X_val[y_val == 1]
+    strips = {"area": (0.005, 0.03), "aspect": (0.05, 0.2)}
+    # the synthetic defects are make_cutpaste_defects' with these parameters: the same
+    # choice by hand, with margin 0 (the plain best) so that every candidate counts
+    synthetic, masks = make_cutpaste_defects(held, n_copies=5, random_state=0, **strips)
+    heights = masks.any(axis=2).sum(axis=1)
+    widths = masks.any(axis=1).sum(axis=1)
+    assert np.all(heights <= widths)  # strips lie flat (at 2 px side minimum on small images)
+    z_global, z_local = standardised_score_parts(det, np.concatenate([held, synthetic]))
+    anomalous = np.r_[np.zeros(len(held), bool), np.ones(len(synthetic), bool)]
+    expected, aucs = best_global_score_weight(z_global, z_local, anomalous, GLOBAL_SCORE_WEIGHTS)
+    chosen = select_global_score_weight(
+        det, held, margin=0.0, defect_params=strips, random_state=0
+    )
+    assert chosen == expected
+    default_aucs = best_global_score_weight(
+        *standardised_score_parts(
+            det,
+            np.concatenate([held, make_cutpaste_defects(held, n_copies=5, random_state=0)[0]]),
+        ),
+        anomalous,
+        GLOBAL_SCORE_WEIGHTS,
+    )[1]
+    assert not np.allclose(aucs, default_aucs)  # the parameters reach the defects
+    # None and {} are the defaults
+    assert select_global_score_weight(
+        det, held, margin=0.0, defect_params={}, random_state=0
+    ) == select_global_score_weight(det, held, margin=0.0, random_state=0)
+
+
 def test_select_global_score_weight_without_labels_errors(local_fit):
     det, _, X_val, y_val = local_fit
     for bad in (-0.1, "high", float("inf")):
@@ -307,6 +339,11 @@ def test_select_global_score_weight_without_labels_errors(local_fit):
     for bad in (0, 1.5, True):
         with pytest.raises(ValueError, match="n_copies must be an integer >= 1"):
             select_global_score_weight(det, X_val, n_copies=bad)
+    for bad in ({"n_copies": 2}, {"area": (0.1, 0.2), "random_state": 0}, [("area", 0.1)]):
+        with pytest.raises(ValueError, match="defect_params must be None or a dict with keys"):
+            select_global_score_weight(det, X_val, defect_params=bad)
+    with pytest.raises(ValueError, match="area"):  # values: make_cutpaste_defects' errors
+        select_global_score_weight(det, X_val, defect_params={"area": (0.5, 0.1)})
 
 
 def test_with_global_score_weight_equals_a_new_fit(local_fit):

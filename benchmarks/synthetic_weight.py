@@ -27,7 +27,9 @@ Two rules, fixed before any run:
   closest to 1, then the larger);
 - ``margin``: the default 1 unless a candidate beats it there by at least 0.01, then the
   ``argmax`` candidate (the package's
-  :func:`sklearn_igd.thresholds.select_global_score_weight` without labels).
+  :func:`sklearn_igd.thresholds.select_global_score_weight` without labels, whose
+  synthetic defects are the ``thin`` variant below since the third-tier run; without
+  ``--variant`` the rules use the rectangles described above).
 
 A third column, ``seen``, applies ``argmax`` to as many training images the model *was*
 fitted on and their copies (no held-back images needed).
@@ -69,6 +71,7 @@ from sklearn_igd import IGDDetector
 from sklearn_igd.datasets import make_cutpaste_defects
 from sklearn_igd.thresholds import (
     GLOBAL_SCORE_WEIGHTS,
+    SYNTHETIC_DEFECT_PARAMS,
     best_global_score_weight,
     standardised_score_parts,
 )
@@ -85,7 +88,7 @@ MARGIN = 0.01  # the ``margin`` rule's least gain over the default
 #: CutPaste's "scar")
 VARIANTS = {
     "small": dict(area=(0.005, 0.03)),
-    "thin": dict(area=(0.005, 0.03), aspect=(0.05, 0.2)),
+    "thin": dict(SYNTHETIC_DEFECT_PARAMS),  # area (0.005, 0.03), aspect (0.05, 0.2)
 }
 
 

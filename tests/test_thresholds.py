@@ -14,6 +14,7 @@ from sklearn_igd import IGDDetector
 from sklearn_igd.datasets import load_digits_images, make_cutpaste_defects
 from sklearn_igd.thresholds import (
     GLOBAL_SCORE_WEIGHTS,
+    SYNTHETIC_DEFECT_PARAMS,
     best_global_score_weight,
     select_global_score_weight,
     select_offset,
@@ -281,9 +282,12 @@ def test_select_global_score_weight_without_labels_uses_cutpaste(local_fit):
     det, _, X_val, y_val = local_fit
     held = X_val[y_val == 1]  # normal images the detector was not fitted on
     w = select_global_score_weight(det, held, random_state=0)
-    # the same choice by hand: the held-back images against 5 CutPaste copies of each,
-    # the default weight kept unless a candidate ranks them at least 0.01 better
-    synthetic, masks = make_cutpaste_defects(held, n_copies=5, random_state=0)
+    # the same choice by hand: the held-back images against 5 CutPaste copies of each
+    # (thin strips), the default weight kept unless a candidate ranks them 0.01 better
+    assert SYNTHETIC_DEFECT_PARAMS == {"area": (0.005, 0.03), "aspect": (0.05, 0.2)}
+    synthetic, masks = make_cutpaste_defects(
+        held, n_copies=5, random_state=0, **SYNTHETIC_DEFECT_PARAMS
+    )
     assert masks.any(axis=(1, 2)).all()
     z_global, z_local = standardised_score_parts(det, np.concatenate([held, synthetic]))
     anomalous = np.r_[np.zeros(len(held), bool), np.ones(len(synthetic), bool)]
@@ -302,33 +306,41 @@ def test_select_global_score_weight_without_labels_uses_cutpaste(local_fit):
 def test_select_global_score_weight_defect_params(local_fit):
     det, _, X_val, y_val = local_fit
     held = X_val[y_val == 1]
-    strips = {"area": (0.005, 0.03), "aspect": (0.05, 0.2)}
+    squares = {"area": (0.1, 0.15), "aspect": (1.0, 1.0), "jitter": 0.2}
     # the synthetic defects are make_cutpaste_defects' with these parameters: the same
     # choice by hand, with margin 0 (the plain best) so that every candidate counts
-    synthetic, masks = make_cutpaste_defects(held, n_copies=5, random_state=0, **strips)
+    synthetic, masks = make_cutpaste_defects(held, n_copies=5, random_state=0, **squares)
     heights = masks.any(axis=2).sum(axis=1)
     widths = masks.any(axis=1).sum(axis=1)
-    assert np.all(heights <= widths)  # strips lie flat (at 2 px side minimum on small images)
+    assert np.all(heights == widths)  # squares, not the default strips
     z_global, z_local = standardised_score_parts(det, np.concatenate([held, synthetic]))
     anomalous = np.r_[np.zeros(len(held), bool), np.ones(len(synthetic), bool)]
     expected, aucs = best_global_score_weight(z_global, z_local, anomalous, GLOBAL_SCORE_WEIGHTS)
     chosen = select_global_score_weight(
-        det, held, margin=0.0, defect_params=strips, random_state=0
+        det, held, margin=0.0, defect_params=squares, random_state=0
     )
     assert chosen == expected
+    strips = make_cutpaste_defects(held, n_copies=5, random_state=0, **SYNTHETIC_DEFECT_PARAMS)
     default_aucs = best_global_score_weight(
-        *standardised_score_parts(
-            det,
-            np.concatenate([held, make_cutpaste_defects(held, n_copies=5, random_state=0)[0]]),
-        ),
+        *standardised_score_parts(det, np.concatenate([held, strips[0]])),
         anomalous,
         GLOBAL_SCORE_WEIGHTS,
     )[1]
     assert not np.allclose(aucs, default_aucs)  # the parameters reach the defects
-    # None and {} are the defaults
+    # None is SYNTHETIC_DEFECT_PARAMS; {} is make_cutpaste_defects' own defaults
     assert select_global_score_weight(
-        det, held, margin=0.0, defect_params={}, random_state=0
+        det, held, margin=0.0, defect_params=dict(SYNTHETIC_DEFECT_PARAMS), random_state=0
     ) == select_global_score_weight(det, held, margin=0.0, random_state=0)
+    rectangles = make_cutpaste_defects(held, n_copies=5, random_state=0)[0]
+    expected_rectangles = best_global_score_weight(
+        *standardised_score_parts(det, np.concatenate([held, rectangles])),
+        anomalous,
+        GLOBAL_SCORE_WEIGHTS,
+    )[0]
+    assert (
+        select_global_score_weight(det, held, margin=0.0, defect_params={}, random_state=0)
+        == expected_rectangles
+    )
 
 
 def test_select_global_score_weight_without_labels_errors(local_fit):

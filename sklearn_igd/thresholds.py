@@ -45,6 +45,8 @@ from __future__ import annotations
 
 import copy
 import numbers
+from collections.abc import Mapping
+from types import MappingProxyType
 
 import numpy as np
 from sklearn.metrics import precision_recall_curve, roc_curve
@@ -436,7 +438,7 @@ SYNTHETIC_WEIGHT_MARGIN = 0.01
 #: the synthetic defects without labels (``defect_params=None``): thin horizontal
 #: strips of 0.5-3% of the image, chosen on validation sets over the CutPaste paper's
 #: 2-15% rectangles (``benchmarks/results/synthetic_weight.md``)
-SYNTHETIC_DEFECT_PARAMS = {"area": (0.005, 0.03), "aspect": (0.05, 0.2)}
+SYNTHETIC_DEFECT_PARAMS = MappingProxyType({"area": (0.005, 0.03), "aspect": (0.05, 0.2)})
 #: the keyword arguments of ``make_cutpaste_defects`` that ``defect_params`` may set
 _DEFECT_PARAMS = frozenset({"area", "aspect", "jitter"})
 
@@ -495,7 +497,7 @@ def select_global_score_weight(
         candidate replaces it. ``"auto"``: 0 with labels, 0.01 without.
     n_copies : int >= 1, default=5
         CutPaste copies of each image when ``y`` is None.
-    defect_params : dict or None, default=None
+    defect_params : dict (mapping) or None, default=None
         Keyword arguments of :func:`~sklearn_igd.datasets.make_cutpaste_defects`
         for the synthetic defects when ``y`` is None: ``area``, ``aspect`` and
         ``jitter``. None: :data:`SYNTHETIC_DEFECT_PARAMS`, thin strips
@@ -557,7 +559,7 @@ def select_global_score_weight(
         ):
             raise ValueError(f"n_copies must be an integer >= 1; received {n_copies!r}.")
         defect_params = SYNTHETIC_DEFECT_PARAMS if defect_params is None else defect_params
-        if not isinstance(defect_params, dict) or set(defect_params) - _DEFECT_PARAMS:
+        if not isinstance(defect_params, Mapping) or set(defect_params) - _DEFECT_PARAMS:
             raise ValueError(
                 f"defect_params must be None or a dict with keys among "
                 f"{sorted(_DEFECT_PARAMS)}; received {defect_params!r}."

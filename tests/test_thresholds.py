@@ -328,9 +328,12 @@ def test_select_global_score_weight_defect_params(local_fit):
     )[1]
     assert not np.allclose(aucs, default_aucs)  # the parameters reach the defects
     # None is SYNTHETIC_DEFECT_PARAMS; {} is make_cutpaste_defects' own defaults
-    assert select_global_score_weight(
-        det, held, margin=0.0, defect_params=dict(SYNTHETIC_DEFECT_PARAMS), random_state=0
-    ) == select_global_score_weight(det, held, margin=0.0, random_state=0)
+    for same in (SYNTHETIC_DEFECT_PARAMS, dict(SYNTHETIC_DEFECT_PARAMS)):
+        assert select_global_score_weight(
+            det, held, margin=0.0, defect_params=same, random_state=0
+        ) == select_global_score_weight(det, held, margin=0.0, random_state=0)
+    with pytest.raises(TypeError):  # the package's constant is read-only
+        SYNTHETIC_DEFECT_PARAMS["area"] = (0.1, 0.2)
     rectangles = make_cutpaste_defects(held, n_copies=5, random_state=0)[0]
     expected_rectangles = best_global_score_weight(
         *standardised_score_parts(det, np.concatenate([held, rectangles])),

@@ -82,7 +82,8 @@ from _report import append_section, command_line  # noqa: E402
 HERE = Path(__file__).resolve().parent
 HOLDOUT = 0.2  # the share of the training images held back for the rule
 COPIES = 5  # CutPaste copies of each held-back image
-MARGIN = 0.01  # the ``margin`` rule's least gain over the default
+MARGIN = 0.01  # the ``margin`` rule's least gain over the default (``--margin``; the
+# package's SYNTHETIC_WEIGHT_MARGIN is 0.02 since the fourth tier)
 #: other CutPaste settings scored on the same fits (``--variants``; ``--variant`` picks
 #: the one the rules use): smaller rectangles, and thin strips (a stand-in for
 #: CutPaste's "scar")
@@ -150,7 +151,7 @@ def fit_set(spec, cache, threads, size=64, variants=()):
         return dict(stored)
 
 
-def choose(p, normal="held", synthetic="syn"):
+def choose(p, normal="held", synthetic="syn", margin=MARGIN):
     """``(argmax weight, margin weight, synthetic AUCs per candidate)`` of one set: on the
     held-back images and their copies, or (``"seen"``, ``"seensyn"``) on as many training
     images the model was fitted on and their copies."""
@@ -159,7 +160,7 @@ def choose(p, normal="held", synthetic="syn"):
     y = np.r_[np.zeros(len(p[f"{normal}_zg"]), bool), np.ones(len(p[f"{synthetic}_zg"]), bool)]
     weights = list(GLOBAL_SCORE_WEIGHTS)
     w_argmax, aucs = best_global_score_weight(zg, zl, y, weights)
-    w_margin, _ = best_global_score_weight(zg, zl, y, weights, 1.0, MARGIN)
+    w_margin, _ = best_global_score_weight(zg, zl, y, weights, 1.0, margin)
     return w_argmax, w_margin, aucs
 
 
@@ -179,6 +180,9 @@ def main(argv=None):
         "--variants", default="", help=f"other CutPaste settings to score: {list(VARIANTS)}"
     )
     parser.add_argument("--variant", default="", help="the one the rules use ('': the default)")
+    parser.add_argument(
+        "--margin", type=float, default=MARGIN, help="the margin rule's least gain"
+    )
     parser.add_argument("--out", default=str(HERE / "results" / "synthetic_weight.md"))
     args = parser.parse_args(argv)
     specs = [s for s in args.sets.split(",") if s]
@@ -215,14 +219,14 @@ def main(argv=None):
         f"Each fit on {1 - HOLDOUT:.0%} of the training images; {COPIES} CutPaste copies of "
         "each held-back image"
         + (f" ({args.variant}: {VARIANTS[args.variant]})" if args.variant else "")
-        + ". Test ROC AUC.",
+        + f"; margin {args.margin}. Test ROC AUC.",
         "",
         "| " + " | ".join(head) + " |",
         "|---" * len(head) + "|",
     ]
     cols = {c: [] for c in ("default", "zero", "best", "argmax", "margin", "seen")}
     for spec, p in zip(specs, parts):
-        w_a, w_m, aucs = choose(p, "held", synthetic)
+        w_a, w_m, aucs = choose(p, "held", synthetic, args.margin)
         w_s, _, _ = choose(p, "seen", "seensyn")
         test = {w: test_auc(p, w) for w in weights}
         row = dict(

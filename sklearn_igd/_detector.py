@@ -66,9 +66,10 @@ FEATURE_WEIGHT_IMAGES = 256
 
 #: ``variant``: which of IGD's components train and score (the paper's Table 5 rows).
 VARIANTS = {
-    "igd": dict(gaussian=True, critic=True),
-    "rec+gac": dict(gaussian=True, critic=False),
-    "rec": dict(gaussian=False, critic=False),
+    "igd": dict(gaussian=True, critic=True, reconstruction="ms-ssim+mae"),
+    "rec+gac": dict(gaussian=True, critic=False, reconstruction="ms-ssim+mae"),
+    "rec": dict(gaussian=False, critic=False, reconstruction="ms-ssim+mae"),
+    "mse": dict(gaussian=False, critic=False, reconstruction="mse"),
 }
 
 
@@ -136,7 +137,7 @@ class IGDDetector(OutlierMixin, BaseEstimator):
         Expected share of anomalies, which sets ``offset_`` at that percentile of the
         training scores. ``"auto"`` uses the paper's fixed threshold ``s(x) = 0.5``
         (``offset_ = -0.5``), which is meant for the paper's score: it needs
-        ``gaussian_score="l_h"`` (or ``variant="rec"``).
+        ``gaussian_score="l_h"`` (or ``variant="rec"`` or ``"mse"``).
     support_fraction : float in (0, 1] or None, default=None
         For training sets that may hold anomalies: the share of the training images the
         global model is fitted to. None uses them all (as does 1). With a float, the
@@ -261,10 +262,13 @@ class IGDDetector(OutlierMixin, BaseEstimator):
         average) and the image AUROC from 0.878 to 0.888 (the user guide has the
         numbers), on the held-out draws too.
         Not part of the paper; ignored for 2-D input.
-    variant : {"igd", "rec+gac", "rec"}, default="igd"
+    variant : {"igd", "rec+gac", "rec", "mse"}, default="igd"
         Which components train and score, as in the paper's ablation (Table 5): the
-        full model; without the interpolation critic; or the autoencoder alone with the
-        MS-SSIM + MAE reconstruction loss (no Gaussian classifier, ``s = l_r``).
+        full model; without the interpolation critic; the autoencoder alone with the
+        MS-SSIM + MAE reconstruction loss (no Gaussian classifier, ``s = l_r``); or the
+        autoencoder alone with the mean squared error as its loss and score (the
+        paper's ``MSE`` baseline). The variant applies to the local model too; the
+        heatmaps' per-pixel terms (eq. 17) are the same for every variant.
     gaussian_score : {"nll", "l_h"}, default="nll"
         The Gaussian term of the score: ``"l_h"`` is eq. 8, ``1 - exp(-d^2 / sigma^2)``
         with ``d^2 = ||z - mu||^2``; ``"nll"`` its negative log-likelihood ``d^2 /
@@ -899,6 +903,7 @@ class IGDDetector(OutlierMixin, BaseEstimator):
             criterion__rho=self.rho,
             criterion__ssim=ssim,
             criterion__support=support,
+            criterion__reconstruction=VARIANTS[self.variant]["reconstruction"],
             optimizer=torch.optim.Adam,
             lr=self.lr,
             optimizer__weight_decay=self.weight_decay,

@@ -90,7 +90,12 @@ def gaussian_nll(z, mu, sigma2):
 GAUSSIAN_SCORES = {"l_h": gaussian_anomaly_loss, "nll": gaussian_nll}
 
 
-def reconstruction_loss(x, x_hat, *, rho=0.15, ssim=GLOBAL_SSIM):
+#: The reconstruction losses ``l_r`` can be: eq. 12 (the paper's ``REC``), or the mean
+#: squared error of the paper's ``MSE`` baseline (Table 5).
+RECONSTRUCTIONS = ("ms-ssim+mae", "mse")
+
+
+def reconstruction_loss(x, x_hat, *, rho=0.15, ssim=GLOBAL_SSIM, kind="ms-ssim+mae"):
     """``l_r = rho * MAE + (1 - rho) * (1 - MS-SSIM)`` per sample (eq. 12).
 
     Parameters
@@ -100,6 +105,10 @@ def reconstruction_loss(x, x_hat, *, rho=0.15, ssim=GLOBAL_SSIM):
     rho : float
         Weight of the MAE term.
     ssim : SSIMSettings
+    kind : {"ms-ssim+mae", "mse"}
+        ``"mse"``: the mean squared error ``mean((x - x_hat)^2)`` instead (the plain
+        autoencoder of the paper's Table 5, row ``MSE``), for images and vectors alike;
+        ``rho`` and ``ssim`` are then unused.
 
     Returns
     -------
@@ -107,6 +116,10 @@ def reconstruction_loss(x, x_hat, *, rho=0.15, ssim=GLOBAL_SSIM):
     """
     x, x_hat = _float(x), _float(x_hat)
     x = x.to(x_hat.dtype)
+    if kind == "mse":
+        return (x - x_hat).pow(2).flatten(1).mean(1)
+    if kind != "ms-ssim+mae":
+        raise ValueError(f"kind must be one of {RECONSTRUCTIONS}; got {kind!r}.")
     mae = (x - x_hat).abs().flatten(1).mean(1)
     if x.ndim == 2:
         return mae
@@ -239,22 +252,34 @@ class IGDLoss(nn.Module):
     support : float in (0, 1]
         Share of each batch the autoencoder's per-sample loss is averaged over
         (:func:`autoencoder_loss`); 1: all of it.
+    reconstruction : {"ms-ssim+mae", "mse"}
+        The reconstruction loss ``l_r`` (:func:`reconstruction_loss`'s ``kind``).
 
     The forward pass takes the model's outputs on a batch and returns the scalar loss and
     the per-sample terms ``(l_h or None, l_r)`` so that the caller can record them.
     """
 
-    def __init__(self, *, lambda2=1.0, lambda3=0.1, rho=0.15, ssim=GLOBAL_SSIM, support=1.0):
+    def __init__(
+        self,
+        *,
+        lambda2=1.0,
+        lambda3=0.1,
+        rho=0.15,
+        ssim=GLOBAL_SSIM,
+        support=1.0,
+        reconstruction="ms-ssim+mae",
+    ):
         super().__init__()
         self.lambda2 = lambda2
         self.lambda3 = lambda3
         self.rho = rho
         self.ssim = ssim
         self.support = support
+        self.reconstruction = reconstruction
 
     def forward(self, x, x_hat, l_h, alpha_hat):
         """``x, x_hat`` (n, ...), ``l_h`` (n,) or None, ``alpha_hat`` (n,) or None."""
-        l_r = reconstruction_loss(x, x_hat, rho=self.rho, ssim=self.ssim)
+        l_r = reconstruction_loss(x, x_hat, rho=self.rho, ssim=self.ssim, kind=self.reconstruction)
         loss = autoencoder_loss(
             l_h, l_r, alpha_hat, lambda2=self.lambda2, lambda3=self.lambda3, support=self.support
         )

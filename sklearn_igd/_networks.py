@@ -311,6 +311,11 @@ class IGDModule(nn.Module):
         The Gaussian term of :meth:`score_terms`: ``l_h`` (eq. 8) or its negative
         log-likelihood form ``||z - mu||^2 / sigma^2``
         (:func:`~sklearn_igd._losses.gaussian_nll`). Training always uses ``l_h``.
+    reconstruction : {"ms-ssim+mae", "mse"}
+        The reconstruction term ``l_r`` of :meth:`score_terms`
+        (:func:`~sklearn_igd._losses.reconstruction_loss`'s ``kind``): eq. 12, or the mean
+        squared error of the paper's ``MSE`` baseline. The per-pixel :meth:`error_terms`
+        are eq. 17's either way.
 
     Notes
     -----
@@ -330,6 +335,7 @@ class IGDModule(nn.Module):
         gaussian=True,
         critic=True,
         gaussian_score="l_h",
+        reconstruction="ms-ssim+mae",
     ):
         super().__init__()
         self.input_shape = tuple(int(s) for s in input_shape)
@@ -339,6 +345,7 @@ class IGDModule(nn.Module):
         self.ssim = ssim
         self.gaussian = bool(gaussian)
         self.gaussian_score = gaussian_score
+        self.reconstruction = reconstruction
         if self.is_image:
             c, h, w = self.input_shape
             small = max(h, w) <= SMALL_STEM_MAX_SIDE
@@ -393,7 +400,9 @@ class IGDModule(nn.Module):
         The Gaussian term is ``gaussian_score``'s (``l_h`` or its NLL form).
         """
         z, x_hat = self(x, features)
-        l_r = reconstruction_loss(x, x_hat, rho=self.rho, ssim=self.ssim)
+        # models saved before ``reconstruction`` existed used eq. 12
+        kind = getattr(self, "reconstruction", "ms-ssim+mae")
+        l_r = reconstruction_loss(x, x_hat, rho=self.rho, ssim=self.ssim, kind=kind)
         if not self.gaussian:
             return l_r, z.new_zeros(z.shape[0], dtype=torch.float32)
         return l_r, GAUSSIAN_SCORES[self.gaussian_score](z, self.mu, self.sigma2)

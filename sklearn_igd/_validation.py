@@ -217,7 +217,11 @@ def check_auto_threshold(est, threshold):
     """``contamination="auto"`` is the paper's ``threshold`` on its own score (``l_r +
     l_h``): raise ValueError for a detector whose Gaussian term is not ``l_h`` or whose
     terms are balanced."""
-    if est.contamination == "auto" and est.variant != "rec" and est.gaussian_score != "l_h":
+    if (
+        est.contamination == "auto"
+        and est.variant not in ("rec", "mse")  # no Gaussian term
+        and est.gaussian_score != "l_h"
+    ):
         raise ValueError(
             f"contamination='auto' is the paper's fixed threshold s(x) = {threshold} "
             "on the score with l_h in [0, 1); with "

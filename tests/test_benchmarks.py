@@ -104,13 +104,16 @@ def test_quality_paired_ablation_table():
     spec = importlib.util.spec_from_file_location("quality", QUALITY)
     quality = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(quality)
-    auc = {"rec": 0.90, "rec+gac": 0.95, "igd": 0.94}
+    auc = {"mse": 0.85, "rec": 0.90, "rec+gac": 0.95, "igd": 0.94}
     rows = [
         dict(config=k, cls=c, seed=s, auc=a + 0.01 * c + 0.001 * s * (k == "igd"))
         for k, a in auc.items() for c in (0, 1) for s in (0, 1, 2)
     ]  # fmt: skip
     lines = quality.paired_summary(rows, [0, 1], list(auc), [0, 1, 2])
-    gac, critic, both = lines[2:]
+    rec, gac, critic, both = lines[2:]
+    assert rec.startswith(
+        "| REC - MSE (MS-SSIM + MAE instead of the squared error) | +0.0500 | [+0.0500, +0.0500]"
+    )
     assert gac.startswith(
         "| REC+GAC - REC (the Gaussian classifier) | +0.0500 | [+0.0500, +0.0500]"
     )

@@ -709,7 +709,7 @@ def test_lambda1_sets_the_critic_learning_rate(digits):
 
 @pytest.mark.parametrize(
     "variant, has_critic, gaussian",
-    [("igd", True, True), ("rec+gac", False, True), ("rec", False, False)],
+    [("igd", True, True), ("rec+gac", False, True), ("rec", False, False), ("mse", False, False)],
 )
 def test_variants(digits, variant, has_critic, gaussian):
     X, y = digits
@@ -729,3 +729,9 @@ def test_variants(digits, variant, has_critic, gaussian):
         np.testing.assert_allclose(
             det.anomaly_score(X[:10]), w_r * l_r.double().numpy(), rtol=1e-6
         )
+        with torch.no_grad():
+            _, x_hat = inference_copy(module)(x)
+        mse = (x - x_hat).pow(2).flatten(1).mean(1)
+        # "mse" trains and scores the mean squared error, "rec" eq. 12 (not the MSE)
+        assert torch.allclose(l_r, mse, rtol=1e-5) == (variant == "mse")
+        assert det.net_.criterion_.reconstruction == module.reconstruction

@@ -43,6 +43,25 @@ def test_reconstruction_loss_is_rho_mae_plus_ms_ssim():
     torch.testing.assert_close(reconstruction_loss(v, v_hat, rho=0.3), (v - v_hat).abs().mean(1))
 
 
+def test_reconstruction_loss_mse_kind():
+    """``kind="mse"`` is the per-sample mean squared error (the paper's MSE baseline) for
+    images and vectors; an unknown kind names the allowed ones."""
+    x, x_hat = _rand(4, 3, 32, 32), _rand(4, 3, 32, 32, seed=1)
+    expected = (x - x_hat).pow(2).mean((1, 2, 3))
+    torch.testing.assert_close(reconstruction_loss(x, x_hat, rho=0.7, kind="mse"), expected)
+    v, v_hat = _rand(5, 7), _rand(5, 7, seed=2)
+    torch.testing.assert_close(
+        reconstruction_loss(v, v_hat, kind="mse"), (v - v_hat).pow(2).mean(1)
+    )
+    with pytest.raises(
+        ValueError, match=r"kind must be one of \('ms-ssim\+mae', 'mse'\); got 'l2'"
+    ):
+        reconstruction_loss(x, x_hat, kind="l2")
+    crit = IGDLoss(lambda2=2.0, reconstruction="mse")
+    _, l_r = crit(x, x_hat, None, None)
+    torch.testing.assert_close(l_r, expected)
+
+
 def test_error_terms_localise_a_corrupted_region():
     x = _rand(2, 3, 32, 32, seed=1)
     terms = reconstruction_error_terms(x, x.clone())

@@ -629,7 +629,7 @@ class IGDDetector(OutlierMixin, BaseEstimator):
             The fitted detector.
         """
         check_image_size_param(self.image_size)
-        check_auto_threshold(self, AUTO_THRESHOLD)
+        check_auto_threshold(self, AUTO_THRESHOLD, gaussian=VARIANTS[self.variant]["gaussian"])
         resolve_device(self.device)  # parameters first, then the data
         with _transaction(self), torch_threads(resolve_threads(self.n_threads)) as threads:
             X = self._validate_training_data(X)

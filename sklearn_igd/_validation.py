@@ -213,15 +213,12 @@ def check_input(estimator, X, *, reset):
     return np.ascontiguousarray(flat.reshape((n,) + shape))
 
 
-def check_auto_threshold(est, threshold):
+def check_auto_threshold(est, threshold, *, gaussian):
     """``contamination="auto"`` is the paper's ``threshold`` on its own score (``l_r +
     l_h``): raise ValueError for a detector whose Gaussian term is not ``l_h`` or whose
-    terms are balanced."""
-    if (
-        est.contamination == "auto"
-        and est.variant not in ("rec", "mse")  # no Gaussian term
-        and est.gaussian_score != "l_h"
-    ):
+    terms are balanced. ``gaussian``: whether the detector's variant has the Gaussian
+    term at all (without it the score is ``l_r`` and any ``gaussian_score`` will do)."""
+    if est.contamination == "auto" and gaussian and est.gaussian_score != "l_h":
         raise ValueError(
             f"contamination='auto' is the paper's fixed threshold s(x) = {threshold} "
             "on the score with l_h in [0, 1); with "

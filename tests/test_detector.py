@@ -160,8 +160,9 @@ def test_auto_threshold_needs_the_papers_score(digits):
             **FAST, contamination="auto", gaussian_score="l_h", global_score="balanced"
         ).fit(X[y == 3])
     # the autoencoder alone scores l_r only, where the threshold is the paper's too
-    det = IGDDetector(**FAST, contamination="auto", variant="rec").fit(X[y == 3])
-    assert det.offset_ == -0.5
+    for variant in ("rec", "mse"):
+        det = IGDDetector(**FAST, contamination="auto", variant=variant).fit(X[y == 3])
+        assert det.offset_ == -0.5
 
 
 def test_gaussian_score_nll_ranks_as_l_h(digits):

@@ -238,26 +238,48 @@ ABLATION_STEPS = (
 )
 
 
+def variant_groups(configs):
+    """The detector configurations grouped by everything but their ``variant``:
+    ``{other parameters: {variant: configuration name}}`` (the first name of each)."""
+    groups = {}
+    for config in configs:
+        if config in PEERS:
+            continue
+        params = config_params(config)
+        variant = params.pop("variant", "igd")
+        key = tuple(sorted((name, repr(value)) for name, value in params.items()))
+        groups.setdefault(key, {}).setdefault(variant, config)
+    return groups
+
+
 def paired_summary(rows, classes, configs, seeds):
-    """Markdown table lines: for each ablation step whose two configurations were run,
-    the paired difference of their AUCs (per seed the mean over classes; a t interval over
-    the seeds when there are 2+) and how many (class, seed) pairs it is above 0."""
+    """Markdown table lines: for each ablation step whose two variants were run with the
+    same other parameters (``rec`` and ``rec+gac``, or ``scratch:variant='rec'`` and
+    ``scratch``), the paired difference of their AUCs (per seed the mean over classes; a
+    t interval over the seeds when there are 2+) and how many (class, seed) pairs it is
+    above 0."""
     lines = [
         "| difference | mean | 95% CI | per seed | (class, seed) pairs above 0 |",
         "|---|---|---|---|---|",
     ]
-    for what, a, b in ABLATION_STEPS:
-        if a not in configs or b not in configs:
-            continue
-        auc = {(r["config"], r["cls"], r["seed"]): r["auc"] for r in rows}
-        diff = {(c, s): auc[(a, c, s)] - auc[(b, c, s)] for c in classes for s in seeds}
-        per_seed = [np.mean([diff[(c, s)] for c in classes]) for s in seeds]
-        mean, ci = mean_ci(per_seed, "+.4f")
-        above = sum(d > 0 for d in diff.values())
-        lines.append(
-            f"| {a.upper()} - {b.upper()} ({what}) | {mean:+.4f} | {ci} | "
-            + " / ".join(f"{d:+.4f}" for d in per_seed) + f" | {above} / {len(diff)} |"
-        )  # fmt: skip
+    auc = {(r["config"], r["cls"], r["seed"]): r["auc"] for r in rows}
+    for key, named in variant_groups(configs).items():
+        for what, a, b in ABLATION_STEPS:
+            if a not in named or b not in named:
+                continue
+            label = f"{a.upper()} - {b.upper()}" if not key else f"{named[a]} - {named[b]}"
+            diff = {
+                (c, s): auc[(named[a], c, s)] - auc[(named[b], c, s)]
+                for c in classes
+                for s in seeds
+            }
+            per_seed = [np.mean([diff[(c, s)] for c in classes]) for s in seeds]
+            mean, ci = mean_ci(per_seed, "+.4f")
+            above = sum(d > 0 for d in diff.values())
+            lines.append(
+                f"| {label} ({what}) | {mean:+.4f} | {ci} | "
+                + " / ".join(f"{d:+.4f}" for d in per_seed) + f" | {above} / {len(diff)} |"
+            )  # fmt: skip
     return lines if len(lines) > 2 else []
 
 

@@ -124,6 +124,22 @@ def test_quality_paired_ablation_table():
     assert critic.endswith("| 0 / 6 |") and both.endswith("| 6 / 6 |")
     assert len(quality.paired_summary(rows, [0, 1], ["igd", "rec"], [0, 1, 2])) == 3
     assert quality.paired_summary(rows, [0, 1], ["igd"], [0, 1, 2]) == []
+    # variants with the same other parameters pair with each other, not across encoders
+    scratch = {"scratch": 0.80, "scratch:variant='rec'": 0.70, "scratch:variant='mse'": 0.60}
+    rows += [
+        dict(config=k, cls=c, seed=s, auc=a + 0.01 * c)
+        for k, a in scratch.items() for c in (0, 1) for s in (0, 1, 2)
+    ]  # fmt: skip
+    lines = quality.paired_summary(
+        rows, [0, 1], ["igd", "rec", *scratch, "IsolationForest"], [0, 1, 2]
+    )
+    assert len(lines) == 2 + 1 + 2  # IGD - REC; scratch's REC - MSE and IGD - REC
+    assert lines[2].startswith("| IGD - REC (both) | +0.0410 |")
+    assert lines[3].startswith(
+        "| scratch:variant='rec' - scratch:variant='mse' (MS-SSIM + MAE instead of the squared "
+        "error) | +0.1000 |"
+    )
+    assert lines[4].startswith("| scratch - scratch:variant='rec' (both) | +0.1000 |")
 
 
 def test_default_budget_tiny_run(tmp_path):

@@ -122,11 +122,22 @@ def fmnist_indices(target, cls, seed, validation=False, n_train=1000, n_val=500)
     return pick, np.concatenate(held)
 
 
-def split(data, cls, seed, contamination=0.0, validation=False, train_fraction=1.0):
+def split(
+    data,
+    cls,
+    seed,
+    contamination=0.0,
+    validation=False,
+    train_fraction=1.0,
+    *,
+    return_train_anomalous=False,
+):
     """``(X_train, X_test, anomalous)`` of class ``cls`` as normal; with
     ``train_fraction < 1``, that fraction of the training images; with
     ``contamination > 0``, test anomalies moved into the training set, and with
-    ``validation``, both from the training data (module docstring)."""
+    ``validation``, both from the training data (module docstring). With
+    ``return_train_anomalous``, a fourth item: which training images are the moved
+    anomalies (all False without contamination)."""
     if data == "mnist5k":
         X, y = load_mnist_5k(return_X_y=True)
         X_a, X_b, y_a, y_b = train_test_split(X, y, test_size=0.5, stratify=y, random_state=0)
@@ -148,14 +159,19 @@ def split(data, cls, seed, contamination=0.0, validation=False, train_fraction=1
         n_keep = max(2, round(train_fraction * len(X_train)))
         keep = np.random.RandomState(seed + 2000).choice(len(X_train), n_keep, replace=False)
         X_train = X_train[np.sort(keep)]
+    train_anomalous = np.zeros(len(X_train), bool)
     if contamination > 0:
         n_add = round(contamination * len(X_train) / (1 - contamination))
         rng = np.random.RandomState(seed + 1000)
         moved = rng.choice(np.flatnonzero(anomalous), n_add, replace=False)
         keep = np.setdiff1d(np.arange(len(X_test)), moved)
         X_train = np.concatenate([X_train, X_test[moved]])
-        X_train = X_train[rng.permutation(len(X_train))]
+        train_anomalous = np.r_[train_anomalous, np.ones(n_add, bool)]
+        order = rng.permutation(len(X_train))
+        X_train, train_anomalous = X_train[order], train_anomalous[order]
         X_test, anomalous = X_test[keep], anomalous[keep]
+    if return_train_anomalous:
+        return X_train, X_test, anomalous, train_anomalous
     return X_train, X_test, anomalous
 
 

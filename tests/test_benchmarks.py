@@ -65,6 +65,16 @@ def test_quality_contaminated_and_validation_splits():
     moved = flat(Xc_train) - flat(X_train)
     assert len(moved) == n_added and moved <= flat(X_test[anomalous])
     assert not moved & flat(Xc_test)
+    # the label of the training images, where asked for, names exactly the moved ones,
+    # and asking for it changes nothing else
+    *same, c_train_anomalous = quality.split(
+        "mnist5k", 3, 0, contamination=0.1, return_train_anomalous=True
+    )
+    for a, b in zip(same, (Xc_train, Xc_test, c_anomalous)):
+        np.testing.assert_array_equal(a, b)
+    assert flat(Xc_train[c_train_anomalous]) == moved
+    assert c_train_anomalous.sum() == n_added
+    assert not quality.split("mnist5k", 3, 0, return_train_anomalous=True)[3].any()
 
     # the small training set (Table 5 "ST"): a seeded subset, the scored images unchanged
     Xs_train, Xs_test, s_anomalous = quality.split("mnist5k", 3, 0, train_fraction=0.2)
